@@ -1,0 +1,179 @@
+//! The `sf-sim` binary: serves one org (an NDJSON folder or a synthetic org)
+//! on 127.0.0.1 until Ctrl-C or SIGTERM.
+//!
+//! Secrets (client secret, pre-issued access tokens, refresh tokens) come
+//! from files or environment variables, never from the command line, so they
+//! do not show up in process listings. Once the server listens, exactly one
+//! line `sf-sim listening on http://127.0.0.1:PORT` is printed to stdout, for
+//! a parent process to read the port from.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use sf_sim::{Org, Sim, SimConfig, generate};
+
+/// A Salesforce REST API simulator (OAuth token endpoint, paged SOQL query,
+/// limits) for access-audit's tests and benchmarks. Listens on 127.0.0.1 only.
+#[derive(Debug, Parser)]
+#[command(name = "sf-sim", version)]
+struct Cli {
+    /// Folder of `<Object>.ndjson` files to serve.
+    #[arg(long, value_name = "DIR", required_unless_present = "synthetic_users")]
+    org: Option<PathBuf>,
+    /// Port to listen on (0: any free port; the line printed at start-up says which).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Connected app consumer key expected from clients.
+    #[arg(long, default_value = "sim-client-id")]
+    client_id: String,
+    /// File holding the consumer secret (else $SIM_CLIENT_SECRET, else "sim-client-secret").
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// RSA public key or certificate (PEM) that JWT bearer assertions are verified with.
+    #[arg(long, value_name = "FILE")]
+    jwt_public_key: Option<PathBuf>,
+    /// Integration username allowed as JWT subject (repeatable; the first is
+    /// the run-as user of the client credentials and refresh token flows).
+    #[arg(long = "username", value_name = "U")]
+    usernames: Vec<String>,
+    /// File of pre-issued valid access tokens, one per line (also $SIM_ACCESS_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    access_token_file: Option<PathBuf>,
+    /// File of accepted refresh tokens, one per line (also $SIM_REFRESH_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    refresh_token_file: Option<PathBuf>,
+    /// Daily API request limit reported by Sforce-Limit-Info and /limits.
+    #[arg(long, default_value_t = 15_000)]
+    api_max: u64,
+    /// API requests already used at start.
+    #[arg(long, default_value_t = 0)]
+    api_used: u64,
+    /// Serve a synthetic org of this many users instead of --org.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "org",
+        requires = "synthetic_assignments"
+    )]
+    synthetic_users: Option<usize>,
+    /// Number of permission set assignments of the synthetic org (a target).
+    #[arg(long, value_name = "M", requires = "synthetic_users")]
+    synthetic_assignments: Option<usize>,
+    /// Seed of the synthetic org.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 1,
+        requires = "synthetic_users"
+    )]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sf-sim: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = config_from(cli)?;
+    let sim = Sim::start_on_port(config.0, config.1)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "sf-sim listening on {}", sim.base_url())?;
+    stdout.flush()?;
+    drop(stdout);
+    wait_for_shutdown_signal()?;
+    // Exit without freeing a possibly large org record by record; the
+    // server (and every connection) ends with the process.
+    std::process::exit(0)
+}
+
+/// Turns the command line (and the secret files / environment) into a config.
+fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
+    let org = match (&cli.org, cli.synthetic_users, cli.synthetic_assignments) {
+        (Some(dir), None, _) => Org::load_dir(dir)?,
+        (None, Some(users), Some(assignments)) => {
+            generate::synthetic_org(cli.seed, users, assignments)
+        }
+        _ => bail!("give either --org DIR or --synthetic-users N --synthetic-assignments M"),
+    };
+    let mut config = SimConfig::new(org);
+    config.client_id = cli.client_id;
+    config.client_secret = match &cli.client_secret_file {
+        Some(file) => read_secret_lines(file)?
+            .into_iter()
+            .next()
+            .with_context(|| format!("{} holds no client secret", file.display()))?,
+        None => match std::env::var("SIM_CLIENT_SECRET") {
+            Ok(secret) if !secret.trim().is_empty() => secret.trim().to_string(),
+            _ => config.client_secret,
+        },
+    };
+    if let Some(file) = &cli.jwt_public_key {
+        config.jwt_public_key_pem = Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading the JWT public key {}", file.display()))?,
+        );
+    }
+    config.usernames = cli.usernames;
+    config.access_tokens = tokens(cli.access_token_file.as_deref(), "SIM_ACCESS_TOKEN")?;
+    config.refresh_tokens = tokens(cli.refresh_token_file.as_deref(), "SIM_REFRESH_TOKEN")?;
+    config.api_max = cli.api_max;
+    config.api_used = cli.api_used;
+    Ok((config, cli.port))
+}
+
+/// Non-empty trimmed lines of a secrets file.
+fn read_secret_lines(file: &Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Tokens from a file (one per line) plus the environment variable, if set.
+fn tokens(file: Option<&Path>, env: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = match file {
+        Some(file) => read_secret_lines(file)?,
+        None => Vec::new(),
+    };
+    if let Ok(value) = std::env::var(env)
+        && !value.trim().is_empty()
+    {
+        out.push(value.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// Blocks until Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        Ok::<(), anyhow::Error>(())
+    })
+}

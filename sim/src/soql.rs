@@ -1,0 +1,846 @@
+//! The SOQL subset the simulator understands, and the projection of stored
+//! records into REST query rows.
+//!
+//! Exactly one shape is accepted: `SELECT <field path>, ... FROM <object>`,
+//! keywords in any case, any whitespace, nothing after the object. Everything
+//! else real SOQL allows (WHERE, ORDER BY, LIMIT, OFFSET, GROUP BY, functions,
+//! aliases, subqueries, TYPEOF, ...) is rejected with a `MALFORMED_QUERY`
+//! whose message says the simulator does not implement it, so a client can
+//! never pass a test by relying on a clause the simulator silently ignored.
+//! `parse` checks syntax only; `plan` resolves the paths against the schema
+//! of `org.rs` at one API version (`INVALID_TYPE`, `INVALID_FIELD`,
+//! `DUPLICATE_FIELD`) and yields a [`Plan`] whose `project` turns one stored
+//! record into the JSON row Salesforce would send, `attributes` included.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+
+use crate::org::{self, FieldType, ObjectDef, Record};
+
+/// A position in the SOQL text, 1-based, as Salesforce reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub row: usize,
+    pub col: usize,
+}
+
+/// The REST `errorCode` of a rejected query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoqlErrorCode {
+    MalformedQuery,
+    InvalidType,
+    InvalidField,
+    DuplicateField,
+}
+
+impl SoqlErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SoqlErrorCode::MalformedQuery => "MALFORMED_QUERY",
+            SoqlErrorCode::InvalidType => "INVALID_TYPE",
+            SoqlErrorCode::InvalidField => "INVALID_FIELD",
+            SoqlErrorCode::DuplicateField => "DUPLICATE_FIELD",
+        }
+    }
+}
+
+/// Why a query was rejected, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoqlError {
+    pub code: SoqlErrorCode,
+    pub pos: Option<Pos>,
+    pub text: String,
+}
+
+impl SoqlError {
+    fn new(code: SoqlErrorCode, pos: Option<Pos>, text: impl Into<String>) -> Self {
+        SoqlError {
+            code,
+            pos,
+            text: text.into(),
+        }
+    }
+
+    fn malformed(pos: Option<Pos>, text: impl Into<String>) -> Self {
+        Self::new(SoqlErrorCode::MalformedQuery, pos, text)
+    }
+
+    fn not_implemented(pos: Pos, what: &str) -> Self {
+        Self::malformed(
+            Some(pos),
+            format!(
+                "sf-sim does not implement {what}: the simulator accepts only \
+                 SELECT <field>, <field>, ... FROM <object>"
+            ),
+        )
+    }
+
+    /// The REST error message, in Salesforce's layout: the offending SOQL
+    /// line, a caret under the column, the position, then the text.
+    pub fn message(&self, soql: &str) -> String {
+        match self.pos {
+            Some(Pos { row, col }) => {
+                let line = soql.split('\n').nth(row - 1).unwrap_or("");
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                format!(
+                    "\n{line}\n{caret:>col$}\nERROR at Row:{row}:Column:{col}\n{text}",
+                    caret = "^",
+                    text = self.text
+                )
+            }
+            None => self.text.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    /// Identifier-like run: letters, digits, `_` and `.` (field paths).
+    Word(String),
+    Comma,
+    LParen,
+    RParen,
+    /// A quoted string literal (only ever seen in clauses we reject).
+    Str,
+    Other(char),
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    tok: Tok,
+    pos: Pos,
+}
+
+impl Token {
+    fn text(&self) -> String {
+        match &self.tok {
+            Tok::Word(w) => w.clone(),
+            Tok::Comma => ",".into(),
+            Tok::LParen => "(".into(),
+            Tok::RParen => ")".into(),
+            Tok::Str => "'...'".into(),
+            Tok::Other(c) => c.to_string(),
+        }
+    }
+
+    fn is_keyword(&self, kw: &str) -> bool {
+        matches!(&self.tok, Tok::Word(w) if w.eq_ignore_ascii_case(kw))
+    }
+}
+
+fn tokenize(soql: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let (mut row, mut col) = (1usize, 1usize);
+    let mut chars = soql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let pos = Pos { row, col };
+        let advance = |ch: char, row: &mut usize, col: &mut usize| {
+            if ch == '\n' {
+                *row += 1;
+                *col = 1;
+            } else {
+                *col += 1;
+            }
+        };
+        advance(c, &mut row, &mut col);
+        let tok = match c {
+            c if c.is_whitespace() => continue,
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '.' => {
+                let mut word = c.to_string();
+                while let Some(&n) = chars.peek() {
+                    if n.is_ascii_alphanumeric() || n == '_' || n == '.' {
+                        word.push(n);
+                        advance(n, &mut row, &mut col);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                Tok::Word(word)
+            }
+            ',' => Tok::Comma,
+            '(' => Tok::LParen,
+            ')' => Tok::RParen,
+            '\'' => {
+                let mut escaped = false;
+                for n in chars.by_ref() {
+                    advance(n, &mut row, &mut col);
+                    match n {
+                        '\\' if !escaped => escaped = true,
+                        '\'' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+                Tok::Str
+            }
+            other => Tok::Other(other),
+        };
+        out.push(Token { tok, pos });
+    }
+    out
+}
+
+/// One selected field path as written, e.g. `Profile.UserLicense.Name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRef {
+    pub path: Vec<String>,
+    pub pos: Pos,
+}
+
+/// A syntactically valid query of the supported subset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectQuery {
+    pub fields: Vec<FieldRef>,
+    pub object: String,
+    pub object_pos: Pos,
+}
+
+const RESERVED: &[&str] = &[
+    "SELECT", "FROM", "WHERE", "ORDER", "GROUP", "HAVING", "LIMIT", "OFFSET", "WITH", "FOR",
+    "USING", "TYPEOF", "AND", "OR", "NOT", "NULL", "TRUE", "FALSE", "LIKE", "IN", "INCLUDES",
+    "EXCLUDES", "ASC", "DESC", "NULLS", "FIRST", "LAST", "ROLLUP", "CUBE", "UPDATE", "ALL", "ROWS",
+];
+
+fn unexpected(t: &Token) -> SoqlError {
+    SoqlError::malformed(Some(t.pos), format!("unexpected token: '{}'", t.text()))
+}
+
+fn unexpected_end(soql: &str, expected: &str) -> SoqlError {
+    let row = soql.split('\n').count();
+    let col = soql.split('\n').next_back().unwrap_or("").chars().count() + 1;
+    SoqlError::malformed(
+        Some(Pos { row, col }),
+        format!("unexpected end of query: expected {expected}"),
+    )
+}
+
+/// Checks a word is a well-formed identifier path (`A`, `A.B.C`).
+fn path_of(t: &Token, word: &str) -> Result<Vec<String>, SoqlError> {
+    let segments: Vec<String> = word.split('.').map(str::to_string).collect();
+    let ok = segments.iter().all(|s| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && !s.ends_with('_')
+            && !s.contains("___")
+    });
+    if ok { Ok(segments) } else { Err(unexpected(t)) }
+}
+
+/// Parses the supported subset; rejects everything else as MALFORMED_QUERY.
+pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
+    let tokens = tokenize(soql);
+    let mut it = tokens.iter().peekable();
+    match it.next() {
+        None => {
+            return Err(SoqlError::malformed(
+                None,
+                "unexpected end of query: the query is empty",
+            ));
+        }
+        Some(t) if t.is_keyword("SELECT") => {}
+        Some(t) if t.is_keyword("FIND") => {
+            return Err(SoqlError::not_implemented(t.pos, "SOSL searches (FIND)"));
+        }
+        Some(t) => return Err(unexpected(t)),
+    }
+
+    let mut fields = Vec::new();
+    loop {
+        let Some(t) = it.next() else {
+            return Err(unexpected_end(soql, "a field name"));
+        };
+        match &t.tok {
+            Tok::Word(w) if w.eq_ignore_ascii_case("TYPEOF") => {
+                return Err(SoqlError::not_implemented(t.pos, "TYPEOF"));
+            }
+            Tok::Word(w) if w.eq_ignore_ascii_case("FROM") => return Err(unexpected(t)),
+            Tok::Word(w) => {
+                let next = it.peek();
+                if matches!(next, Some(n) if n.tok == Tok::LParen) {
+                    return Err(SoqlError::not_implemented(
+                        t.pos,
+                        &format!("functions and aggregates such as {w}(...)"),
+                    ));
+                }
+                let path = path_of(t, w)?;
+                fields.push(FieldRef { path, pos: t.pos });
+                match it.next() {
+                    None => return Err(unexpected_end(soql, "FROM")),
+                    Some(n) if n.tok == Tok::Comma => continue,
+                    Some(n) if n.is_keyword("FROM") => break,
+                    Some(
+                        n @ Token {
+                            tok: Tok::Word(_), ..
+                        },
+                    ) => {
+                        return Err(SoqlError::not_implemented(
+                            n.pos,
+                            &format!("field aliases ('{w} {}')", n.text()),
+                        ));
+                    }
+                    Some(n) => return Err(unexpected(n)),
+                }
+            }
+            Tok::LParen => return Err(SoqlError::not_implemented(t.pos, "subqueries")),
+            Tok::Other('*') => {
+                return Err(SoqlError::malformed(
+                    Some(t.pos),
+                    "unexpected token: '*' (SOQL has no SELECT *; list the fields)",
+                ));
+            }
+            _ => return Err(unexpected(t)),
+        }
+    }
+
+    let Some(obj) = it.next() else {
+        return Err(unexpected_end(soql, "an object name after FROM"));
+    };
+    let object = match &obj.tok {
+        Tok::Word(w) if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(w)) => {
+            return Err(unexpected(obj));
+        }
+        Tok::Word(w) if w.contains('.') => {
+            return Err(SoqlError::not_implemented(
+                obj.pos,
+                "relationship queries in FROM",
+            ));
+        }
+        Tok::Word(w) if path_of(obj, w).is_ok() => w.clone(),
+        _ => return Err(unexpected(obj)),
+    };
+
+    if let Some(t) = it.next() {
+        let what = match &t.tok {
+            Tok::Word(w) => match w.to_ascii_uppercase().as_str() {
+                "WHERE" => "WHERE clauses",
+                "ORDER" => "ORDER BY",
+                "GROUP" => "GROUP BY",
+                "HAVING" => "HAVING",
+                "LIMIT" => "LIMIT",
+                "OFFSET" => "OFFSET",
+                "WITH" => "WITH clauses",
+                "FOR" => "FOR VIEW / FOR REFERENCE / FOR UPDATE",
+                "USING" => "USING SCOPE",
+                "ALL" => "ALL ROWS",
+                "UPDATE" => "UPDATE TRACKING / UPDATE VIEWSTAT",
+                _ => "object aliases",
+            },
+            Tok::Comma => "several objects in FROM",
+            Tok::Other(';') => {
+                return Err(SoqlError::malformed(
+                    Some(t.pos),
+                    "unexpected token: ';' (SOQL takes no trailing semicolon)",
+                ));
+            }
+            _ => return Err(unexpected(t)),
+        };
+        return Err(SoqlError::not_implemented(t.pos, what));
+    }
+
+    Ok(SelectQuery {
+        fields,
+        object,
+        object_pos: obj.pos,
+    })
+}
+
+/// One selected item of a (possibly nested) record.
+#[derive(Debug, Clone)]
+enum Item {
+    Scalar(&'static str),
+    Relationship {
+        name: &'static str,
+        id_field: &'static str,
+        target: &'static ObjectDef,
+        items: Vec<Item>,
+    },
+}
+
+/// A resolved query: the object, the API version, and the projection tree.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub object: &'static ObjectDef,
+    /// API major version, e.g. 62 (for `attributes.url`).
+    pub version: u32,
+    /// Canonical field paths in SELECT order, e.g. `Profile.UserLicense.Name`.
+    pub fields: Vec<String>,
+    items: Vec<Item>,
+}
+
+const NO_SUCH_COLUMN_TAIL: &str = "If you are attempting to use a custom field, be sure to append \
+the '__c' after the custom field name. Please reference your WSDL or the describe call for the \
+appropriate names.";
+
+const NO_SUCH_RELATIONSHIP_TAIL: &str = "If you are attempting to use a custom relationship, be \
+sure to append the '__r' after the custom relationship name. Please reference your WSDL or the \
+describe call for the appropriate names.";
+
+const NO_SUCH_TYPE_TAIL: &str = "If you are attempting to use a custom object, be sure to append \
+the '__c' after the entity name. Please reference your WSDL or the describe call for the \
+appropriate names.";
+
+/// Resolves a parsed query against the schema as it stands at `version`.
+pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
+    let object = match org::object_ci(&query.object) {
+        Some(def) if def.queryable && def.since <= version => def,
+        other => {
+            let mut text = format!(
+                "sObject type '{}' is not supported. {NO_SUCH_TYPE_TAIL}",
+                query.object
+            );
+            if let Some(def) = other {
+                let known: Vec<&str> = org::queryable_objects().collect();
+                if def.since > version {
+                    text.push_str(&format!(
+                        " ({} exists from API version {}.0 on.)",
+                        def.name, def.since
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        " (sf-sim serves {} only as a relationship; it can query {}.)",
+                        def.name,
+                        known.join(", ")
+                    ));
+                }
+            }
+            return Err(SoqlError::new(
+                SoqlErrorCode::InvalidType,
+                Some(query.object_pos),
+                text,
+            ));
+        }
+    };
+
+    let mut items = Vec::new();
+    let mut fields = Vec::new();
+    let mut seen = HashSet::new();
+    for field in &query.fields {
+        let (canonical, chain, leaf) = resolve_path(object, field, version)?;
+        if !seen.insert(canonical.clone()) {
+            return Err(SoqlError::new(
+                SoqlErrorCode::DuplicateField,
+                Some(field.pos),
+                format!("duplicate field selected: {canonical}"),
+            ));
+        }
+        insert(&mut items, &chain, leaf);
+        fields.push(canonical);
+    }
+    Ok(Plan {
+        object,
+        version,
+        fields,
+        items,
+    })
+}
+
+type Hop = (&'static str, &'static str, &'static ObjectDef);
+
+/// Resolves one path to (canonical path, relationship hops, leaf field name).
+fn resolve_path(
+    object: &'static ObjectDef,
+    field: &FieldRef,
+    version: u32,
+) -> Result<(String, Vec<Hop>, &'static str), SoqlError> {
+    let invalid = |text: String| SoqlError::new(SoqlErrorCode::InvalidField, Some(field.pos), text);
+    let (hops, leaf) = field.path.split_at(field.path.len() - 1);
+    if let Some(first) = hops.first()
+        && first.eq_ignore_ascii_case(object.name)
+        && object.field(first).is_none()
+    {
+        return Err(SoqlError::not_implemented(
+            field.pos,
+            &format!("object-qualified field names ('{}')", field.path.join(".")),
+        ));
+    }
+    let mut current = object;
+    let mut chain = Vec::new();
+    let mut canonical = Vec::new();
+    for hop in hops {
+        match current.field_at(hop, version) {
+            Some(def) if matches!(def.ty, FieldType::Relationship { .. }) => {
+                let FieldType::Relationship { target, id_field } = def.ty else {
+                    unreachable!()
+                };
+                let target = org::object(target).expect("relationship targets exist");
+                chain.push((def.name, id_field, target));
+                canonical.push(def.name);
+                current = target;
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "Didn't understand relationship '{hop}' in field path. {NO_SUCH_RELATIONSHIP_TAIL}"
+                )));
+            }
+        }
+    }
+    let leaf = &leaf[0];
+    match current.field_at(leaf, version) {
+        Some(def) if !matches!(def.ty, FieldType::Relationship { .. }) => {
+            canonical.push(def.name);
+            Ok((canonical.join("."), chain, def.name))
+        }
+        _ => Err(invalid(format!(
+            "No such column '{leaf}' on entity '{}'. {NO_SUCH_COLUMN_TAIL}",
+            current.name
+        ))),
+    }
+}
+
+/// Adds one resolved path to the projection tree, merging relationship hops
+/// with those already selected (the nested object keeps the position of its
+/// first selected sub-field).
+fn insert(items: &mut Vec<Item>, chain: &[Hop], leaf: &'static str) {
+    let Some(((name, id_field, target), rest)) = chain.split_first() else {
+        items.push(Item::Scalar(leaf));
+        return;
+    };
+    let existing = items.iter_mut().find_map(|item| match item {
+        Item::Relationship { name: n, items, .. } if n == name => Some(items),
+        _ => None,
+    });
+    match existing {
+        Some(sub) => insert(sub, rest, leaf),
+        None => {
+            let mut sub = Vec::new();
+            insert(&mut sub, rest, leaf);
+            items.push(Item::Relationship {
+                name,
+                id_field,
+                target,
+                items: sub,
+            });
+        }
+    }
+}
+
+impl Plan {
+    /// The JSON row for one stored record: `attributes` first, then the
+    /// selected fields in SELECT order. Missing scalars are `null`; an empty
+    /// (null or absent) lookup makes the whole relationship key `null`.
+    pub fn project(&self, record: &Record) -> Value {
+        Value::Object(self.project_into(self.object, &self.items, record, None))
+    }
+
+    fn project_into(
+        &self,
+        def: &ObjectDef,
+        items: &[Item],
+        record: &Record,
+        fallback_id: Option<&str>,
+    ) -> Map<String, Value> {
+        let mut out = Map::with_capacity(items.len() + 1);
+        let mut attributes = Map::with_capacity(2);
+        attributes.insert("type".into(), Value::String(def.name.into()));
+        let id = record.get("Id").and_then(Value::as_str).or(fallback_id);
+        if let Some(id) = id {
+            attributes.insert(
+                "url".into(),
+                Value::String(format!(
+                    "/services/data/v{}.0/sobjects/{}/{id}",
+                    self.version, def.name
+                )),
+            );
+        }
+        out.insert("attributes".into(), Value::Object(attributes));
+        for item in items {
+            match item {
+                Item::Scalar(name) => {
+                    out.insert(
+                        (*name).into(),
+                        record.get(*name).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                Item::Relationship {
+                    name,
+                    id_field,
+                    target,
+                    items,
+                } => {
+                    let value = match record.get(*name) {
+                        Some(Value::Object(nested)) => {
+                            let parent_id = record.get(*id_field).and_then(Value::as_str);
+                            Value::Object(self.project_into(target, items, nested, parent_id))
+                        }
+                        _ => Value::Null,
+                    };
+                    out.insert((*name).into(), value);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(q: &str) -> Vec<String> {
+        parse(q)
+            .unwrap()
+            .fields
+            .into_iter()
+            .map(|f| f.path.join("."))
+            .collect()
+    }
+
+    fn err(q: &str, version: u32) -> SoqlError {
+        match parse(q) {
+            Err(e) => e,
+            Ok(parsed) => plan(&parsed, version).unwrap_err(),
+        }
+    }
+
+    #[test]
+    fn accepts_the_subset() {
+        assert_eq!(fields("SELECT Id FROM User"), ["Id"]);
+        assert_eq!(
+            fields("select  Id,Username ,\n\tProfile.UserLicense.Name\nfrom   user"),
+            ["Id", "Username", "Profile.UserLicense.Name"]
+        );
+        assert_eq!(
+            parse("SeLeCt Id FrOm PermissionSetAssignment")
+                .unwrap()
+                .object,
+            "PermissionSetAssignment"
+        );
+        assert_eq!(fields("SELECT My_Field__c FROM User"), ["My_Field__c"]);
+    }
+
+    #[test]
+    fn rejects_unimplemented_clauses_loudly() {
+        let cases = [
+            ("SELECT Id FROM User WHERE IsActive = true", "WHERE clauses"),
+            ("SELECT Id FROM User ORDER BY Id", "ORDER BY"),
+            ("SELECT Id FROM User LIMIT 10", "LIMIT"),
+            ("SELECT Id FROM User OFFSET 10", "OFFSET"),
+            ("SELECT COUNT() FROM User", "functions"),
+            ("SELECT FIELDS(ALL) FROM User", "functions"),
+            (
+                "SELECT Id, (SELECT Id FROM Users) FROM Profile",
+                "subqueries",
+            ),
+            ("SELECT Id i FROM User", "field aliases"),
+            ("SELECT Id FROM User u", "object aliases"),
+            (
+                "SELECT UserType, COUNT(Id) FROM User GROUP BY UserType",
+                "functions",
+            ),
+            ("SELECT Id FROM User GROUP BY Id", "GROUP BY"),
+            ("SELECT Id FROM User WITH SECURITY_ENFORCED", "WITH clauses"),
+            ("SELECT Id FROM User FOR VIEW", "FOR VIEW"),
+            ("SELECT Id FROM User ALL ROWS", "ALL ROWS"),
+            ("SELECT Id FROM User USING SCOPE mine", "USING SCOPE"),
+            (
+                "SELECT TYPEOF Owner WHEN User THEN Name END FROM Task",
+                "TYPEOF",
+            ),
+            ("SELECT Id FROM User, Account", "several objects"),
+            ("FIND {x}", "SOSL"),
+        ];
+        for (q, needle) in cases {
+            let e = parse(q).unwrap_err();
+            assert_eq!(e.code, SoqlErrorCode::MalformedQuery, "{q}");
+            assert!(
+                e.text.contains("sf-sim does not implement"),
+                "{q}: {}",
+                e.text
+            );
+            assert!(e.text.contains(needle), "{q}: {}", e.text);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_syntax() {
+        for q in [
+            "",
+            "   ",
+            "SELECT",
+            "SELECT Id",
+            "SELECT Id FROM",
+            "SELECT FROM User",
+            "SELECT Id, FROM User",
+            "SELECT Id,, Name FROM User",
+            "SELECT * FROM User",
+            "SELECT Id FROM User;",
+            "SELECT Profile..Name FROM User",
+            "SELECT .Name FROM User",
+            "SELECT 1Id FROM User",
+            "UPDATE User",
+            "SELECT Id FROM WHERE",
+            "SELECT Id FROM 'User'",
+        ] {
+            let e = parse(q).unwrap_err();
+            assert_eq!(e.code, SoqlErrorCode::MalformedQuery, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn error_message_layout() {
+        let q = "SELECT Id, Foo FROM User";
+        let e = err(q, 62);
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        assert_eq!(
+            e.message(q),
+            format!(
+                "\nSELECT Id, Foo FROM User\n           ^\nERROR at Row:1:Column:12\n\
+                 No such column 'Foo' on entity 'User'. {NO_SUCH_COLUMN_TAIL}"
+            )
+        );
+        let q = "SELECT Id\nFROM User\nWHERE Id = 'x'";
+        let e = parse(q).unwrap_err();
+        assert_eq!(e.pos, Some(Pos { row: 3, col: 1 }));
+        assert!(
+            e.message(q)
+                .starts_with("\nWHERE Id = 'x'\n^\nERROR at Row:3:Column:1\n")
+        );
+    }
+
+    #[test]
+    fn resolves_against_the_schema() {
+        let p = plan(
+            &parse("SELECT id, profile.userlicense.name, PROFILE.name FROM user").unwrap(),
+            62,
+        )
+        .unwrap();
+        assert_eq!(p.object.name, "User");
+        assert_eq!(p.fields, ["Id", "Profile.UserLicense.Name", "Profile.Name"]);
+
+        let e = err("SELECT Id FROM Account", 62);
+        assert_eq!(e.code, SoqlErrorCode::InvalidType);
+        assert!(
+            e.text
+                .starts_with("sObject type 'Account' is not supported.")
+        );
+        let e = err("SELECT Id FROM PermissionSet", 62);
+        assert_eq!(e.code, SoqlErrorCode::InvalidType);
+        assert!(e.text.contains("only as a relationship"), "{}", e.text);
+
+        let e = err("SELECT Profile FROM User", 62);
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        assert!(
+            e.text
+                .starts_with("No such column 'Profile' on entity 'User'.")
+        );
+        let e = err("SELECT Profile.Foo FROM User", 62);
+        assert!(
+            e.text
+                .starts_with("No such column 'Foo' on entity 'Profile'.")
+        );
+        let e = err("SELECT Foo.Name FROM User", 62);
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        assert!(
+            e.text
+                .starts_with("Didn't understand relationship 'Foo' in field path.")
+        );
+        let e = err("SELECT Username.Name FROM User", 62);
+        assert!(
+            e.text
+                .starts_with("Didn't understand relationship 'Username'")
+        );
+        let e = err("SELECT User.Id FROM User", 62);
+        assert_eq!(e.code, SoqlErrorCode::MalformedQuery);
+        assert!(e.text.contains("object-qualified"));
+
+        let e = err("SELECT Id, Profile.Name, ID FROM User", 62);
+        assert_eq!(e.code, SoqlErrorCode::DuplicateField);
+        assert_eq!(e.text, "duplicate field selected: Id");
+        assert_eq!(e.pos, Some(Pos { row: 1, col: 26 }));
+    }
+
+    #[test]
+    fn version_gating() {
+        let q = "SELECT Id, IsActive FROM PermissionSetAssignment";
+        assert!(plan(&parse(q).unwrap(), 52).is_ok());
+        let e = err(q, 51);
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        assert!(
+            e.text
+                .starts_with("No such column 'IsActive' on entity 'PermissionSetAssignment'.")
+        );
+
+        let e = err("SELECT Id FROM PermissionSetAssignment", 21);
+        assert_eq!(e.code, SoqlErrorCode::InvalidType);
+        assert!(e.text.contains("from API version 22.0"));
+        assert!(err("SELECT Id FROM PermissionSetGroup", 44).code == SoqlErrorCode::InvalidType);
+        assert!(plan(&parse("SELECT Id FROM PermissionSetGroup").unwrap(), 45).is_ok());
+
+        let q = "SELECT PermissionSet.NamespacePrefix FROM PermissionSetAssignment";
+        assert!(plan(&parse(q).unwrap(), 23).is_ok());
+        let e = err(q, 22);
+        assert!(
+            e.text
+                .starts_with("No such column 'NamespacePrefix' on entity 'PermissionSet'.")
+        );
+        let q = "SELECT PermissionSet.PermissionSetGroupId FROM PermissionSetAssignment";
+        assert_eq!(err(q, 44).code, SoqlErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn projects_nested_relationships_and_null_lookups() {
+        let p = plan(
+            &parse(
+                "SELECT Id, Profile.Name, UserRole.Name, Profile.UserLicense.Name, Email, Title FROM User",
+            )
+            .unwrap(),
+            62,
+        )
+        .unwrap();
+        let rec = json!({
+            "Id": "005000000000001AAA",
+            "Email": "a@example.com",
+            "ProfileId": "00e000000000001AAA",
+            "Profile": {"Name": "Standard User", "UserLicense": {"Name": "Salesforce"}},
+            "UserRoleId": null,
+            "UserRole": null
+        });
+        let Value::Object(rec) = rec else {
+            unreachable!()
+        };
+        let row = p.project(&rec);
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&json!({
+                "attributes": {"type": "User", "url": "/services/data/v62.0/sobjects/User/005000000000001AAA"},
+                "Id": "005000000000001AAA",
+                "Profile": {
+                    "attributes": {"type": "Profile", "url": "/services/data/v62.0/sobjects/Profile/00e000000000001AAA"},
+                    "Name": "Standard User",
+                    "UserLicense": {"attributes": {"type": "UserLicense"}, "Name": "Salesforce"}
+                },
+                "UserRole": null,
+                "Email": "a@example.com",
+                "Title": null
+            }))
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn projects_nested_id_and_absent_lookup() {
+        let p = plan(
+            &parse("SELECT PermissionSet.Name, PermissionSetGroupId FROM PermissionSetAssignment")
+                .unwrap(),
+            45,
+        )
+        .unwrap();
+        let Value::Object(with_id) = json!({
+            "Id": "0Pa000000000001AAA",
+            "PermissionSet": {"Id": "0PS000000000001AAA", "Name": "PSA"}
+        }) else {
+            unreachable!()
+        };
+        let row = p.project(&with_id);
+        assert_eq!(
+            row["PermissionSet"]["attributes"]["url"],
+            "/services/data/v45.0/sobjects/PermissionSet/0PS000000000001AAA"
+        );
+        assert_eq!(row["PermissionSetGroupId"], Value::Null);
+        let Value::Object(absent) = json!({"Id": "0Pa000000000002AAA"}) else {
+            unreachable!()
+        };
+        assert_eq!(p.project(&absent)["PermissionSet"], Value::Null);
+    }
+}

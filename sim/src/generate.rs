@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 
 use crate::org::{Org, Record};
 
+mod demo;
+pub use demo::{DEMO_AS_OF, DEMO_INTEGRATION_USERNAME, demo_org};
+
 /// An 18-character Salesforce id: key prefix, a fixed pod `5g0`, `n` in
 /// base 62 over 9 characters, and the case-checksum suffix.
 pub fn sf_id(prefix: &str, n: u64) -> String {
@@ -41,11 +44,8 @@ pub fn to_18(id15: &str) -> String {
     let bytes = id15.as_bytes();
     let mut out = id15.to_string();
     for chunk in bytes.chunks(5) {
-        let flags = chunk
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.is_ascii_uppercase())
-            .fold(0usize, |acc, (i, _)| acc | (1 << i));
+        let flags =
+            chunk.iter().enumerate().filter(|(_, b)| b.is_ascii_uppercase()).fold(0usize, |acc, (i, _)| acc | (1 << i));
         out.push(SUFFIX[flags] as char);
     }
     out
@@ -75,91 +75,30 @@ const T_2025_06_30: i64 = 1_751_241_600;
 const PROFILES: &[(&str, &str, &str, u32)] = &[
     ("System Administrator", "Salesforce", "Standard", 3),
     ("Standard User", "Salesforce", "Standard", 40),
-    (
-        "Standard Platform User",
-        "Salesforce Platform",
-        "Standard",
-        15,
-    ),
+    ("Standard Platform User", "Salesforce Platform", "Standard", 15),
     ("PSA Resource (Custom)", "Salesforce", "Standard", 15),
-    (
-        "Customer Community User",
-        "Customer Community",
-        "CspLitePortal",
-        8,
-    ),
-    (
-        "Partner Community User",
-        "Partner Community",
-        "PowerPartner",
-        6,
-    ),
+    ("Customer Community User", "Customer Community", "CspLitePortal", 8),
+    ("Partner Community User", "Partner Community", "PowerPartner", 6),
     ("Chatter Free User", "Chatter Free", "CsnOnly", 6),
-    (
-        "Analytics Cloud Integration User",
-        "Analytics Cloud Integration User",
-        "Standard",
-        2,
-    ),
+    ("Analytics Cloud Integration User", "Analytics Cloud Integration User", "Standard", 2),
     ("Site Guest User", "Guest User License", "Guest", 1),
 ];
 
-const ROLES: &[&str] = &[
-    "CEO",
-    "VP Services",
-    "Project Manager",
-    "Consultant",
-    "Finance",
-];
+const ROLES: &[&str] = &["CEO", "VP Services", "Project Manager", "Consultant", "Finance"];
 
 /// Regular permission sets: (API name, label, namespace, Certinia?).
 const PERMISSION_SETS: &[(&str, &str, Option<&str>, bool)] = &[
-    (
-        "PSACreateProjects",
-        "PSA - Create Projects",
-        Some("pse"),
-        true,
-    ),
-    (
-        "PSAApproveTimecards",
-        "PSA - Approve Timecards",
-        Some("pse"),
-        true,
-    ),
-    (
-        "PSATimecardEntry",
-        "PSA - Timecard Entry",
-        Some("pse"),
-        true,
-    ),
-    (
-        "AccountingAgedAnalysisReports",
-        "Accounting - Aged Analysis - Reports",
-        Some("c2g"),
-        true,
-    ),
+    ("PSACreateProjects", "PSA - Create Projects", Some("pse"), true),
+    ("PSAApproveTimecards", "PSA - Approve Timecards", Some("pse"), true),
+    ("PSATimecardEntry", "PSA - Timecard Entry", Some("pse"), true),
+    ("AccountingAgedAnalysisReports", "Accounting - Aged Analysis - Reports", Some("c2g"), true),
     ("Accounting", "Accounting", Some("c2g"), true),
-    (
-        "AccountingBankAccountReadAccess",
-        "Accounting - Bank Account - Read Access",
-        Some("c2g"),
-        true,
-    ),
+    ("AccountingBankAccountReadAccess", "Accounting - Bank Account - Read Access", Some("c2g"), true),
     ("BillingCentral", "Billing Central", Some("ffbc"), true),
-    (
-        "FDNAsyncApiProcess",
-        "FDN AsyncApi - Process",
-        Some("fferpcore"),
-        true,
-    ),
+    ("FDNAsyncApiProcess", "FDN AsyncApi - Process", Some("fferpcore"), true),
     ("OIMInventoryUser", "OIM Inventory User", Some("SCMC"), true),
     ("FF_PSA_Full_User", "FF-PSA Full User", None, true),
-    (
-        "PSA_Timecard_Entry_Custom",
-        "PSA Timecard Entry (custom)",
-        None,
-        true,
-    ),
+    ("PSA_Timecard_Entry_Custom", "PSA Timecard Entry (custom)", None, true),
     ("Sales_Ops", "Sales Ops", None, false),
     ("Marketing_User", "Marketing User", None, false),
     ("API_Only_Integration", "API Only Integration", None, false),
@@ -170,13 +109,7 @@ const PERMISSION_SETS: &[(&str, &str, Option<&str>, bool)] = &[
 
 /// A permission set group: (developer name, label, namespace, status,
 /// API names of its component permission sets).
-type GroupSpec = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-    &'static [&'static str],
-);
+type GroupSpec = (&'static str, &'static str, Option<&'static str>, &'static str, &'static [&'static str]);
 
 const GROUPS: &[GroupSpec] = &[
     (
@@ -186,13 +119,7 @@ const GROUPS: &[GroupSpec] = &[
         "Updated",
         &["PSACreateProjects", "PSAApproveTimecards"],
     ),
-    (
-        "PSAResources",
-        "Certinia - PSA - Resource",
-        Some("pse"),
-        "Updated",
-        &["PSATimecardEntry"],
-    ),
+    ("PSAResources", "Certinia - PSA - Resource", Some("pse"), "Updated", &["PSATimecardEntry"]),
     (
         "AccountsPayable",
         "FF Group - Accounting - Accounts Payable",
@@ -200,45 +127,23 @@ const GROUPS: &[GroupSpec] = &[
         "Outdated",
         &["Accounting", "AccountingBankAccountReadAccess"],
     ),
-    (
-        "SalesOpsBundle",
-        "Sales Ops Bundle",
-        None,
-        "Updated",
-        &["Sales_Ops", "PSATimecardEntry"],
-    ),
-    (
-        "MarketingBundle",
-        "Marketing Bundle",
-        None,
-        "Updated",
-        &["Marketing_User", "Capsacorp_Reports"],
-    ),
+    ("SalesOpsBundle", "Sales Ops Bundle", None, "Updated", &["Sales_Ops", "PSATimecardEntry"]),
+    ("MarketingBundle", "Marketing Bundle", None, "Updated", &["Marketing_User", "Capsacorp_Reports"]),
 ];
 
 /// Package licences: (namespace, status, share of users holding one in %).
-const PACKAGES: &[(&str, &str, u32)] = &[
-    ("pse", "Active", 35),
-    ("c2g", "Active", 25),
-    ("dsfs", "Active", 20),
-];
+const PACKAGES: &[(&str, &str, u32)] = &[("pse", "Active", 35), ("c2g", "Active", 25), ("dsfs", "Active", 20)];
 
 const FIRST_NAMES: &[&str] = &[
-    "Ana", "Ben", "Chloé", "Dev", "Eva", "Femi", "Grace", "Hiro", "Ines", "Jon", "Kai", "Lena",
-    "Maya", "Nils", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq",
+    "Ana", "Ben", "Chloé", "Dev", "Eva", "Femi", "Grace", "Hiro", "Ines", "Jon", "Kai", "Lena", "Maya", "Nils", "Omar",
+    "Priya", "Quinn", "Rosa", "Sam", "Tariq",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Adams", "Berg", "Costa", "Dubois", "Evans", "Fischer", "García", "Hughes", "Ito", "Jensen",
-    "Khan", "López", "Müller", "Novak", "O'Brien", "Patel", "Rossi", "Silva", "Tanaka", "Wong",
+    "Adams", "Berg", "Costa", "Dubois", "Evans", "Fischer", "García", "Hughes", "Ito", "Jensen", "Khan", "López",
+    "Müller", "Novak", "O'Brien", "Patel", "Rossi", "Silva", "Tanaka", "Wong",
 ];
 const DEPARTMENTS: &[&str] = &["Services", "Finance", "Sales", "IT", "Operations"];
-const TITLES: &[&str] = &[
-    "Consultant",
-    "Project Manager",
-    "Accountant",
-    "Engineer",
-    "Director",
-];
+const TITLES: &[&str] = &["Consultant", "Project Manager", "Accountant", "Engineer", "Director"];
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
@@ -295,25 +200,13 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     };
     let regular: Vec<Value> = PERMISSION_SETS
         .iter()
-        .map(|(name, label, ns, _)| {
-            permission_set(&next_ps_id(), name, label, *ns, false, "Regular", None)
-        })
+        .map(|(name, label, ns, _)| permission_set(&next_ps_id(), name, label, *ns, false, "Regular", None))
         .collect();
-    let profile_ids: Vec<String> = (1..=PROFILES.len() as u64)
-        .map(|i| sf_id("00e", i))
-        .collect();
+    let profile_ids: Vec<String> = (1..=PROFILES.len() as u64).map(|i| sf_id("00e", i)).collect();
     let profile_sets: Vec<Value> = profile_ids
         .iter()
         .map(|profile_id| {
-            permission_set(
-                &next_ps_id(),
-                &format!("X{profile_id}"),
-                &profile_id[..15],
-                None,
-                true,
-                "Profile",
-                None,
-            )
+            permission_set(&next_ps_id(), &format!("X{profile_id}"), &profile_id[..15], None, true, "Profile", None)
         })
         .collect();
     let group_ids: Vec<String> = (1..=GROUPS.len() as u64).map(|i| sf_id("0PG", i)).collect();
@@ -367,17 +260,9 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     for i in 0..users {
         let first = *pick(&mut rng, FIRST_NAMES);
         let last = *pick(&mut rng, LAST_NAMES);
-        let ascii = |s: &str| -> String {
-            s.chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_lowercase()
-        };
-        let username = format!(
-            "{}.{}.{i}@synthetic-{seed}.example.com",
-            ascii(first),
-            ascii(last)
-        );
+        let ascii =
+            |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase() };
+        let username = format!("{}.{}.{i}@synthetic-{seed}.example.com", ascii(first), ascii(last));
         let email = format!("{}.{}{i}@example.com", ascii(first), ascii(last));
         let profile = if percent(&mut rng, 2) {
             None
@@ -432,12 +317,8 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     }
 
     // Permission set assignments.
-    let certinia: Vec<usize> = (0..PERMISSION_SETS.len())
-        .filter(|&i| PERMISSION_SETS[i].3)
-        .collect();
-    let other: Vec<usize> = (0..PERMISSION_SETS.len())
-        .filter(|&i| !PERMISSION_SETS[i].3)
-        .collect();
+    let certinia: Vec<usize> = (0..PERMISSION_SETS.len()).filter(|&i| PERMISSION_SETS[i].3).collect();
+    let other: Vec<usize> = (0..PERMISSION_SETS.len()).filter(|&i| !PERMISSION_SETS[i].3).collect();
     let mut psas = Vec::with_capacity(assignments);
     let mut seen: HashSet<(usize, String)> = HashSet::with_capacity(assignments);
     let mut attempts = 0usize;
@@ -462,8 +343,7 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
         if !seen.insert((user, ps_id.clone())) {
             continue;
         }
-        let expiration = percent(&mut rng, 3)
-            .then(|| datetime(rng.random_range(T_2025..T_2025 + 3 * 365 * 86_400)));
+        let expiration = percent(&mut rng, 3).then(|| datetime(rng.random_range(T_2025..T_2025 + 3 * 365 * 86_400)));
         psas.push(record(json!({
             "Id": sf_id("0Pa", psas.len() as u64 + 1),
             "AssigneeId": sf_id("005", user as u64 + 1),
@@ -477,9 +357,7 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     objects.insert("PermissionSetAssignment".into(), psas);
 
     // Package licences and logins.
-    let package_ids: Vec<String> = (1..=PACKAGES.len() as u64)
-        .map(|i| sf_id("050", i))
-        .collect();
+    let package_ids: Vec<String> = (1..=PACKAGES.len() as u64).map(|i| sf_id("050", i)).collect();
     let mut licences = Vec::new();
     let mut logins = Vec::with_capacity(users);
     for user in 0..users {
@@ -539,27 +417,14 @@ mod tests {
         assert!(users.iter().any(|u| u["UserRole"].is_null()));
         assert!(users.iter().any(|u| u["Profile"].is_null()));
         assert!(users.iter().any(|u| u["UserType"] == "PowerPartner"));
-        let ns = |r: &Record| {
-            r["PermissionSet"]["NamespacePrefix"]
-                .as_str()
-                .map(str::to_string)
-        };
+        let ns = |r: &Record| r["PermissionSet"]["NamespacePrefix"].as_str().map(str::to_string);
         assert!(psas.iter().any(|r| ns(r).as_deref() == Some("pse")));
         assert!(psas.iter().any(|r| ns(r).as_deref() == Some("c2g")));
-        assert!(
-            psas.iter()
-                .any(|r| r["PermissionSet"]["IsOwnedByProfile"] == true)
-        );
-        let via_group: Vec<_> = psas
-            .iter()
-            .filter(|r| !r["PermissionSetGroupId"].is_null())
-            .collect();
+        assert!(psas.iter().any(|r| r["PermissionSet"]["IsOwnedByProfile"] == true));
+        let via_group: Vec<_> = psas.iter().filter(|r| !r["PermissionSetGroupId"].is_null()).collect();
         assert!(!via_group.is_empty());
         for r in via_group {
-            assert_eq!(
-                r["PermissionSet"]["PermissionSetGroupId"],
-                r["PermissionSetGroupId"]
-            );
+            assert_eq!(r["PermissionSet"]["PermissionSetGroupId"], r["PermissionSetGroupId"]);
         }
         let licence_ns: HashSet<_> = a
             .records("UserPackageLicense")

@@ -12,7 +12,14 @@
 //! stops it. All mutable state (credentials, API usage, open cursors, request
 //! counters) is one [`SimState`] behind a mutex, reachable from tests through
 //! [`Sim::with_state`], [`Sim::stats`] and [`Sim::reset_stats`].
+//!
+//! Faults (latency, 5xx, dropped connections, truncated bodies, expiring
+//! tokens, the API limit, lost cursors, wrong `totalSize`, malformed records,
+//! short pages) are injected deterministically from a [`Faults`] value: see
+//! the [`faults`] module. [`generate::demo_org`] is a realistic made-up org
+//! for demonstrations (`sf-sim --demo`).
 
+pub mod faults;
 pub mod generate;
 mod oauth;
 pub mod org;
@@ -28,6 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use faults::{FaultRule, Faults, Injected, Malformed};
 pub use org::{Org, Record};
 
 /// The org id used when the org has no `Organization` record.
@@ -71,6 +79,8 @@ pub struct SimConfig {
     pub api_max: u64,
     /// API requests already used today. Default 0.
     pub api_used: u64,
+    /// Faults to inject. Default: none.
+    pub faults: Faults,
 }
 
 impl SimConfig {
@@ -94,6 +104,7 @@ impl SimConfig {
             access_tokens: Vec::new(),
             api_max: 15_000,
             api_used: 0,
+            faults: Faults::default(),
         }
     }
 }
@@ -126,6 +137,24 @@ pub struct StatsSnapshot {
     pub api_usage_max: u64,
     /// Query cursors held (each query with more than one page opens one).
     pub open_cursors: u64,
+    /// Data requests answered by an injected fault (see [`faults`]). These
+    /// are counted here only, not in `query_pages`, `query_errors` or
+    /// `limits_requests`.
+    #[serde(default)]
+    pub injected_faults: u64,
+    /// The same, by [`Injected::name`].
+    #[serde(default)]
+    pub injected_faults_by_kind: BTreeMap<String, u64>,
+    /// Data requests refused with 403 `REQUEST_LIMIT_EXCEEDED` because the
+    /// API usage had reached its maximum (also counted in `query_errors` or
+    /// `limits_requests`; injected `REQUEST_LIMIT_EXCEEDED` faults are not).
+    #[serde(default)]
+    pub request_limit_exceeded: u64,
+    /// Data requests refused with 401 because their token had just expired
+    /// under [`Faults::expire_tokens_after`] (also in `unauthorized_requests`;
+    /// later uses of the same token are ordinary unknown-token 401s).
+    #[serde(default)]
+    pub expired_sessions: u64,
 }
 
 impl StatsSnapshot {
@@ -146,6 +175,10 @@ pub(crate) struct Stats {
     pub limits_requests: u64,
     pub other_requests: u64,
     pub unauthorized_requests: u64,
+    pub injected_faults: u64,
+    pub injected_faults_by_kind: BTreeMap<String, u64>,
+    pub request_limit_exceeded: u64,
+    pub expired_sessions: u64,
 }
 
 /// Where the org's records live: owned (editable by tests) or shared with
@@ -164,6 +197,20 @@ pub(crate) struct Cursor {
     pub plan: soql::Plan,
     pub rows: Arc<Vec<Record>>,
     pub page_size: usize,
+    /// [`Faults::short_pages`] when the query started.
+    pub short_pages: bool,
+}
+
+impl Cursor {
+    /// Rows of the page starting at `offset` (an offset this cursor issued):
+    /// the batch size, or half of it on odd pages with short pages.
+    pub fn page_len(&self, offset: usize) -> usize {
+        if !self.short_pages {
+            return self.page_size;
+        }
+        let half = (self.page_size / 2).max(1);
+        if offset.is_multiple_of(self.page_size + half) { self.page_size } else { half }
+    }
 }
 
 #[derive(Debug)]
@@ -189,6 +236,16 @@ pub struct SimState {
     pub access_tokens: HashSet<String>,
     pub api_max: u64,
     pub api_used: u64,
+    /// Every access token the token endpoint has issued, in order (whether
+    /// still valid or not; pre-issued tokens are not listed).
+    pub issued_tokens: Vec<String>,
+    /// The faults injected from now on. Replacing `rules` directly keeps the
+    /// per-rule match counters by position; [`SimState::set_faults`] resets them.
+    pub faults: Faults,
+    /// Matching requests seen so far by each rule of `faults.rules`.
+    pub(crate) fault_matches: Vec<u64>,
+    /// /services/data requests made so far with each access token.
+    pub(crate) token_uses: HashMap<String, u64>,
     pub(crate) stats: Stats,
     /// Open cursors by the id part of their locator.
     pub(crate) cursors: HashMap<String, CursorEntry>,
@@ -208,6 +265,10 @@ impl SimState {
             access_tokens: config.access_tokens.into_iter().collect(),
             api_max: config.api_max,
             api_used: config.api_used,
+            issued_tokens: Vec::new(),
+            faults: config.faults,
+            fault_matches: Vec::new(),
+            token_uses: HashMap::new(),
             stats: Stats::default(),
             cursors: HashMap::new(),
             base_url,
@@ -244,10 +305,7 @@ impl SimState {
     /// Records of `object` shared with a new cursor (no copy).
     pub(crate) fn snapshot(&mut self, object: &str) -> Arc<Vec<Record>> {
         if let OrgStore::Owned(org) = &mut self.org {
-            let map = std::mem::take(org.objects_mut())
-                .into_iter()
-                .map(|(k, v)| (k, Arc::new(v)))
-                .collect();
+            let map = std::mem::take(org.objects_mut()).into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
             self.org = OrgStore::Shared(map);
         }
         match &self.org {
@@ -262,22 +320,35 @@ impl SimState {
         self.cursors.clear();
     }
 
+    /// Replaces the faults and zeroes the rules' match counters.
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+        self.fault_matches.clear();
+    }
+
+    /// For each rule of `faults.rules`, how many requests matched it so far.
+    pub fn fault_rule_matches(&self) -> Vec<u64> {
+        let mut out = self.fault_matches.clone();
+        out.resize(self.faults.rules.len(), 0);
+        out
+    }
+
+    /// Forgets how often each access token was used (for
+    /// [`Faults::expire_tokens_after`]): every valid token gets a full life again.
+    pub fn forget_token_uses(&mut self) {
+        self.token_uses.clear();
+    }
+
     /// Id of the `User` record with this username (case-insensitive), or
     /// [`FALLBACK_USER_ID`].
     pub fn user_id(&self, username: &str) -> String {
-        self.user(username)
-            .and_then(|u| u.get("Id"))
-            .and_then(|v| v.as_str())
-            .unwrap_or(FALLBACK_USER_ID)
-            .to_string()
+        self.user(username).and_then(|u| u.get("Id")).and_then(|v| v.as_str()).unwrap_or(FALLBACK_USER_ID).to_string()
     }
 
     pub(crate) fn user(&self, username: &str) -> Option<&Record> {
-        self.records("User").iter().find(|u| {
-            u.get("Username")
-                .and_then(|v| v.as_str())
-                .is_some_and(|n| n.eq_ignore_ascii_case(username))
-        })
+        self.records("User")
+            .iter()
+            .find(|u| u.get("Username").and_then(|v| v.as_str()).is_some_and(|n| n.eq_ignore_ascii_case(username)))
     }
 
     /// The base URL the server is reachable at.
@@ -300,10 +371,15 @@ impl SimState {
             api_usage_used: self.api_used,
             api_usage_max: self.api_max,
             open_cursors: self.cursors.len() as u64,
+            injected_faults: s.injected_faults,
+            injected_faults_by_kind: s.injected_faults_by_kind.clone(),
+            request_limit_exceeded: s.request_limit_exceeded,
+            expired_sessions: s.expired_sessions,
         }
     }
 
-    /// Zeroes the request counters (not the API usage, not the cursors).
+    /// Zeroes the request counters (not the API usage, the cursors, the
+    /// issued tokens, nor the fault rules' match counters).
     pub fn reset_stats(&mut self) {
         self.stats = Stats::default();
     }
@@ -345,9 +421,7 @@ impl Sim {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
-        let shared = Arc::new(Shared {
-            state: Mutex::new(SimState::new(config, base_url.clone())),
-        });
+        let shared = Arc::new(Shared { state: Mutex::new(SimState::new(config, base_url.clone())) });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -381,12 +455,7 @@ impl Sim {
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .context("spawning the simulator thread")?;
-        Ok(Sim {
-            shared,
-            base_url,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        Ok(Sim { shared, base_url, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:PORT` (also the `instance_url` of issued tokens).
@@ -402,6 +471,17 @@ impl Sim {
     /// Zeroes the request counters (see [`SimState::reset_stats`]).
     pub fn reset_stats(&self) {
         self.shared.lock().reset_stats();
+    }
+
+    /// Every access token the token endpoint has issued so far, in order
+    /// (for tests proving that no token leaks into outputs).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().issued_tokens.clone()
+    }
+
+    /// Replaces the faults injected from now on (see [`SimState::set_faults`]).
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().set_faults(faults);
     }
 
     /// Runs `f` on the live state (credentials, tokens, API usage, org data,
@@ -424,9 +504,7 @@ impl Drop for Sim {
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sim")
-            .field("base_url", &self.base_url)
-            .finish()
+        f.debug_struct("Sim").field("base_url", &self.base_url).finish()
     }
 }
 
@@ -454,20 +532,12 @@ mod tests {
 
     #[test]
     fn org_store_round_trip_keeps_data() {
-        let mut state = SimState::new(
-            SimConfig::new(generate::synthetic_org(2, 20, 40)),
-            "http://127.0.0.1:1".into(),
-        );
+        let mut state = SimState::new(SimConfig::new(generate::synthetic_org(2, 20, 40)), "http://127.0.0.1:1".into());
         let before = state.records("User").to_vec();
         let snapshot = state.snapshot("User");
         assert_eq!(*snapshot, before);
         // A cursor holds the snapshot: editing copies, the snapshot stays.
-        state
-            .org_mut()
-            .objects_mut()
-            .get_mut("User")
-            .unwrap()
-            .clear();
+        state.org_mut().objects_mut().get_mut("User").unwrap().clear();
         assert_eq!(*snapshot, before);
         assert!(state.records("User").is_empty());
         assert_eq!(state.records("UserLogin").len(), 20);

@@ -1,5 +1,6 @@
-//! The `sf-sim` binary: serves one org (an NDJSON folder or a synthetic org)
-//! on 127.0.0.1 until Ctrl-C or SIGTERM.
+//! The `sf-sim` binary: serves one org (an NDJSON folder, a synthetic org or
+//! the built-in demo org) on 127.0.0.1 until Ctrl-C or SIGTERM, optionally
+//! injecting faults (see `--help` and the library's `faults` module).
 //!
 //! Secrets (client secret, pre-issued access tokens, refresh tokens) come
 //! from files or environment variables, never from the command line, so they
@@ -10,19 +11,56 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use sf_sim::faults::{self, FaultRule, Faults, Malformed};
 use sf_sim::{Org, Sim, SimConfig, generate};
+
+const FAULT_HELP: &str = "\
+Faults (deterministic; they combine):
+  --fault KIND[:OBJECT][:followups][@AFTER][xTIMES]   (repeatable)
+      KIND     503      503 [{\"errorCode\":\"SERVER_UNAVAILABLE\",...}]
+               503html  503 with an HTML maintenance page (text/html)
+               500      500 [{\"errorCode\":\"UNKNOWN_EXCEPTION\",...}]
+               drop     headers and half the body, then the connection is cut
+               cut      a complete 200 whose JSON body stops half way
+               limit    403 [{\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\",...}]
+               locator  400 INVALID_QUERY_LOCATOR, and the cursor is dropped
+      OBJECT   only that object's query pages (default: every /services/data
+               query, follow-up page and /limits request)
+      followups  only nextRecordsUrl pages
+      @AFTER   let the first AFTER matching requests through (default 0)
+      xTIMES   then fail the next TIMES matching requests (default: forever)
+      Each rule counts the authorised requests it matches; when several rules
+      fire on one request the first given wins. Injected answers count as API
+      usage, not as query pages.
+      Examples: --fault 503@2x3   --fault locator:User:followups@0x1
+                --fault drop:PermissionSetAssignment
+  Once the API usage reaches --api-max, every data request gets 403
+  REQUEST_LIMIT_EXCEEDED.
+
+Demo: `sf-sim --demo` serves the made-up org \"Northwind Consulting\" (300 users);
+report on it with --as-of 2026-11-20T09:00:00Z.";
 
 /// A Salesforce REST API simulator (OAuth token endpoint, paged SOQL query,
 /// limits) for access-audit's tests and benchmarks. Listens on 127.0.0.1 only.
 #[derive(Debug, Parser)]
-#[command(name = "sf-sim", version)]
+#[command(name = "sf-sim", version, after_help = FAULT_HELP)]
 struct Cli {
     /// Folder of `<Object>.ndjson` files to serve.
-    #[arg(long, value_name = "DIR", required_unless_present = "synthetic_users")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present_any = ["synthetic_users", "demo"]
+    )]
     org: Option<PathBuf>,
+    /// Serve the built-in demo org "Northwind Consulting" (300 users, as of
+    /// 2026-11-20T09:00:00Z). Without --username, its integration user
+    /// integration@northwind-consulting.com is the run-as user.
+    #[arg(long, conflicts_with_all = ["org", "synthetic_users"])]
+    demo: bool,
     /// Port to listen on (0: any free port; the line printed at start-up says which).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -52,24 +90,36 @@ struct Cli {
     #[arg(long, default_value_t = 0)]
     api_used: u64,
     /// Serve a synthetic org of this many users instead of --org.
-    #[arg(
-        long,
-        value_name = "N",
-        conflicts_with = "org",
-        requires = "synthetic_assignments"
-    )]
+    #[arg(long, value_name = "N", conflicts_with = "org", requires = "synthetic_assignments")]
     synthetic_users: Option<usize>,
     /// Number of permission set assignments of the synthetic org (a target).
     #[arg(long, value_name = "M", requires = "synthetic_users")]
     synthetic_assignments: Option<usize>,
     /// Seed of the synthetic org.
-    #[arg(
-        long,
-        value_name = "S",
-        default_value_t = 1,
-        requires = "synthetic_users"
-    )]
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "synthetic_users")]
     seed: u64,
+    /// Inject a fault: KIND[:OBJECT][:followups][@AFTER][xTIMES] (repeatable; see below).
+    #[arg(long = "fault", value_name = "SPEC")]
+    faults: Vec<FaultRule>,
+    /// Delay before answering every /services/data request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Delay before answering every token request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    token_latency_ms: u64,
+    /// Every access token expires (401 INVALID_SESSION_ID) after N data requests.
+    #[arg(long, value_name = "N")]
+    expire_tokens_after: Option<u64>,
+    /// Report totalSize off by DELTA for OBJECT's queries (e.g. User:+3, User:-1).
+    #[arg(long, value_name = "OBJECT:DELTA", value_parser = faults::parse_total_size_delta)]
+    total_size_delta: Option<(String, i64)>,
+    /// Replace FIELD of OBJECT's record number INDEX (0-based, file order) by
+    /// a JSON value in query answers, e.g. User:3:IsActive='"yes"'.
+    #[arg(long, value_name = "OBJECT:INDEX:FIELD=JSON", value_parser = faults::parse_malformed)]
+    malformed: Option<Malformed>,
+    /// Every second query page holds half the batch size.
+    #[arg(long)]
+    short_pages: bool,
 }
 
 fn main() -> ExitCode {
@@ -99,11 +149,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Turns the command line (and the secret files / environment) into a config.
 fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
     let org = match (&cli.org, cli.synthetic_users, cli.synthetic_assignments) {
-        (Some(dir), None, _) => Org::load_dir(dir)?,
-        (None, Some(users), Some(assignments)) => {
-            generate::synthetic_org(cli.seed, users, assignments)
+        _ if cli.demo => {
+            eprintln!(
+                "sf-sim: serving the demo org \"Northwind Consulting\"; report on it with --as-of {}",
+                generate::DEMO_AS_OF
+            );
+            generate::demo_org()
         }
-        _ => bail!("give either --org DIR or --synthetic-users N --synthetic-assignments M"),
+        (Some(dir), None, _) => Org::load_dir(dir)?,
+        (None, Some(users), Some(assignments)) => generate::synthetic_org(cli.seed, users, assignments),
+        _ => {
+            bail!("give either --org DIR, --synthetic-users N --synthetic-assignments M, or --demo")
+        }
     };
     let mut config = SimConfig::new(org);
     config.client_id = cli.client_id;
@@ -119,28 +176,33 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
     };
     if let Some(file) = &cli.jwt_public_key {
         config.jwt_public_key_pem = Some(
-            std::fs::read_to_string(file)
-                .with_context(|| format!("reading the JWT public key {}", file.display()))?,
+            std::fs::read_to_string(file).with_context(|| format!("reading the JWT public key {}", file.display()))?,
         );
     }
     config.usernames = cli.usernames;
+    if cli.demo && config.usernames.is_empty() {
+        config.usernames = vec![generate::DEMO_INTEGRATION_USERNAME.to_string()];
+    }
     config.access_tokens = tokens(cli.access_token_file.as_deref(), "SIM_ACCESS_TOKEN")?;
     config.refresh_tokens = tokens(cli.refresh_token_file.as_deref(), "SIM_REFRESH_TOKEN")?;
     config.api_max = cli.api_max;
     config.api_used = cli.api_used;
+    config.faults = Faults {
+        latency: Duration::from_millis(cli.latency_ms),
+        token_latency: Duration::from_millis(cli.token_latency_ms),
+        rules: cli.faults,
+        expire_tokens_after: cli.expire_tokens_after,
+        total_size_delta: cli.total_size_delta,
+        malformed: cli.malformed,
+        short_pages: cli.short_pages,
+    };
     Ok((config, cli.port))
 }
 
 /// Non-empty trimmed lines of a secrets file.
 fn read_secret_lines(file: &Path) -> anyhow::Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect())
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
 /// Tokens from a file (one per line) plus the environment variable, if set.
@@ -159,14 +221,11 @@ fn tokens(file: Option<&Path>, env: &str) -> anyhow::Result<Vec<String>> {
 
 /// Blocks until Ctrl-C (SIGINT) or, on Unix, SIGTERM.
 fn wait_for_shutdown_signal() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         #[cfg(unix)]
         {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r?,
                 _ = term.recv() => {}

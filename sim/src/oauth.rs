@@ -26,16 +26,10 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::server::{json_response, read_body};
-use crate::{
-    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_MISSING, GRANT_REFRESH_TOKEN, Shared,
-    SimState,
-};
+use crate::{GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_MISSING, GRANT_REFRESH_TOKEN, Shared, SimState};
 
 /// Audiences the JWT bearer flow accepts.
-pub const JWT_AUDIENCES: &[&str] = &[
-    "https://login.salesforce.com",
-    "https://test.salesforce.com",
-];
+pub const JWT_AUDIENCES: &[&str] = &["https://login.salesforce.com", "https://test.salesforce.com"];
 /// How far in the future a JWT `exp` may be (Salesforce documents 3 minutes;
 /// clients commonly use up to 5).
 pub const JWT_MAX_LIFETIME_SECS: f64 = 300.0;
@@ -48,10 +42,7 @@ struct OAuthError {
 }
 
 fn oauth_error(error: &'static str, description: impl Into<String>) -> OAuthError {
-    OAuthError {
-        error,
-        description: description.into(),
-    }
+    OAuthError { error, description: description.into() }
 }
 
 fn invalid_request(description: impl Into<String>) -> OAuthError {
@@ -69,10 +60,8 @@ pub(crate) async fn token(shared: &Shared, parts: &Parts, body: Body) -> Respons
     st.stats.token_requests += 1;
     let (grant, result) = match parse_form(parts, body) {
         Ok(form) => {
-            let grant = form
-                .get("grant_type")
-                .and_then(Value::as_str)
-                .map_or(GRANT_MISSING.to_string(), str::to_string);
+            let grant =
+                form.get("grant_type").and_then(Value::as_str).map_or(GRANT_MISSING.to_string(), str::to_string);
             let result = grant_token(&mut st, &parts.headers, &grant, &form);
             (grant, result)
         }
@@ -83,32 +72,20 @@ pub(crate) async fn token(shared: &Shared, parts: &Parts, body: Body) -> Respons
         Ok(body) => json_response(StatusCode::OK, &body),
         Err(e) => {
             st.stats.token_errors += 1;
-            json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"error": e.error, "error_description": e.description}),
-            )
+            json_response(StatusCode::BAD_REQUEST, &json!({"error": e.error, "error_description": e.description}))
         }
     }
 }
 
 /// The form fields of a POST with an `application/x-www-form-urlencoded` body.
-fn parse_form(
-    parts: &Parts,
-    body: Result<axum::body::Bytes, String>,
-) -> Result<Map<String, Value>, OAuthError> {
+fn parse_form(parts: &Parts, body: Result<axum::body::Bytes, String>) -> Result<Map<String, Value>, OAuthError> {
     if parts.method != Method::POST {
         return Err(invalid_request("must use HTTP POST"));
     }
     if parts.uri.query().is_some() {
-        return Err(invalid_request(
-            "sf-sim: token parameters must be in the form body, not the URL",
-        ));
+        return Err(invalid_request("sf-sim: token parameters must be in the form body, not the URL"));
     }
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(invalid_request(format!(
@@ -139,16 +116,11 @@ fn grant_token(
         GRANT_CLIENT_CREDENTIALS => &["grant_type", "client_id", "client_secret"],
         GRANT_REFRESH_TOKEN => &["grant_type", "refresh_token", "client_id", "client_secret"],
         _ => {
-            return Err(oauth_error(
-                "unsupported_grant_type",
-                "grant type not supported",
-            ));
+            return Err(oauth_error("unsupported_grant_type", "grant type not supported"));
         }
     };
     if let Some(key) = form.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(invalid_request(format!(
-            "sf-sim does not implement the parameter '{key}' for grant_type {grant}"
-        )));
+        return Err(invalid_request(format!("sf-sim does not implement the parameter '{key}' for grant_type {grant}")));
     }
     let field = |name: &str| form.get(name).and_then(Value::as_str);
     match grant {
@@ -166,10 +138,7 @@ fn grant_token(
                     ));
                 }
                 (Some((id, secret)), None, None) => (id, secret),
-                (None, id, secret) => (
-                    id.unwrap_or("").to_string(),
-                    secret.unwrap_or("").to_string(),
-                ),
+                (None, id, secret) => (id.unwrap_or("").to_string(), secret.unwrap_or("").to_string()),
             };
             if id != st.client_id || secret != st.client_secret {
                 return Err(oauth_error("invalid_client", "invalid client credentials"));
@@ -180,10 +149,7 @@ fn grant_token(
         }
         GRANT_REFRESH_TOKEN => {
             if field("client_id") != Some(st.client_id.as_str()) {
-                return Err(oauth_error(
-                    "invalid_client_id",
-                    "client identifier invalid",
-                ));
+                return Err(oauth_error("invalid_client_id", "client identifier invalid"));
             }
             if let Some(secret) = field("client_secret")
                 && secret != st.client_secret
@@ -229,11 +195,7 @@ fn run_as_user(st: &SimState) -> String {
 
 /// A user whose `User` record says `IsActive: false` cannot get a token.
 fn check_user_active(st: &SimState, username: &str) -> Result<(), OAuthError> {
-    let inactive = st
-        .user(username)
-        .and_then(|u| u.get("IsActive"))
-        .and_then(Value::as_bool)
-        == Some(false);
+    let inactive = st.user(username).and_then(|u| u.get("IsActive")).and_then(Value::as_bool) == Some(false);
     if inactive {
         return Err(oauth_error("inactive_user", "user is inactive"));
     }
@@ -241,9 +203,7 @@ fn check_user_active(st: &SimState, username: &str) -> Result<(), OAuthError> {
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The verification key from an RSA public key or certificate PEM. A private
@@ -251,14 +211,10 @@ fn now_secs() -> f64 {
 /// verification, which would look like a client bug.
 pub(crate) fn check_public_key(pem: &str) -> anyhow::Result<DecodingKey> {
     if pem.contains("PRIVATE KEY-----") {
-        anyhow::bail!(
-            "the JWT verification key is a private key; give the public key or the certificate"
-        );
+        anyhow::bail!("the JWT verification key is a private key; give the public key or the certificate");
     }
     DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
-        anyhow::anyhow!(
-            "the JWT verification key is not an RSA public key or certificate in PEM form: {e}"
-        )
+        anyhow::anyhow!("the JWT verification key is not an RSA public key or certificate in PEM form: {e}")
     })
 }
 
@@ -275,9 +231,7 @@ fn verify_assertion(st: &SimState, assertion: &str) -> Result<String, OAuthError
         ));
     };
     let key = check_public_key(pem).map_err(|e| {
-        invalid_grant(format!(
-            "invalid assertion (sf-sim: the configured JWT public key is unusable: {e:#})"
-        ))
+        invalid_grant(format!("invalid assertion (sf-sim: the configured JWT public key is unusable: {e:#})"))
     })?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
@@ -289,10 +243,7 @@ fn verify_assertion(st: &SimState, assertion: &str) -> Result<String, OAuthError
         .claims;
 
     if claims.get("iss").and_then(Value::as_str) != Some(st.client_id.as_str()) {
-        return Err(oauth_error(
-            "invalid_client_id",
-            "client identifier invalid",
-        ));
+        return Err(oauth_error("invalid_client_id", "client identifier invalid"));
     }
     let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
     if !JWT_AUDIENCES.contains(&aud) {
@@ -306,21 +257,11 @@ fn verify_assertion(st: &SimState, assertion: &str) -> Result<String, OAuthError
         return Err(invalid_grant("expired authorization code"));
     }
     if exp > now + JWT_MAX_LIFETIME_SECS + 1.0 {
-        return Err(invalid_grant(
-            "invalid assertion (sf-sim: exp is more than 5 minutes ahead)",
-        ));
+        return Err(invalid_grant("invalid assertion (sf-sim: exp is more than 5 minutes ahead)"));
     }
     // `prn` is the legacy name of `sub`; if both are present, `prn` wins.
-    let username = claims
-        .get("prn")
-        .or_else(|| claims.get("sub"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !st
-        .usernames
-        .iter()
-        .any(|u| u.eq_ignore_ascii_case(username))
-    {
+    let username = claims.get("prn").or_else(|| claims.get("sub")).and_then(Value::as_str).unwrap_or("");
+    if !st.usernames.iter().any(|u| u.eq_ignore_ascii_case(username)) {
         return Err(invalid_grant("user hasn't approved this consumer"));
     }
     Ok(username.to_string())
@@ -329,13 +270,10 @@ fn verify_assertion(st: &SimState, assertion: &str) -> Result<String, OAuthError
 /// Issues (and registers) an access token for `username`.
 fn issue(st: &mut SimState, username: &str, with_signature: bool) -> Value {
     let org15: String = st.org_id.chars().take(15).collect();
-    let random: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(96)
-        .map(char::from)
-        .collect();
+    let random: String = rand::rng().sample_iter(&Alphanumeric).take(96).map(char::from).collect();
     let access_token = format!("{org15}!AQ{random}");
     st.access_tokens.insert(access_token.clone());
+    st.issued_tokens.push(access_token.clone());
     let id = format!("{}/id/{}/{}", st.base_url, st.org_id, st.user_id(username));
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
@@ -344,15 +282,9 @@ fn issue(st: &mut SimState, username: &str, with_signature: bool) -> Value {
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("scope".into(), json!("api"));
     if with_signature {
-        let issued_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-            .to_string();
+        let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
         // As Salesforce: HMAC-SHA256 of id + issued_at keyed with the secret.
-        let mac = hmac_sha256(
-            st.client_secret.as_bytes(),
-            format!("{id}{issued_at}").as_bytes(),
-        );
+        let mac = hmac_sha256(st.client_secret.as_bytes(), format!("{id}{issued_at}").as_bytes());
         body.insert("issued_at".into(), json!(issued_at));
         body.insert("signature".into(), json!(BASE64.encode(mac)));
     }
@@ -385,23 +317,14 @@ mod tests {
     fn hmac_matches_rfc4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
     #[test]
     fn hmac_long_key_is_hashed_first() {
         // RFC 4231 case 6: 131-byte key.
-        let mac = hmac_sha256(
-            &[0xaa; 131],
-            b"Test Using Larger Than Block-Size Key - Hash Key First",
-        );
+        let mac = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
+        assert_eq!(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 }

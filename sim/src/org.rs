@@ -38,10 +38,7 @@ pub enum FieldType {
     /// parent's id (`ProfileId` for `Profile`); the schema need not list it
     /// (`Profile.UserLicenseId` is not), in which case nothing is checked and
     /// the nested record's `attributes.url` is left out unless it has an `Id`.
-    Relationship {
-        target: &'static str,
-        id_field: &'static str,
-    },
+    Relationship { target: &'static str, id_field: &'static str },
 }
 
 /// One field of an object.
@@ -90,11 +87,7 @@ const fn fv(name: &'static str, since: u32, ty: FieldType) -> FieldDef {
 }
 
 const fn rel(name: &'static str, target: &'static str, id_field: &'static str) -> FieldDef {
-    FieldDef {
-        name,
-        since: 0,
-        ty: FieldType::Relationship { target, id_field },
-    }
+    FieldDef { name, since: 0, ty: FieldType::Relationship { target, id_field } }
 }
 
 use FieldType::{Boolean, DateTime, Id, Text};
@@ -199,41 +192,18 @@ pub static SCHEMA: &[ObjectDef] = &[
         name: "UserLogin",
         since: 29,
         queryable: true,
-        fields: &[
-            f("Id", Id),
-            f("UserId", Id),
-            f("IsFrozen", Boolean),
-            f("IsPasswordLocked", Boolean),
-        ],
+        fields: &[f("Id", Id), f("UserId", Id), f("IsFrozen", Boolean), f("IsPasswordLocked", Boolean)],
     },
     // Relationship targets only (their records live nested in the above).
     ObjectDef {
         name: "Profile",
         since: 0,
         queryable: false,
-        fields: &[
-            f("Name", Text),
-            rel("UserLicense", "UserLicense", "UserLicenseId"),
-        ],
+        fields: &[f("Name", Text), rel("UserLicense", "UserLicense", "UserLicenseId")],
     },
-    ObjectDef {
-        name: "UserLicense",
-        since: 0,
-        queryable: false,
-        fields: &[f("Name", Text)],
-    },
-    ObjectDef {
-        name: "UserRole",
-        since: 0,
-        queryable: false,
-        fields: &[f("Name", Text)],
-    },
-    ObjectDef {
-        name: "PermissionSet",
-        since: 22,
-        queryable: false,
-        fields: PERMISSION_SET_FIELDS,
-    },
+    ObjectDef { name: "UserLicense", since: 0, queryable: false, fields: &[f("Name", Text)] },
+    ObjectDef { name: "UserRole", since: 0, queryable: false, fields: &[f("Name", Text)] },
+    ObjectDef { name: "PermissionSet", since: 22, queryable: false, fields: PERMISSION_SET_FIELDS },
     ObjectDef {
         name: "PackageLicense",
         since: 31,
@@ -276,22 +246,14 @@ pub fn is_sf_datetime(s: &str) -> bool {
 fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(), String> {
     for (key, value) in rec {
         if key == "attributes" {
-            return Err(
-                "holds an `attributes` key: store records without `attributes`, the simulator adds them"
-                    .into(),
-            );
+            return Err("holds an `attributes` key: store records without `attributes`, the simulator adds them".into());
         }
         let Some(field) = def.fields.iter().find(|f| f.name == key) else {
             let hint = def
                 .fields
                 .iter()
                 .find(|f| f.name.eq_ignore_ascii_case(key))
-                .map(|f| {
-                    format!(
-                        " (did you mean `{}`? field names are case-sensitive on disk)",
-                        f.name
-                    )
-                })
+                .map(|f| format!(" (did you mean `{}`? field names are case-sensitive on disk)", f.name))
                 .unwrap_or_default();
             let known: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
             return Err(format!(
@@ -300,12 +262,8 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
                 known.join(", ")
             ));
         };
-        let bad = |expected: &str| {
-            Err(format!(
-                "field `{key}` of {} must be {expected} or null, found {value}",
-                def.name
-            ))
-        };
+        let bad =
+            |expected: &str| Err(format!("field `{key}` of {} must be {expected} or null, found {value}", def.name));
         match (field.ty, value) {
             (_, Value::Null) => {}
             (Id, Value::String(s)) if is_sf_id(s) => {}
@@ -323,9 +281,7 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
                     (nested.get("Id"), rec.get(id_field))
                     && nested_id != own_id
                 {
-                    return Err(format!(
-                        "`{key}.Id` ({nested_id}) differs from `{id_field}` ({own_id})"
-                    ));
+                    return Err(format!("`{key}.Id` ({nested_id}) differs from `{id_field}` ({own_id})"));
                 }
             }
             (FieldType::Relationship { target, .. }, _) => {
@@ -341,11 +297,7 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
 
 /// Checks the records of one object: schema, value types and unique ids.
 /// `locate(i)` names record `i` in error messages (file:line or index).
-fn validate_object(
-    name: &str,
-    records: &[Record],
-    locate: impl Fn(usize) -> String,
-) -> anyhow::Result<()> {
+fn validate_object(name: &str, records: &[Record], locate: impl Fn(usize) -> String) -> anyhow::Result<()> {
     let def = queryable_def(name)?;
     let mut ids = HashSet::with_capacity(records.len());
     for (i, rec) in records.iter().enumerate() {
@@ -409,9 +361,7 @@ impl Org {
             // the line number of each record for messages.
             let lines: Vec<usize> = records.iter().map(|(line, _)| *line).collect();
             let records: Vec<Record> = records.into_iter().map(|(_, r)| r).collect();
-            validate_object(object, &records, |i| {
-                format!("{}:{}", file.display(), lines[i])
-            })?;
+            validate_object(object, &records, |i| format!("{}:{}", file.display(), lines[i]))?;
             objects.insert(object.to_string(), records);
         }
         Ok(Org { objects })
@@ -477,9 +427,7 @@ impl Org {
 
 /// Reads an NDJSON file into (line number, record) pairs, skipping blank lines.
 fn read_ndjson(file: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
-    let reader = BufReader::new(
-        fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
-    );
+    let reader = BufReader::new(fs::File::open(file).with_context(|| format!("opening {}", file.display()))?);
     let mut out = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line_no = i + 1;
@@ -487,13 +435,10 @@ fn read_ndjson(file: &Path) -> anyhow::Result<Vec<(usize, Record)>> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{line_no}: not valid JSON", file.display()))?;
+        let value: Value =
+            serde_json::from_str(&line).with_context(|| format!("{}:{line_no}: not valid JSON", file.display()))?;
         let Value::Object(rec) = value else {
-            bail!(
-                "{}:{line_no}: a line must hold one JSON object",
-                file.display()
-            );
+            bail!("{}:{line_no}: a line must hold one JSON object", file.display());
         };
         out.push((line_no, rec));
     }
@@ -537,8 +482,7 @@ mod tests {
 
     #[test]
     fn valid_user_loads_and_round_trips() {
-        let org =
-            Org::from_objects(BTreeMap::from([("User".to_string(), vec![rec(user())])])).unwrap();
+        let org = Org::from_objects(BTreeMap::from([("User".to_string(), vec![rec(user())])])).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
         org.write_dir(dir.path()).unwrap();
@@ -546,15 +490,7 @@ mod tests {
         assert_eq!(back, org);
         assert_eq!(
             back.records("User")[0].keys().collect::<Vec<_>>(),
-            [
-                "Id",
-                "Username",
-                "IsActive",
-                "ProfileId",
-                "Profile",
-                "UserRole",
-                "LastLoginDate"
-            ]
+            ["Id", "Username", "IsActive", "ProfileId", "Profile", "UserRole", "LastLoginDate"]
         );
         assert!(back.records("UserLogin").is_empty());
     }
@@ -574,44 +510,23 @@ mod tests {
     #[test]
     fn rejects_bad_shapes() {
         let cases = [
-            (
-                json!({"Id": "005000000000001AAA", "isactive": true}),
-                "did you mean `IsActive`",
-            ),
-            (
-                json!({"Id": "005000000000001AAA", "IsActive": "true"}),
-                "JSON boolean",
-            ),
+            (json!({"Id": "005000000000001AAA", "isactive": true}), "did you mean `IsActive`"),
+            (json!({"Id": "005000000000001AAA", "IsActive": "true"}), "JSON boolean"),
             (json!({"Id": "005001", "IsActive": true}), "18-character"),
-            (
-                json!({"Id": "005000000000001AAA", "LastLoginDate": "2024-01-15T10:20:30Z"}),
-                "datetime",
-            ),
-            (
-                json!({"Id": "005000000000001AAA", "Profile": "Standard"}),
-                "nested Profile",
-            ),
+            (json!({"Id": "005000000000001AAA", "LastLoginDate": "2024-01-15T10:20:30Z"}), "datetime"),
+            (json!({"Id": "005000000000001AAA", "Profile": "Standard"}), "nested Profile"),
             (json!({"Username": "x"}), "no `Id`"),
-            (
-                json!({"attributes": {"type": "User"}, "Id": "005000000000001AAA"}),
-                "attributes",
-            ),
+            (json!({"attributes": {"type": "User"}, "Id": "005000000000001AAA"}), "attributes"),
         ];
         for (value, needle) in cases {
             let err =
-                Org::from_objects(BTreeMap::from([("User".into(), vec![rec(value.clone())])]))
-                    .unwrap_err()
-                    .to_string();
+                Org::from_objects(BTreeMap::from([("User".into(), vec![rec(value.clone())])])).unwrap_err().to_string();
             assert!(err.contains(needle), "{value}: {err}");
         }
         let err = Org::from_objects(BTreeMap::from([("Profile".into(), vec![])])).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("not an object the simulator stores")
-        );
+        assert!(err.to_string().contains("not an object the simulator stores"));
         let dup = rec(json!({"Id": "005000000000001AAA"}));
-        let err = Org::from_objects(BTreeMap::from([("User".into(), vec![dup.clone(), dup])]))
-            .unwrap_err();
+        let err = Org::from_objects(BTreeMap::from([("User".into(), vec![dup.clone(), dup])])).unwrap_err();
         assert!(err.to_string().contains("duplicate User Id"), "{err}");
     }
 
@@ -622,15 +537,8 @@ mod tests {
             "PermissionSetId": "0PS000000000001AAA",
             "PermissionSet": {"Id": "0PS000000000002AAA", "Name": "X"}
         });
-        let err = Org::from_objects(BTreeMap::from([(
-            "PermissionSetAssignment".into(),
-            vec![rec(psa)],
-        )]))
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("differs from `PermissionSetId`"),
-            "{err}"
-        );
+        let err = Org::from_objects(BTreeMap::from([("PermissionSetAssignment".into(), vec![rec(psa)])])).unwrap_err();
+        assert!(err.to_string().contains("differs from `PermissionSetId`"), "{err}");
     }
 
     #[test]

@@ -2,16 +2,19 @@
 //! `nextRecordsUrl` pages, `/limits`, and the test-only `/__sim/stats`.
 //!
 //! Every request enters through [`dispatch`], which classifies it into a
-//! [`Route`] once; that is the single place where requests are counted and
-//! where fault injection (latency, 5xx, dropped connections, forced token
-//! expiry...) will intercept them. Data requests are then decided under the
-//! state lock by [`decide`] (version and path check, method, bearer token,
-//! API usage, query parsing, cursor bookkeeping) and the page itself is
-//! projected after the lock is released, from the cursor's shared snapshot.
-//! Errors are Salesforce's JSON arrays `[{"message", "errorCode"}]`; every
-//! `/services/data` response carries `Sforce-Limit-Info: api-usage=used/max`.
+//! [`Route`] once and applies the injected latency. Data requests are then
+//! decided under the state lock by [`decide`] (version and path check,
+//! method, bearer token and its expiry, the API limit, fault rules, query
+//! parsing, cursor bookkeeping, counting; see `faults.rs` for the order) and
+//! the page itself is projected after the lock is released, from the
+//! cursor's shared snapshot; a dropped connection or truncated body is made
+//! from that real answer last. Errors are Salesforce's JSON arrays
+//! `[{"message", "errorCode"}]`; every `/services/data` response carries
+//! `Sforce-Limit-Info: api-usage=used/max`, except the injected HTML
+//! maintenance page.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::{Cursor, CursorEntry, Shared, SimState, oauth, soql};
+use crate::faults::{Injected, Malformed};
+use crate::{Cursor, CursorEntry, Shared, SimState, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
 pub const MIN_VERSION: u32 = 20;
@@ -77,10 +81,7 @@ impl Route {
             "/__sim/stats" => return Route::SimStats,
             _ => {}
         }
-        let Some(rest) = path
-            .strip_prefix("/services/data")
-            .filter(|r| r.is_empty() || r.starts_with('/'))
-        else {
+        let Some(rest) = path.strip_prefix("/services/data").filter(|r| r.is_empty() || r.starts_with('/')) else {
             return Route::Other;
         };
         let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
@@ -89,10 +90,7 @@ impl Route {
         };
         Route::Data(match segments[1..] {
             ["query"] => DataRoute::Query { version },
-            ["query", locator] if !locator.is_empty() => DataRoute::QueryMore {
-                version,
-                locator: locator.to_string(),
-            },
+            ["query", locator] if !locator.is_empty() => DataRoute::QueryMore { version, locator: locator.to_string() },
             ["limits"] if version >= LIMITS_SINCE => DataRoute::Limits { version },
             _ => DataRoute::NotFound,
         })
@@ -105,24 +103,13 @@ fn parse_version(segment: &str) -> Option<u32> {
     if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) || major.starts_with('0') {
         return None;
     }
-    major
-        .parse()
-        .ok()
-        .filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
+    major.parse().ok().filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
 }
 
 /// A JSON response with Salesforce's content type.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(JSON_CONTENT_TYPE),
-        )],
-        bytes,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], bytes).into_response()
 }
 
 /// A REST error: `[{"message": ..., "errorCode": ...}]`.
@@ -131,11 +118,7 @@ pub(crate) fn sf_error(status: StatusCode, code: &str, message: &str) -> Respons
 }
 
 fn not_found() -> Response {
-    sf_error(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "The requested resource does not exist",
-    )
+    sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
 }
 
 /// A REST error not yet rendered (kept small so `Result`s stay cheap).
@@ -148,11 +131,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     fn into_response(self) -> Response {
@@ -168,19 +147,24 @@ fn invalid_locator(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", message)
 }
 
-/// The one entry point of every request.
+/// The one entry point of every request: classification and latency.
 async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let route = Route::classify(parts.uri.path());
-    // Fault injection hooks in here: it sees every request once, with its
-    // route, before any state changes.
     match route {
-        Route::Token => oauth::token(&shared, &parts, body).await,
-        Route::SimStats => json_response(
-            StatusCode::OK,
-            &serde_json::to_value(shared.lock().stats()).expect("stats serialize"),
-        ),
-        Route::Data(data) => data_request(&shared, &parts, data),
+        Route::Token => {
+            let delay = shared.lock().faults.token_latency;
+            sleep(delay).await;
+            oauth::token(&shared, &parts, body).await
+        }
+        Route::SimStats => {
+            json_response(StatusCode::OK, &serde_json::to_value(shared.lock().stats()).expect("stats serialize"))
+        }
+        Route::Data(data) => {
+            let delay = shared.lock().faults.latency;
+            sleep(delay).await;
+            data_request(&shared, &parts, data).await
+        }
         Route::Other => {
             shared.lock().stats.other_requests += 1;
             not_found()
@@ -188,44 +172,71 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     }
 }
 
+async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Data faults applied while rendering one page.
+#[derive(Debug, Default)]
+struct PageFaults {
+    /// Added to `totalSize`.
+    total_delta: i64,
+    /// A field replaced in one row.
+    malformed: Option<Malformed>,
+}
+
 /// What [`decide`] settled under the lock.
 enum Reply {
     Ready(Response),
-    Page {
-        cursor: Arc<Cursor>,
-        offset: usize,
-        next_records_url: Option<String>,
-    },
+    Page { cursor: Arc<Cursor>, offset: usize, next_records_url: Option<String>, faults: PageFaults },
 }
 
-fn data_request(shared: &Shared, parts: &Parts, route: DataRoute) -> Response {
-    let (reply, used, max) = {
+/// A decided data request: the answer, and what to do to it on the way out.
+struct Decision {
+    reply: Reply,
+    /// `DropConnection` or `TruncatedBody`, applied to the rendered answer.
+    mangle: Option<Injected>,
+    limit_header: bool,
+}
+
+impl From<Reply> for Decision {
+    fn from(reply: Reply) -> Self {
+        Decision { reply, mangle: None, limit_header: true }
+    }
+}
+
+async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute) -> Response {
+    let (decision, used, max) = {
         let mut st = shared.lock();
-        let reply = decide(&mut st, parts, route);
-        (reply, st.api_used, st.api_max)
+        let decision = decide(&mut st, parts, route);
+        (decision, st.api_used, st.api_max)
     };
-    let mut response = match reply {
+    let mut response = match decision.reply {
         Reply::Ready(response) => response,
-        Reply::Page {
-            cursor,
-            offset,
-            next_records_url,
-        } => render_page(&cursor, offset, next_records_url),
+        Reply::Page { cursor, offset, next_records_url, faults } => {
+            render_page(&cursor, offset, next_records_url, &faults)
+        }
     };
-    let limit_info = HeaderValue::from_str(&format!("api-usage={used}/{max}"))
-        .expect("digits and '/' are a valid header value");
-    response
-        .headers_mut()
-        .insert("Sforce-Limit-Info", limit_info);
-    response
+    if decision.limit_header {
+        let limit_info =
+            HeaderValue::from_str(&format!("api-usage={used}/{max}")).expect("digits and '/' are a valid header value");
+        response.headers_mut().insert("Sforce-Limit-Info", limit_info);
+    }
+    match decision.mangle {
+        Some(Injected::DropConnection) => drop_mid_body(response).await,
+        Some(Injected::TruncatedBody) => truncate_body(response).await,
+        _ => response,
+    }
 }
 
 /// Decides a data request under the state lock, counting it.
-fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Reply {
+fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
     if route == DataRoute::NotFound {
         st.api_used += 1;
         st.stats.other_requests += 1;
-        return Reply::Ready(not_found());
+        return Reply::Ready(not_found()).into();
     }
     if parts.method != Method::GET {
         st.api_used += 1;
@@ -233,65 +244,229 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Reply {
         return Reply::Ready(sf_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
-            &format!(
-                "HTTP Method '{}' not allowed. Allowed are GET",
-                parts.method
-            ),
-        ));
+            &format!("HTTP Method '{}' not allowed. Allowed are GET", parts.method),
+        ))
+        .into();
     }
-    if !authorized(st, &parts.headers) {
+    let count_refusal = |st: &mut SimState| match route {
+        DataRoute::Limits { .. } => st.stats.limits_requests += 1,
+        _ => st.stats.query_errors += 1,
+    };
+    if !authorize(st, &parts.headers) {
         st.stats.unauthorized_requests += 1;
-        match route {
-            DataRoute::Limits { .. } => st.stats.limits_requests += 1,
-            _ => st.stats.query_errors += 1,
-        }
-        return Reply::Ready(sf_error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_SESSION_ID",
-            "Session expired or invalid",
-        ));
+        count_refusal(st);
+        return Reply::Ready(sf_error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid"))
+            .into();
     }
+    if st.api_used >= st.api_max {
+        st.stats.request_limit_exceeded += 1;
+        count_refusal(st);
+        return Reply::Ready(fault_response(Injected::RequestLimitExceeded)).into();
+    }
+    let injected = injected_fault(st, parts, &route);
     st.api_used += 1;
+    if let Some(kind) = injected {
+        st.stats.injected_faults += 1;
+        *st.stats.injected_faults_by_kind.entry(kind.name().to_string()).or_default() += 1;
+        match kind {
+            Injected::DropConnection | Injected::TruncatedBody => {}
+            _ => {
+                if kind == Injected::InvalidQueryLocator
+                    && let DataRoute::QueryMore { locator, .. } = &route
+                {
+                    let id = locator.rsplit_once('-').map_or(locator.as_str(), |p| p.0);
+                    st.cursors.remove(id);
+                }
+                return Decision {
+                    reply: Reply::Ready(fault_response(kind)),
+                    mangle: None,
+                    limit_header: kind != Injected::MaintenanceHtml,
+                };
+            }
+        }
+    }
     let result = match route {
         DataRoute::Limits { .. } => {
-            st.stats.limits_requests += 1;
-            return Reply::Ready(json_response(StatusCode::OK, &limits_body(st)));
+            if injected.is_none() {
+                st.stats.limits_requests += 1;
+            }
+            Ok(Reply::Ready(json_response(StatusCode::OK, &limits_body(st))))
         }
         DataRoute::Query { version } => first_page(st, parts, version),
         DataRoute::QueryMore { version, locator } => next_page(st, parts, version, &locator),
         DataRoute::NotFound => unreachable!("handled above"),
     };
-    match result {
-        Ok(reply) => {
-            if let Reply::Page { cursor, .. } = &reply {
-                *st.stats
-                    .query_pages
-                    .entry(cursor.plan.object.name.to_string())
-                    .or_default() += 1;
+    let reply = match result {
+        Ok(Reply::Page { cursor, offset, next_records_url, .. }) => {
+            let object = cursor.plan.object.name;
+            if injected.is_none() {
+                *st.stats.query_pages.entry(object.to_string()).or_default() += 1;
             }
-            reply
+            let total_delta = match &st.faults.total_size_delta {
+                Some((o, delta)) if o.eq_ignore_ascii_case(object) => *delta,
+                _ => 0,
+            };
+            let malformed = st.faults.malformed.as_ref().filter(|m| m.object.eq_ignore_ascii_case(object)).cloned();
+            Reply::Page { cursor, offset, next_records_url, faults: PageFaults { total_delta, malformed } }
         }
+        Ok(ready) => ready,
         Err(error) => {
-            st.stats.query_errors += 1;
+            if injected.is_none() {
+                st.stats.query_errors += 1;
+            }
             Reply::Ready(error.into_response())
+        }
+    };
+    Decision { reply, mangle: injected, limit_header: true }
+}
+
+/// The token of `Authorization: Bearer <token>` (Salesforce also takes
+/// `OAuth <token>`).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth")).then(|| token.trim())
+}
+
+/// Whether the request carries a currently valid access token, counting one
+/// use of it. A token used up under `expire_tokens_after` is removed from the
+/// valid ones (it has expired) and the request is refused.
+fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
+    let Some(token) = bearer_token(headers) else {
+        return false;
+    };
+    if !st.access_tokens.contains(token) {
+        return false;
+    }
+    let uses = st.token_uses.entry(token.to_string()).or_default();
+    if let Some(limit) = st.faults.expire_tokens_after
+        && *uses >= limit
+    {
+        st.access_tokens.remove(token);
+        st.stats.expired_sessions += 1;
+        return false;
+    }
+    *uses += 1;
+    true
+}
+
+/// The object a data request belongs to, for fault rules scoped to one:
+/// the SOQL's object for a first page (if the SOQL parses), the cursor's for
+/// a follow-up page (if the locator is known), none for `/limits`.
+fn request_object(st: &SimState, parts: &Parts, route: &DataRoute) -> Option<&'static str> {
+    match route {
+        DataRoute::Query { .. } => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).ok()?;
+            let (_, text) = pairs.into_iter().find(|(k, _)| k == "q")?;
+            let query = soql::parse(&text).ok()?;
+            org::object_ci(&query.object).filter(|def| def.queryable).map(|def| def.name)
+        }
+        DataRoute::QueryMore { locator, .. } => {
+            let id = locator.rsplit_once('-').map_or(locator.as_str(), |p| p.0);
+            st.cursors.get(id).map(|e| e.cursor.plan.object.name)
+        }
+        DataRoute::Limits { .. } | DataRoute::NotFound => None,
+    }
+}
+
+/// Counts the request against every fault rule it matches; returns the
+/// fault of the first rule whose window covers it.
+fn injected_fault(st: &mut SimState, parts: &Parts, route: &DataRoute) -> Option<Injected> {
+    if st.faults.rules.is_empty() {
+        return None;
+    }
+    let follow_up = matches!(route, DataRoute::QueryMore { .. });
+    let object =
+        if st.faults.rules.iter().any(|r| r.object.is_some()) { request_object(st, parts, route) } else { None };
+    st.fault_matches.resize(st.faults.rules.len(), 0);
+    let mut fired = None;
+    for (rule, seen) in st.faults.rules.iter().zip(st.fault_matches.iter_mut()) {
+        if !rule.matches(object, follow_up) {
+            continue;
+        }
+        if fired.is_none() && rule.fires_at(*seen) {
+            fired = Some(rule.fault);
+        }
+        *seen = seen.saturating_add(1);
+    }
+    fired
+}
+
+/// Salesforce's maintenance page (served by its front end, not the API).
+const MAINTENANCE_HTML: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Salesforce - Maintenance</title></head>\n<body><h1>Down for Maintenance</h1>\n\
+<p>Salesforce is temporarily unavailable while we perform scheduled maintenance. \
+We apologize for the inconvenience. Please check back soon.</p>\n\
+<p>For more information, visit <a href=\"https://status.salesforce.com\">Salesforce Trust</a>.</p>\n\
+</body></html>\n";
+
+/// The answer of a fault that replaces the real one.
+fn fault_response(kind: Injected) -> Response {
+    match kind {
+        Injected::Unavailable => sf_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVER_UNAVAILABLE",
+            "The server is temporarily unable to service your request due to maintenance \
+             downtime or capacity problems. Please try again later.",
+        ),
+        Injected::MaintenanceHtml => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html;charset=UTF-8"))],
+            MAINTENANCE_HTML,
+        )
+            .into_response(),
+        Injected::InternalError => sf_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact \
+             support: 1871623493-98127 (-1208743925)",
+        ),
+        Injected::RequestLimitExceeded => {
+            sf_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        }
+        Injected::InvalidQueryLocator => invalid_locator("invalid query locator").into_response(),
+        Injected::DropConnection | Injected::TruncatedBody => {
+            unreachable!("made from the real answer")
         }
     }
 }
 
-/// Whether the request carries a currently valid access token
-/// (`Authorization: Bearer <token>`; Salesforce also takes `OAuth <token>`).
-fn authorized(st: &SimState, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    (scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("OAuth"))
-        && st.access_tokens.contains(token.trim())
+/// The whole body of an in-memory response.
+async fn body_bytes(body: Body) -> axum::body::Bytes {
+    axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default()
+}
+
+/// `response` with its headers (Content-Length of the whole body) and the
+/// first half of its body, then a connection abort.
+async fn drop_mid_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body_bytes(body).await;
+    parts.headers.insert(header::CONTENT_LENGTH, bytes.len().into());
+    let first = bytes.slice(..bytes.len() / 2);
+    // States: the first part to send, then the abort, then the end.
+    let stream = futures_util::stream::unfold(Some(Some(first)), |state| async move {
+        match state? {
+            Some(first) => Some((Ok(first), Some(None))),
+            None => {
+                // Let the first part reach the client before the abort.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let error = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "sf-sim: injected fault: connection dropped mid-body",
+                );
+                Some((Err(error), None))
+            }
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// `response` with the first half of its body, as a complete response.
+async fn truncate_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body_bytes(body).await;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
 }
 
 fn limits_body(st: &SimState) -> Value {
@@ -310,9 +485,7 @@ fn batch_size(headers: &HeaderMap) -> Result<usize, ApiError> {
     let Some(value) = headers.get("Sforce-Query-Options") else {
         return Ok(DEFAULT_BATCH_SIZE);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| malformed("sf-sim: the Sforce-Query-Options header is not ASCII"))?;
+    let text = value.to_str().map_err(|_| malformed("sf-sim: the Sforce-Query-Options header is not ASCII"))?;
     let mut size = DEFAULT_BATCH_SIZE;
     for option in text.split(',').map(str::trim).filter(|o| !o.is_empty()) {
         match option.split_once('=') {
@@ -345,66 +518,33 @@ fn first_page(st: &mut SimState, parts: &Parts, version: u32) -> Result<Reply, A
             "q" if soql_text.is_none() => soql_text = Some(value),
             "q" => return Err(malformed("sf-sim: the q parameter is given more than once")),
             other => {
-                return Err(malformed(format!(
-                    "sf-sim does not implement the query parameter '{other}' (only q)"
-                )));
+                return Err(malformed(format!("sf-sim does not implement the query parameter '{other}' (only q)")));
             }
         }
     }
     let Some(soql_text) = soql_text else {
-        return Err(malformed(
-            "A query string has to be specified (the q parameter is missing)",
-        ));
+        return Err(malformed("A query string has to be specified (the q parameter is missing)"));
     };
     let page_size = batch_size(&parts.headers)?;
     let plan = soql::parse(&soql_text)
         .and_then(|q| soql::plan(&q, version))
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                e.code.as_str(),
-                e.message(&soql_text),
-            )
-        })?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code.as_str(), e.message(&soql_text)))?;
     let rows = st.snapshot(plan.object.name);
     let total = rows.len();
-    let cursor = Arc::new(Cursor {
-        plan,
-        rows,
-        page_size,
-    });
+    let cursor = Arc::new(Cursor { plan, rows, page_size, short_pages: st.faults.short_pages });
     let next_records_url = if total > page_size {
         let id = new_cursor_id(st);
-        st.cursors.insert(
-            id.clone(),
-            CursorEntry {
-                cursor: cursor.clone(),
-                issued: [page_size].into(),
-            },
-        );
-        Some(format!(
-            "/services/data/v{version}.0/query/{id}-{page_size}"
-        ))
+        st.cursors.insert(id.clone(), CursorEntry { cursor: cursor.clone(), issued: [page_size].into() });
+        Some(format!("/services/data/v{version}.0/query/{id}-{page_size}"))
     } else {
         None
     };
-    Ok(Reply::Page {
-        cursor,
-        offset: 0,
-        next_records_url,
-    })
+    Ok(Reply::Page { cursor, offset: 0, next_records_url, faults: PageFaults::default() })
 }
 
-fn next_page(
-    st: &mut SimState,
-    parts: &Parts,
-    version: u32,
-    locator: &str,
-) -> Result<Reply, ApiError> {
+fn next_page(st: &mut SimState, parts: &Parts, version: u32, locator: &str) -> Result<Reply, ApiError> {
     if parts.uri.query().is_some() {
-        return Err(malformed(
-            "sf-sim: a nextRecordsUrl takes no query parameters; request it exactly as returned",
-        ));
+        return Err(malformed("sf-sim: a nextRecordsUrl takes no query parameters; request it exactly as returned"));
     }
     let unknown = || invalid_locator("invalid query locator");
     let (id, offset) = locator.rsplit_once('-').ok_or_else(unknown)?;
@@ -421,16 +561,12 @@ fn next_page(
             cursor.plan.version
         )));
     }
-    let next = offset + cursor.page_size;
+    let next = offset + cursor.page_len(offset);
     let next_records_url = (next < cursor.rows.len()).then(|| {
         entry.issued.insert(next);
         format!("/services/data/v{version}.0/query/{id}-{next}")
     });
-    Ok(Reply::Page {
-        cursor,
-        offset,
-        next_records_url,
-    })
+    Ok(Reply::Page { cursor, offset, next_records_url, faults: PageFaults::default() })
 }
 
 /// `01gSIM` + 12 upper-case alphanumerics, unused so far.
@@ -438,9 +574,7 @@ fn new_cursor_id(st: &SimState) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
     loop {
-        let suffix: String = (0..12)
-            .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-            .collect();
+        let suffix: String = (0..12).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
         let id = format!("01gSIM{suffix}");
         if !st.cursors.contains_key(&id) {
             return id;
@@ -449,16 +583,29 @@ fn new_cursor_id(st: &SimState) -> String {
 }
 
 /// The page starting at `offset`: `totalSize`, `done`, `nextRecordsUrl`
-/// (only when not done) and the projected `records`.
-fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>) -> Response {
+/// (only when not done) and the projected `records`, with the data faults.
+fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>, faults: &PageFaults) -> Response {
     let total = cursor.rows.len();
-    let end = (offset + cursor.page_size).min(total);
-    let records: Vec<Value> = cursor.rows[offset.min(end)..end]
+    let end = (offset + cursor.page_len(offset)).min(total);
+    let start = offset.min(end);
+    let records: Vec<Value> = cursor.rows[start..end]
         .iter()
-        .map(|r| cursor.plan.project(r))
+        .enumerate()
+        .map(|(i, r)| {
+            let mut row = cursor.plan.project(r);
+            if let Some(m) = &faults.malformed
+                && m.index == start + i
+                && let Value::Object(fields) = &mut row
+                && let Some((_, value)) = fields.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&m.field))
+            {
+                *value = m.value.clone();
+            }
+            row
+        })
         .collect();
+    let reported = i64::try_from(total).unwrap_or(i64::MAX).saturating_add(faults.total_delta).max(0);
     let mut body = Map::new();
-    body.insert("totalSize".into(), json!(total));
+    body.insert("totalSize".into(), json!(reported));
     body.insert("done".into(), json!(next_records_url.is_none()));
     if let Some(url) = next_records_url {
         body.insert("nextRecordsUrl".into(), Value::String(url));
@@ -469,9 +616,7 @@ fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>)
 
 /// Reads a whole request body (bounded), for the token endpoint.
 pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, String> {
-    axum::body::to_bytes(body, 1 << 20)
-        .await
-        .map_err(|e| format!("cannot read the request body: {e}"))
+    axum::body::to_bytes(body, 1 << 20).await.map_err(|e| format!("cannot read the request body: {e}"))
 }
 
 #[cfg(test)]
@@ -480,21 +625,12 @@ mod tests {
 
     #[test]
     fn classifies_paths() {
-        assert_eq!(
-            Route::classify("/services/data/v62.0/query"),
-            Route::Data(DataRoute::Query { version: 62 })
-        );
+        assert_eq!(Route::classify("/services/data/v62.0/query"), Route::Data(DataRoute::Query { version: 62 }));
         assert_eq!(
             Route::classify("/services/data/v20.0/query/01gSIMABC-2000"),
-            Route::Data(DataRoute::QueryMore {
-                version: 20,
-                locator: "01gSIMABC-2000".into()
-            })
+            Route::Data(DataRoute::QueryMore { version: 20, locator: "01gSIMABC-2000".into() })
         );
-        assert_eq!(
-            Route::classify("/services/data/v29.0/limits"),
-            Route::Data(DataRoute::Limits { version: 29 })
-        );
+        assert_eq!(Route::classify("/services/data/v29.0/limits"), Route::Data(DataRoute::Limits { version: 29 }));
         for path in [
             "/services/data/v28.0/limits",
             "/services/data/v19.0/query",
@@ -509,11 +645,7 @@ mod tests {
             "/services/data/",
             "/services/data",
         ] {
-            assert_eq!(
-                Route::classify(path),
-                Route::Data(DataRoute::NotFound),
-                "{path}"
-            );
+            assert_eq!(Route::classify(path), Route::Data(DataRoute::NotFound), "{path}");
         }
         assert_eq!(Route::classify("/services/oauth2/token"), Route::Token);
         assert_eq!(Route::classify("/services/database"), Route::Other);
@@ -524,12 +656,9 @@ mod tests {
     fn batch_size_header() {
         let mut h = HeaderMap::new();
         assert_eq!(batch_size(&h).unwrap(), 2000);
-        for (value, expected) in [
-            ("batchSize=500", 500),
-            ("batchSize=10", 200),
-            ("batchSize=5000", 2000),
-            (" batchsize = 1000 ", 1000),
-        ] {
+        for (value, expected) in
+            [("batchSize=500", 500), ("batchSize=10", 200), ("batchSize=5000", 2000), (" batchsize = 1000 ", 1000)]
+        {
             h.insert("Sforce-Query-Options", HeaderValue::from_static(value));
             assert_eq!(batch_size(&h).unwrap(), expected, "{value}");
         }

@@ -55,11 +55,7 @@ pub struct SoqlError {
 
 impl SoqlError {
     fn new(code: SoqlErrorCode, pos: Option<Pos>, text: impl Into<String>) -> Self {
-        SoqlError {
-            code,
-            pos,
-            text: text.into(),
-        }
+        SoqlError { code, pos, text: text.into() }
     }
 
     fn malformed(pos: Option<Pos>, text: impl Into<String>) -> Self {
@@ -197,9 +193,9 @@ pub struct SelectQuery {
 }
 
 const RESERVED: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "ORDER", "GROUP", "HAVING", "LIMIT", "OFFSET", "WITH", "FOR",
-    "USING", "TYPEOF", "AND", "OR", "NOT", "NULL", "TRUE", "FALSE", "LIKE", "IN", "INCLUDES",
-    "EXCLUDES", "ASC", "DESC", "NULLS", "FIRST", "LAST", "ROLLUP", "CUBE", "UPDATE", "ALL", "ROWS",
+    "SELECT", "FROM", "WHERE", "ORDER", "GROUP", "HAVING", "LIMIT", "OFFSET", "WITH", "FOR", "USING", "TYPEOF", "AND",
+    "OR", "NOT", "NULL", "TRUE", "FALSE", "LIKE", "IN", "INCLUDES", "EXCLUDES", "ASC", "DESC", "NULLS", "FIRST",
+    "LAST", "ROLLUP", "CUBE", "UPDATE", "ALL", "ROWS",
 ];
 
 fn unexpected(t: &Token) -> SoqlError {
@@ -209,20 +205,15 @@ fn unexpected(t: &Token) -> SoqlError {
 fn unexpected_end(soql: &str, expected: &str) -> SoqlError {
     let row = soql.split('\n').count();
     let col = soql.split('\n').next_back().unwrap_or("").chars().count() + 1;
-    SoqlError::malformed(
-        Some(Pos { row, col }),
-        format!("unexpected end of query: expected {expected}"),
-    )
+    SoqlError::malformed(Some(Pos { row, col }), format!("unexpected end of query: expected {expected}"))
 }
 
 /// Checks a word is a well-formed identifier path (`A`, `A.B.C`).
 fn path_of(t: &Token, word: &str) -> Result<Vec<String>, SoqlError> {
     let segments: Vec<String> = word.split('.').map(str::to_string).collect();
-    let ok = segments.iter().all(|s| {
-        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && !s.ends_with('_')
-            && !s.contains("___")
-    });
+    let ok = segments
+        .iter()
+        .all(|s| s.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && !s.ends_with('_') && !s.contains("___"));
     if ok { Ok(segments) } else { Err(unexpected(t)) }
 }
 
@@ -232,10 +223,7 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
     let mut it = tokens.iter().peekable();
     match it.next() {
         None => {
-            return Err(SoqlError::malformed(
-                None,
-                "unexpected end of query: the query is empty",
-            ));
+            return Err(SoqlError::malformed(None, "unexpected end of query: the query is empty"));
         }
         Some(t) if t.is_keyword("SELECT") => {}
         Some(t) if t.is_keyword("FIND") => {
@@ -268,15 +256,8 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
                     None => return Err(unexpected_end(soql, "FROM")),
                     Some(n) if n.tok == Tok::Comma => continue,
                     Some(n) if n.is_keyword("FROM") => break,
-                    Some(
-                        n @ Token {
-                            tok: Tok::Word(_), ..
-                        },
-                    ) => {
-                        return Err(SoqlError::not_implemented(
-                            n.pos,
-                            &format!("field aliases ('{w} {}')", n.text()),
-                        ));
+                    Some(n @ Token { tok: Tok::Word(_), .. }) => {
+                        return Err(SoqlError::not_implemented(n.pos, &format!("field aliases ('{w} {}')", n.text())));
                     }
                     Some(n) => return Err(unexpected(n)),
                 }
@@ -300,10 +281,7 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
             return Err(unexpected(obj));
         }
         Tok::Word(w) if w.contains('.') => {
-            return Err(SoqlError::not_implemented(
-                obj.pos,
-                "relationship queries in FROM",
-            ));
+            return Err(SoqlError::not_implemented(obj.pos, "relationship queries in FROM"));
         }
         Tok::Word(w) if path_of(obj, w).is_ok() => w.clone(),
         _ => return Err(unexpected(obj)),
@@ -337,23 +315,14 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
         return Err(SoqlError::not_implemented(t.pos, what));
     }
 
-    Ok(SelectQuery {
-        fields,
-        object,
-        object_pos: obj.pos,
-    })
+    Ok(SelectQuery { fields, object, object_pos: obj.pos })
 }
 
 /// One selected item of a (possibly nested) record.
 #[derive(Debug, Clone)]
 enum Item {
     Scalar(&'static str),
-    Relationship {
-        name: &'static str,
-        id_field: &'static str,
-        target: &'static ObjectDef,
-        items: Vec<Item>,
-    },
+    Relationship { name: &'static str, id_field: &'static str, target: &'static ObjectDef, items: Vec<Item> },
 }
 
 /// A resolved query: the object, the API version, and the projection tree.
@@ -384,17 +353,11 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
     let object = match org::object_ci(&query.object) {
         Some(def) if def.queryable && def.since <= version => def,
         other => {
-            let mut text = format!(
-                "sObject type '{}' is not supported. {NO_SUCH_TYPE_TAIL}",
-                query.object
-            );
+            let mut text = format!("sObject type '{}' is not supported. {NO_SUCH_TYPE_TAIL}", query.object);
             if let Some(def) = other {
                 let known: Vec<&str> = org::queryable_objects().collect();
                 if def.since > version {
-                    text.push_str(&format!(
-                        " ({} exists from API version {}.0 on.)",
-                        def.name, def.since
-                    ));
+                    text.push_str(&format!(" ({} exists from API version {}.0 on.)", def.name, def.since));
                 } else {
                     text.push_str(&format!(
                         " (sf-sim serves {} only as a relationship; it can query {}.)",
@@ -403,11 +366,7 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
                     ));
                 }
             }
-            return Err(SoqlError::new(
-                SoqlErrorCode::InvalidType,
-                Some(query.object_pos),
-                text,
-            ));
+            return Err(SoqlError::new(SoqlErrorCode::InvalidType, Some(query.object_pos), text));
         }
     };
 
@@ -426,12 +385,7 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
         insert(&mut items, &chain, leaf);
         fields.push(canonical);
     }
-    Ok(Plan {
-        object,
-        version,
-        fields,
-        items,
-    })
+    Ok(Plan { object, version, fields, items })
 }
 
 type Hop = (&'static str, &'static str, &'static ObjectDef);
@@ -459,9 +413,7 @@ fn resolve_path(
     for hop in hops {
         match current.field_at(hop, version) {
             Some(def) if matches!(def.ty, FieldType::Relationship { .. }) => {
-                let FieldType::Relationship { target, id_field } = def.ty else {
-                    unreachable!()
-                };
+                let FieldType::Relationship { target, id_field } = def.ty else { unreachable!() };
                 let target = org::object(target).expect("relationship targets exist");
                 chain.push((def.name, id_field, target));
                 canonical.push(def.name);
@@ -480,10 +432,7 @@ fn resolve_path(
             canonical.push(def.name);
             Ok((canonical.join("."), chain, def.name))
         }
-        _ => Err(invalid(format!(
-            "No such column '{leaf}' on entity '{}'. {NO_SUCH_COLUMN_TAIL}",
-            current.name
-        ))),
+        _ => Err(invalid(format!("No such column '{leaf}' on entity '{}'. {NO_SUCH_COLUMN_TAIL}", current.name))),
     }
 }
 
@@ -504,12 +453,7 @@ fn insert(items: &mut Vec<Item>, chain: &[Hop], leaf: &'static str) {
         None => {
             let mut sub = Vec::new();
             insert(&mut sub, rest, leaf);
-            items.push(Item::Relationship {
-                name,
-                id_field,
-                target,
-                items: sub,
-            });
+            items.push(Item::Relationship { name, id_field, target, items: sub });
         }
     }
 }
@@ -536,27 +480,16 @@ impl Plan {
         if let Some(id) = id {
             attributes.insert(
                 "url".into(),
-                Value::String(format!(
-                    "/services/data/v{}.0/sobjects/{}/{id}",
-                    self.version, def.name
-                )),
+                Value::String(format!("/services/data/v{}.0/sobjects/{}/{id}", self.version, def.name)),
             );
         }
         out.insert("attributes".into(), Value::Object(attributes));
         for item in items {
             match item {
                 Item::Scalar(name) => {
-                    out.insert(
-                        (*name).into(),
-                        record.get(*name).cloned().unwrap_or(Value::Null),
-                    );
+                    out.insert((*name).into(), record.get(*name).cloned().unwrap_or(Value::Null));
                 }
-                Item::Relationship {
-                    name,
-                    id_field,
-                    target,
-                    items,
-                } => {
+                Item::Relationship { name, id_field, target, items } => {
                     let value = match record.get(*name) {
                         Some(Value::Object(nested)) => {
                             let parent_id = record.get(*id_field).and_then(Value::as_str);
@@ -578,12 +511,7 @@ mod tests {
     use serde_json::json;
 
     fn fields(q: &str) -> Vec<String> {
-        parse(q)
-            .unwrap()
-            .fields
-            .into_iter()
-            .map(|f| f.path.join("."))
-            .collect()
+        parse(q).unwrap().fields.into_iter().map(|f| f.path.join(".")).collect()
     }
 
     fn err(q: &str, version: u32) -> SoqlError {
@@ -600,12 +528,7 @@ mod tests {
             fields("select  Id,Username ,\n\tProfile.UserLicense.Name\nfrom   user"),
             ["Id", "Username", "Profile.UserLicense.Name"]
         );
-        assert_eq!(
-            parse("SeLeCt Id FrOm PermissionSetAssignment")
-                .unwrap()
-                .object,
-            "PermissionSetAssignment"
-        );
+        assert_eq!(parse("SeLeCt Id FrOm PermissionSetAssignment").unwrap().object, "PermissionSetAssignment");
         assert_eq!(fields("SELECT My_Field__c FROM User"), ["My_Field__c"]);
     }
 
@@ -618,36 +541,23 @@ mod tests {
             ("SELECT Id FROM User OFFSET 10", "OFFSET"),
             ("SELECT COUNT() FROM User", "functions"),
             ("SELECT FIELDS(ALL) FROM User", "functions"),
-            (
-                "SELECT Id, (SELECT Id FROM Users) FROM Profile",
-                "subqueries",
-            ),
+            ("SELECT Id, (SELECT Id FROM Users) FROM Profile", "subqueries"),
             ("SELECT Id i FROM User", "field aliases"),
             ("SELECT Id FROM User u", "object aliases"),
-            (
-                "SELECT UserType, COUNT(Id) FROM User GROUP BY UserType",
-                "functions",
-            ),
+            ("SELECT UserType, COUNT(Id) FROM User GROUP BY UserType", "functions"),
             ("SELECT Id FROM User GROUP BY Id", "GROUP BY"),
             ("SELECT Id FROM User WITH SECURITY_ENFORCED", "WITH clauses"),
             ("SELECT Id FROM User FOR VIEW", "FOR VIEW"),
             ("SELECT Id FROM User ALL ROWS", "ALL ROWS"),
             ("SELECT Id FROM User USING SCOPE mine", "USING SCOPE"),
-            (
-                "SELECT TYPEOF Owner WHEN User THEN Name END FROM Task",
-                "TYPEOF",
-            ),
+            ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Task", "TYPEOF"),
             ("SELECT Id FROM User, Account", "several objects"),
             ("FIND {x}", "SOSL"),
         ];
         for (q, needle) in cases {
             let e = parse(q).unwrap_err();
             assert_eq!(e.code, SoqlErrorCode::MalformedQuery, "{q}");
-            assert!(
-                e.text.contains("sf-sim does not implement"),
-                "{q}: {}",
-                e.text
-            );
+            assert!(e.text.contains("sf-sim does not implement"), "{q}: {}", e.text);
             assert!(e.text.contains(needle), "{q}: {}", e.text);
         }
     }
@@ -692,54 +602,32 @@ mod tests {
         let q = "SELECT Id\nFROM User\nWHERE Id = 'x'";
         let e = parse(q).unwrap_err();
         assert_eq!(e.pos, Some(Pos { row: 3, col: 1 }));
-        assert!(
-            e.message(q)
-                .starts_with("\nWHERE Id = 'x'\n^\nERROR at Row:3:Column:1\n")
-        );
+        assert!(e.message(q).starts_with("\nWHERE Id = 'x'\n^\nERROR at Row:3:Column:1\n"));
     }
 
     #[test]
     fn resolves_against_the_schema() {
-        let p = plan(
-            &parse("SELECT id, profile.userlicense.name, PROFILE.name FROM user").unwrap(),
-            62,
-        )
-        .unwrap();
+        let p = plan(&parse("SELECT id, profile.userlicense.name, PROFILE.name FROM user").unwrap(), 62).unwrap();
         assert_eq!(p.object.name, "User");
         assert_eq!(p.fields, ["Id", "Profile.UserLicense.Name", "Profile.Name"]);
 
         let e = err("SELECT Id FROM Account", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidType);
-        assert!(
-            e.text
-                .starts_with("sObject type 'Account' is not supported.")
-        );
+        assert!(e.text.starts_with("sObject type 'Account' is not supported."));
         let e = err("SELECT Id FROM PermissionSet", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidType);
         assert!(e.text.contains("only as a relationship"), "{}", e.text);
 
         let e = err("SELECT Profile FROM User", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidField);
-        assert!(
-            e.text
-                .starts_with("No such column 'Profile' on entity 'User'.")
-        );
+        assert!(e.text.starts_with("No such column 'Profile' on entity 'User'."));
         let e = err("SELECT Profile.Foo FROM User", 62);
-        assert!(
-            e.text
-                .starts_with("No such column 'Foo' on entity 'Profile'.")
-        );
+        assert!(e.text.starts_with("No such column 'Foo' on entity 'Profile'."));
         let e = err("SELECT Foo.Name FROM User", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidField);
-        assert!(
-            e.text
-                .starts_with("Didn't understand relationship 'Foo' in field path.")
-        );
+        assert!(e.text.starts_with("Didn't understand relationship 'Foo' in field path."));
         let e = err("SELECT Username.Name FROM User", 62);
-        assert!(
-            e.text
-                .starts_with("Didn't understand relationship 'Username'")
-        );
+        assert!(e.text.starts_with("Didn't understand relationship 'Username'"));
         let e = err("SELECT User.Id FROM User", 62);
         assert_eq!(e.code, SoqlErrorCode::MalformedQuery);
         assert!(e.text.contains("object-qualified"));
@@ -756,10 +644,7 @@ mod tests {
         assert!(plan(&parse(q).unwrap(), 52).is_ok());
         let e = err(q, 51);
         assert_eq!(e.code, SoqlErrorCode::InvalidField);
-        assert!(
-            e.text
-                .starts_with("No such column 'IsActive' on entity 'PermissionSetAssignment'.")
-        );
+        assert!(e.text.starts_with("No such column 'IsActive' on entity 'PermissionSetAssignment'."));
 
         let e = err("SELECT Id FROM PermissionSetAssignment", 21);
         assert_eq!(e.code, SoqlErrorCode::InvalidType);
@@ -770,10 +655,7 @@ mod tests {
         let q = "SELECT PermissionSet.NamespacePrefix FROM PermissionSetAssignment";
         assert!(plan(&parse(q).unwrap(), 23).is_ok());
         let e = err(q, 22);
-        assert!(
-            e.text
-                .starts_with("No such column 'NamespacePrefix' on entity 'PermissionSet'.")
-        );
+        assert!(e.text.starts_with("No such column 'NamespacePrefix' on entity 'PermissionSet'."));
         let q = "SELECT PermissionSet.PermissionSetGroupId FROM PermissionSetAssignment";
         assert_eq!(err(q, 44).code, SoqlErrorCode::InvalidField);
     }
@@ -781,10 +663,7 @@ mod tests {
     #[test]
     fn projects_nested_relationships_and_null_lookups() {
         let p = plan(
-            &parse(
-                "SELECT Id, Profile.Name, UserRole.Name, Profile.UserLicense.Name, Email, Title FROM User",
-            )
-            .unwrap(),
+            &parse("SELECT Id, Profile.Name, UserRole.Name, Profile.UserLicense.Name, Email, Title FROM User").unwrap(),
             62,
         )
         .unwrap();
@@ -796,9 +675,7 @@ mod tests {
             "UserRoleId": null,
             "UserRole": null
         });
-        let Value::Object(rec) = rec else {
-            unreachable!()
-        };
+        let Value::Object(rec) = rec else { unreachable!() };
         let row = p.project(&rec);
         assert_eq!(
             serde_json::to_string(&row).unwrap(),
@@ -820,12 +697,9 @@ mod tests {
 
     #[test]
     fn projects_nested_id_and_absent_lookup() {
-        let p = plan(
-            &parse("SELECT PermissionSet.Name, PermissionSetGroupId FROM PermissionSetAssignment")
-                .unwrap(),
-            45,
-        )
-        .unwrap();
+        let p =
+            plan(&parse("SELECT PermissionSet.Name, PermissionSetGroupId FROM PermissionSetAssignment").unwrap(), 45)
+                .unwrap();
         let Value::Object(with_id) = json!({
             "Id": "0Pa000000000001AAA",
             "PermissionSet": {"Id": "0PS000000000001AAA", "Name": "PSA"}
@@ -838,9 +712,7 @@ mod tests {
             "/services/data/v45.0/sobjects/PermissionSet/0PS000000000001AAA"
         );
         assert_eq!(row["PermissionSetGroupId"], Value::Null);
-        let Value::Object(absent) = json!({"Id": "0Pa000000000002AAA"}) else {
-            unreachable!()
-        };
+        let Value::Object(absent) = json!({"Id": "0Pa000000000002AAA"}) else { unreachable!() };
         assert_eq!(p.project(&absent)["PermissionSet"], Value::Null);
     }
 }

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use sf_sim::{
-    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_MISSING, GRANT_REFRESH_TOKEN, Org, Record,
-    Sim, SimConfig, generate,
+    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_MISSING, GRANT_REFRESH_TOKEN, Org, Record, Sim, SimConfig,
+    generate,
 };
 
 const TOKEN: &str = "00DSIM000000001!pre-issued-token";
@@ -54,11 +54,7 @@ fn small_org() -> Org {
         "Id": "00D000000000001AAA", "Name": "Acme", "InstanceName": "EU42",
         "IsSandbox": false, "OrganizationType": "Enterprise Edition"
     }))];
-    Org::from_objects(BTreeMap::from([
-        ("User".to_string(), users),
-        ("Organization".to_string(), orgs),
-    ]))
-    .unwrap()
+    Org::from_objects(BTreeMap::from([("User".to_string(), users), ("Organization".to_string(), orgs)])).unwrap()
 }
 
 fn config(org: Org) -> SimConfig {
@@ -98,28 +94,17 @@ fn sf_error(response: Response) -> (StatusCode, String, String) {
     let status = response.status();
     let body: Value = response.json().unwrap();
     let first = &body.as_array().expect("REST errors are arrays")[0];
-    (
-        status,
-        first["errorCode"].as_str().unwrap().to_string(),
-        first["message"].as_str().unwrap().to_string(),
-    )
+    (status, first["errorCode"].as_str().unwrap().to_string(), first["message"].as_str().unwrap().to_string())
 }
 
 fn token_request(sim: &Sim, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let response = Client::new()
-        .post(format!("{}/services/oauth2/token", sim.base_url()))
-        .form(form)
-        .send()
-        .unwrap();
+    let response = Client::new().post(format!("{}/services/oauth2/token", sim.base_url())).form(form).send().unwrap();
     assert!(response.headers().get("Sforce-Limit-Info").is_none());
     (response.status(), response.json().unwrap())
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 fn jwt(claims: Value) -> String {
@@ -137,23 +122,14 @@ fn claims() -> Value {
 }
 
 fn jwt_grant(sim: &Sim, assertion: &str) -> (StatusCode, Value) {
-    token_request(
-        sim,
-        &[("grant_type", GRANT_JWT_BEARER), ("assertion", assertion)],
-    )
+    token_request(sim, &[("grant_type", GRANT_JWT_BEARER), ("assertion", assertion)])
 }
 
 fn assert_oauth_error(result: (StatusCode, Value), error: &str, description: &str) {
     let (status, body) = result;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], error, "{body}");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains(description),
-        "{body}"
-    );
+    assert!(body["error_description"].as_str().unwrap().contains(description), "{body}");
 }
 
 #[test]
@@ -166,12 +142,7 @@ fn first_page_shape_with_nested_relationships() {
         None,
     );
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let text = response.text().unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["totalSize"], 2);
@@ -193,10 +164,7 @@ fn first_page_shape_with_nested_relationships() {
         "LastLoginDate": "2024-01-15T10:20:30.000+0000"
     });
     // Key order matters to nobody's parser, but it must be Salesforce's.
-    assert_eq!(
-        serde_json::to_string(&body["records"][0]).unwrap(),
-        serde_json::to_string(&expected_first).unwrap()
-    );
+    assert_eq!(serde_json::to_string(&body["records"][0]).unwrap(), serde_json::to_string(&expected_first).unwrap());
     assert_eq!(body["records"][1]["UserRole"], Value::Null);
     assert_eq!(body["records"][1]["LastLoginDate"], Value::Null);
     assert!(text.starts_with(r#"{"totalSize":2,"done":true,"records":["#));
@@ -226,11 +194,7 @@ fn pull_all(sim: &Sim, batch: Option<&str>, total: usize) -> Vec<usize> {
         assert_eq!(body["totalSize"], total, "totalSize repeated on every page");
         let records = body["records"].as_array().unwrap();
         sizes.push(records.len());
-        ids.extend(
-            records
-                .iter()
-                .map(|r| r["Id"].as_str().unwrap().to_string()),
-        );
+        ids.extend(records.iter().map(|r| r["Id"].as_str().unwrap().to_string()));
         if body["done"] == true {
             assert!(body.get("nextRecordsUrl").is_none());
             break;
@@ -241,16 +205,10 @@ fn pull_all(sim: &Sim, batch: Option<&str>, total: usize) -> Vec<usize> {
         assert!(locator.starts_with("01gSIM"), "{locator}");
         let (id, _) = locator.rsplit_once('-').unwrap();
         assert_eq!(id.len(), 18);
-        assert!(
-            id[6..]
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        );
+        assert!(id[6..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         body = get(sim, &next, Some(TOKEN)).json().unwrap();
     }
-    let expected: Vec<String> = (0..total)
-        .map(|i| generate::sf_id("060", i as u64 + 1))
-        .collect();
+    let expected: Vec<String> = (0..total).map(|i| generate::sf_id("060", i as u64 + 1)).collect();
     assert_eq!(ids, expected, "all rows, in file order, once");
     sizes
 }
@@ -259,20 +217,11 @@ fn pull_all(sim: &Sim, batch: Option<&str>, total: usize) -> Vec<usize> {
 fn paging_with_batch_sizes() {
     let sim = start(logins(4500));
     assert_eq!(pull_all(&sim, None, 4500), [2000, 2000, 500]);
-    assert_eq!(
-        pull_all(&sim, Some("batchSize=2000"), 4500),
-        [2000, 2000, 500]
-    );
-    assert_eq!(
-        pull_all(&sim, Some("batchSize=1000"), 4500),
-        [1000, 1000, 1000, 1000, 500]
-    );
+    assert_eq!(pull_all(&sim, Some("batchSize=2000"), 4500), [2000, 2000, 500]);
+    assert_eq!(pull_all(&sim, Some("batchSize=1000"), 4500), [1000, 1000, 1000, 1000, 500]);
     // Clamped to 200..=2000.
     assert_eq!(pull_all(&sim, Some("batchSize=50"), 4500).len(), 23);
-    assert_eq!(
-        pull_all(&sim, Some("batchSize=9000"), 4500),
-        [2000, 2000, 500]
-    );
+    assert_eq!(pull_all(&sim, Some("batchSize=9000"), 4500), [2000, 2000, 500]);
     let stats = sim.stats();
     assert_eq!(stats.query_pages["UserLogin"], 3 + 3 + 5 + 23 + 3);
     assert_eq!(stats.query_errors, 0);
@@ -287,9 +236,7 @@ fn paging_with_batch_sizes() {
 #[test]
 fn invalid_locators() {
     let sim = start(logins(4500));
-    let body: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None)
-        .json()
-        .unwrap();
+    let body: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None).json().unwrap();
     let next = body["nextRecordsUrl"].as_str().unwrap().to_string();
     let (prefix, _) = next.rsplit_once('-').unwrap();
 
@@ -311,10 +258,7 @@ fn invalid_locators() {
     assert!(message.contains("v62.0"), "{message}");
 
     let (status, code, _) = sf_error(get(&sim, &format!("{next}?q=x"), Some(TOKEN)));
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "MALFORMED_QUERY")
-    );
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "MALFORMED_QUERY"));
 
     // The real locator works, even twice (a retry), until cursors are dropped.
     assert_eq!(get(&sim, &next, Some(TOKEN)).status(), StatusCode::OK);
@@ -330,72 +274,17 @@ fn invalid_locators() {
 fn query_errors_over_http() {
     let sim = start(small_org());
     let cases = [
-        (
-            "v62.0",
-            "SELECT Id FROM User WHERE IsActive = true",
-            "MALFORMED_QUERY",
-            "WHERE",
-        ),
-        (
-            "v62.0",
-            "SELECT Id FROM User LIMIT 5",
-            "MALFORMED_QUERY",
-            "LIMIT",
-        ),
-        (
-            "v62.0",
-            "SELECT Id FROM Account",
-            "INVALID_TYPE",
-            "sObject type 'Account' is not supported.",
-        ),
-        (
-            "v62.0",
-            "SELECT Id, Foo FROM User",
-            "INVALID_FIELD",
-            "No such column 'Foo' on entity 'User'.",
-        ),
-        (
-            "v62.0",
-            "SELECT Profile FROM User",
-            "INVALID_FIELD",
-            "No such column 'Profile' on entity 'User'.",
-        ),
-        (
-            "v62.0",
-            "SELECT Id, id FROM User",
-            "DUPLICATE_FIELD",
-            "duplicate field selected: Id",
-        ),
-        (
-            "v21.0",
-            "SELECT Id FROM PermissionSetAssignment",
-            "INVALID_TYPE",
-            "PermissionSetAssignment",
-        ),
-        (
-            "v51.0",
-            "SELECT IsActive FROM PermissionSetAssignment",
-            "INVALID_FIELD",
-            "No such column 'IsActive'",
-        ),
-        (
-            "v44.0",
-            "SELECT Id FROM PermissionSetGroup",
-            "INVALID_TYPE",
-            "PermissionSetGroup",
-        ),
-        (
-            "v30.0",
-            "SELECT Id FROM UserPackageLicense",
-            "INVALID_TYPE",
-            "UserPackageLicense",
-        ),
-        (
-            "v28.0",
-            "SELECT Id FROM UserLogin",
-            "INVALID_TYPE",
-            "UserLogin",
-        ),
+        ("v62.0", "SELECT Id FROM User WHERE IsActive = true", "MALFORMED_QUERY", "WHERE"),
+        ("v62.0", "SELECT Id FROM User LIMIT 5", "MALFORMED_QUERY", "LIMIT"),
+        ("v62.0", "SELECT Id FROM Account", "INVALID_TYPE", "sObject type 'Account' is not supported."),
+        ("v62.0", "SELECT Id, Foo FROM User", "INVALID_FIELD", "No such column 'Foo' on entity 'User'."),
+        ("v62.0", "SELECT Profile FROM User", "INVALID_FIELD", "No such column 'Profile' on entity 'User'."),
+        ("v62.0", "SELECT Id, id FROM User", "DUPLICATE_FIELD", "duplicate field selected: Id"),
+        ("v21.0", "SELECT Id FROM PermissionSetAssignment", "INVALID_TYPE", "PermissionSetAssignment"),
+        ("v51.0", "SELECT IsActive FROM PermissionSetAssignment", "INVALID_FIELD", "No such column 'IsActive'"),
+        ("v44.0", "SELECT Id FROM PermissionSetGroup", "INVALID_TYPE", "PermissionSetGroup"),
+        ("v30.0", "SELECT Id FROM UserPackageLicense", "INVALID_TYPE", "UserPackageLicense"),
+        ("v28.0", "SELECT Id FROM UserLogin", "INVALID_TYPE", "UserLogin"),
     ];
     for (version, soql, code, needle) in cases {
         let (status, got_code, message) = sf_error(query(&sim, version, soql, None));
@@ -405,47 +294,21 @@ fn query_errors_over_http() {
     }
     // What exists at a version is served at that version.
     assert_eq!(
-        query(
-            &sim,
-            "v52.0",
-            "SELECT IsActive, ExpirationDate FROM PermissionSetAssignment",
-            None
-        )
-        .status(),
+        query(&sim, "v52.0", "SELECT IsActive, ExpirationDate FROM PermissionSetAssignment", None).status(),
         StatusCode::OK
     );
-    assert_eq!(
-        query(&sim, "v20.0", "SELECT Id FROM User", None).status(),
-        StatusCode::OK
-    );
+    assert_eq!(query(&sim, "v20.0", "SELECT Id FROM User", None).status(), StatusCode::OK);
 
     let (status, code, _) = sf_error(get(&sim, "/services/data/v62.0/query", Some(TOKEN)));
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "MALFORMED_QUERY")
-    );
-    let (_, code, message) = sf_error(get(
-        &sim,
-        "/services/data/v62.0/query?q=SELECT+Id+FROM+User&explain=1",
-        Some(TOKEN),
-    ));
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "MALFORMED_QUERY"));
+    let (_, code, message) =
+        sf_error(get(&sim, "/services/data/v62.0/query?q=SELECT+Id+FROM+User&explain=1", Some(TOKEN)));
     assert_eq!(code, "MALFORMED_QUERY");
     assert!(message.contains("explain"));
     // `+` and `%20` both decode to spaces.
-    let body: Value = get(
-        &sim,
-        "/services/data/v62.0/query?q=SELECT+Id%20FROM+User",
-        Some(TOKEN),
-    )
-    .json()
-    .unwrap();
+    let body: Value = get(&sim, "/services/data/v62.0/query?q=SELECT+Id%20FROM+User", Some(TOKEN)).json().unwrap();
     assert_eq!(body["totalSize"], 2);
-    let (_, code, _) = sf_error(query(
-        &sim,
-        "v62.0",
-        "SELECT Id FROM User",
-        Some("batchSize=abc"),
-    ));
+    let (_, code, _) = sf_error(query(&sim, "v62.0", "SELECT Id FROM User", Some("batchSize=abc")));
     assert_eq!(code, "MALFORMED_QUERY");
     assert_eq!(sim.stats().query_errors, 14);
 }
@@ -462,31 +325,19 @@ fn versions_paths_and_methods() {
         "/services/data/",
     ] {
         let response = get(&sim, path, Some(TOKEN));
-        assert!(
-            response.headers().contains_key("Sforce-Limit-Info"),
-            "{path}"
-        );
+        assert!(response.headers().contains_key("Sforce-Limit-Info"), "{path}");
         let (status, code, message) = sf_error(response);
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(code, "NOT_FOUND");
         assert_eq!(message, "The requested resource does not exist");
     }
     let (status, code, _) = sf_error(get(&sim, "/nowhere", None));
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::NOT_FOUND, "NOT_FOUND")
-    );
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 
-    let response = Client::new()
-        .post(format!("{}/services/data/v62.0/query", sim.base_url()))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
+    let response =
+        Client::new().post(format!("{}/services/data/v62.0/query", sim.base_url())).bearer_auth(TOKEN).send().unwrap();
     let (status, code, _) = sf_error(response);
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
-    );
+    assert_eq!((status, code.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
 
     let stats = sim.stats();
     assert_eq!(stats.other_requests, 8);
@@ -497,15 +348,8 @@ fn versions_paths_and_methods() {
 fn unauthorized_requests_are_401_and_not_counted() {
     let sim = start(small_org());
     for token in [None, Some("wrong-token")] {
-        let response = get(
-            &sim,
-            "/services/data/v62.0/query?q=SELECT+Id+FROM+User",
-            token,
-        );
-        assert_eq!(
-            response.headers()["Sforce-Limit-Info"].to_str().unwrap(),
-            "api-usage=0/15000"
-        );
+        let response = get(&sim, "/services/data/v62.0/query?q=SELECT+Id+FROM+User", token);
+        assert_eq!(response.headers()["Sforce-Limit-Info"].to_str().unwrap(), "api-usage=0/15000");
         let (status, code, message) = sf_error(response);
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(code, "INVALID_SESSION_ID");
@@ -520,15 +364,9 @@ fn unauthorized_requests_are_401_and_not_counted() {
     assert_eq!(stats.limits_requests, 1);
 
     // Revoking tokens at run time makes the next call fail.
-    assert_eq!(
-        get(&sim, "/services/data/v62.0/limits", Some(TOKEN)).status(),
-        StatusCode::OK
-    );
+    assert_eq!(get(&sim, "/services/data/v62.0/limits", Some(TOKEN)).status(), StatusCode::OK);
     sim.with_state(|st| st.access_tokens.clear());
-    assert_eq!(
-        get(&sim, "/services/data/v62.0/limits", Some(TOKEN)).status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(get(&sim, "/services/data/v62.0/limits", Some(TOKEN)).status(), StatusCode::UNAUTHORIZED);
 }
 
 #[test]
@@ -539,40 +377,19 @@ fn limits_and_limit_info_header() {
     let sim = Sim::start(config).unwrap();
     let response = get(&sim, "/services/data/v62.0/limits", Some(TOKEN));
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()["Sforce-Limit-Info"].to_str().unwrap(),
-        "api-usage=19/5000"
-    );
+    assert_eq!(response.headers()["Sforce-Limit-Info"].to_str().unwrap(), "api-usage=19/5000");
     let body: Value = response.json().unwrap();
-    assert_eq!(
-        body["DailyApiRequests"],
-        json!({"Max": 5000, "Remaining": 4981})
-    );
-    for key in [
-        "DailyBulkApiRequests",
-        "DailyBulkV2QueryJobs",
-        "DailyBulkV2QueryFileStorageMB",
-    ] {
-        assert!(
-            body[key]["Max"].is_u64() && body[key]["Remaining"].is_u64(),
-            "{key}"
-        );
+    assert_eq!(body["DailyApiRequests"], json!({"Max": 5000, "Remaining": 4981}));
+    for key in ["DailyBulkApiRequests", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB"] {
+        assert!(body[key]["Max"].is_u64() && body[key]["Remaining"].is_u64(), "{key}");
     }
     let response = query(&sim, "v62.0", "SELECT Id FROM User", None);
-    assert_eq!(
-        response.headers()["Sforce-Limit-Info"].to_str().unwrap(),
-        "api-usage=20/5000"
-    );
+    assert_eq!(response.headers()["Sforce-Limit-Info"].to_str().unwrap(), "api-usage=20/5000");
     // Errors count too.
     let response = query(&sim, "v62.0", "SELECT Nope FROM User", None);
-    assert_eq!(
-        response.headers()["Sforce-Limit-Info"].to_str().unwrap(),
-        "api-usage=21/5000"
-    );
+    assert_eq!(response.headers()["Sforce-Limit-Info"].to_str().unwrap(), "api-usage=21/5000");
     sim.with_state(|st| st.api_used = 4999);
-    let body: Value = get(&sim, "/services/data/v62.0/limits", Some(TOKEN))
-        .json()
-        .unwrap();
+    let body: Value = get(&sim, "/services/data/v62.0/limits", Some(TOKEN)).json().unwrap();
     assert_eq!(body["DailyApiRequests"]["Remaining"], 0);
     assert_eq!(sim.stats().api_usage_used, 5000);
     assert_eq!(sim.stats().limits_requests, 2);
@@ -611,10 +428,7 @@ fn stats_counting_and_reset() {
     let stats = sim.stats();
     assert_eq!(stats.token_requests, 0);
     assert!(stats.query_pages.is_empty());
-    assert_eq!(
-        stats.api_usage_used, 4,
-        "API usage is org state, not a counter"
-    );
+    assert_eq!(stats.api_usage_used, 4, "API usage is org state, not a counter");
 }
 
 #[test]
@@ -622,31 +436,14 @@ fn jwt_bearer_flow() {
     let sim = start(small_org());
     let (status, body) = jwt_grant(&sim, &jwt(claims()));
     assert_eq!(status, StatusCode::OK, "{body}");
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        ["access_token", "instance_url", "id", "token_type", "scope"]
-    );
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["access_token", "instance_url", "id", "token_type", "scope"]);
     assert_eq!(body["instance_url"], sim.base_url());
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(
-        body["id"],
-        format!(
-            "{}/id/00D000000000001AAA/005000000000001AAA",
-            sim.base_url()
-        )
-    );
+    assert_eq!(body["id"], format!("{}/id/00D000000000001AAA/005000000000001AAA", sim.base_url()));
     let token = body["access_token"].as_str().unwrap();
     assert!(token.starts_with("00D000000000001!"), "{token}");
-    assert_eq!(
-        get(&sim, "/services/data/v62.0/limits", Some(token)).status(),
-        StatusCode::OK
-    );
+    assert_eq!(get(&sim, "/services/data/v62.0/limits", Some(token)).status(), StatusCode::OK);
 
     let mut test_aud = claims();
     test_aud["aud"] = json!("https://test.salesforce.com");
@@ -658,75 +455,35 @@ fn jwt_bearer_flow() {
     assert_eq!(jwt_grant(&sim, &jwt(prn)).0, StatusCode::OK);
     let mut prn_bad = claims();
     prn_bad["prn"] = json!("someone-else@example.com");
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(prn_bad)),
-        "invalid_grant",
-        "user hasn't approved this consumer",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(prn_bad)), "invalid_grant", "user hasn't approved this consumer");
 
     let mut c = claims();
     c["iss"] = json!("other-client");
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(c)),
-        "invalid_client_id",
-        "client identifier invalid",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(c)), "invalid_client_id", "client identifier invalid");
     let mut c = claims();
     c["aud"] = json!("https://acme.my.salesforce.com");
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(c)),
-        "invalid_grant",
-        "audience is invalid",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(c)), "invalid_grant", "audience is invalid");
     let mut c = claims();
     c["exp"] = json!(now() - 10);
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(c)),
-        "invalid_grant",
-        "expired authorization code",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(c)), "invalid_grant", "expired authorization code");
     let mut c = claims();
     c["exp"] = json!(now() + 3600);
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(c)),
-        "invalid_grant",
-        "invalid assertion",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(c)), "invalid_grant", "invalid assertion");
     let mut c = claims();
     c["sub"] = json!("stranger@example.com");
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(c)),
-        "invalid_grant",
-        "user hasn't approved this consumer",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(c)), "invalid_grant", "user hasn't approved this consumer");
 
     // Bad signature, wrong algorithm, not a JWT.
     let good = jwt(claims());
     let (head, sig) = good.rsplit_once('.').unwrap();
     let flipped = if sig.starts_with('A') { "B" } else { "A" };
     let tampered = format!("{head}.{flipped}{}", &sig[1..]);
-    assert_oauth_error(
-        jwt_grant(&sim, &tampered),
-        "invalid_grant",
-        "invalid assertion",
-    );
-    let hs = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims(),
-        &EncodingKey::from_secret(b"secret"),
-    )
-    .unwrap();
+    assert_oauth_error(jwt_grant(&sim, &tampered), "invalid_grant", "invalid assertion");
+    let hs =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(b"secret")).unwrap();
     assert_oauth_error(jwt_grant(&sim, &hs), "invalid_grant", "invalid assertion");
-    assert_oauth_error(
-        jwt_grant(&sim, "garbage"),
-        "invalid_grant",
-        "invalid assertion",
-    );
-    assert_oauth_error(
-        token_request(&sim, &[("grant_type", GRANT_JWT_BEARER)]),
-        "invalid_grant",
-        "invalid assertion",
-    );
+    assert_oauth_error(jwt_grant(&sim, "garbage"), "invalid_grant", "invalid assertion");
+    assert_oauth_error(token_request(&sim, &[("grant_type", GRANT_JWT_BEARER)]), "invalid_grant", "invalid assertion");
 
     // An inactive integration user cannot get a token.
     sim.with_state(|st| st.usernames.push("gone@example.com".into()));
@@ -736,11 +493,7 @@ fn jwt_bearer_flow() {
 
     // Without a configured key the flow is refused, loudly.
     sim.with_state(|st| st.jwt_public_key_pem = None);
-    assert_oauth_error(
-        jwt_grant(&sim, &jwt(claims())),
-        "invalid_grant",
-        "no JWT public key",
-    );
+    assert_oauth_error(jwt_grant(&sim, &jwt(claims())), "invalid_grant", "no JWT public key");
 }
 
 #[test]
@@ -748,27 +501,14 @@ fn client_credentials_flow() {
     let sim = start(small_org());
     let (status, body) = token_request(
         &sim,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client-id"),
-            ("client_secret", "sim-client-secret"),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", "sim-client-id"), ("client_secret", "sim-client-secret")],
     );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["issued_at"].as_str().unwrap().parse::<u64>().unwrap() > 1_600_000_000_000);
     assert!(!body["signature"].as_str().unwrap().is_empty());
-    assert_eq!(
-        body["id"],
-        format!(
-            "{}/id/00D000000000001AAA/005000000000001AAA",
-            sim.base_url()
-        )
-    );
+    assert_eq!(body["id"], format!("{}/id/00D000000000001AAA/005000000000001AAA", sim.base_url()));
     let token = body["access_token"].as_str().unwrap();
-    assert_eq!(
-        get(&sim, "/services/data/v62.0/limits", Some(token)).status(),
-        StatusCode::OK
-    );
+    assert_eq!(get(&sim, "/services/data/v62.0/limits", Some(token)).status(), StatusCode::OK);
 
     // HTTP Basic.
     let response = Client::new()
@@ -784,20 +524,12 @@ fn client_credentials_flow() {
         .form(&[("grant_type", "client_credentials")])
         .send()
         .unwrap();
-    assert_oauth_error(
-        (response.status(), response.json().unwrap()),
-        "invalid_client",
-        "invalid client credentials",
-    );
+    assert_oauth_error((response.status(), response.json().unwrap()), "invalid_client", "invalid client credentials");
 
     assert_oauth_error(
         token_request(
             &sim,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "sim-client-id"),
-                ("client_secret", "wrong"),
-            ],
+            &[("grant_type", "client_credentials"), ("client_id", "sim-client-id"), ("client_secret", "wrong")],
         ),
         "invalid_client",
         "invalid client credentials",
@@ -820,10 +552,7 @@ fn client_credentials_flow() {
         "invalid_request",
         "scope",
     );
-    assert_eq!(
-        sim.stats().token_requests_by_grant[GRANT_CLIENT_CREDENTIALS],
-        6
-    );
+    assert_eq!(sim.stats().token_requests_by_grant[GRANT_CLIENT_CREDENTIALS], 6);
 }
 
 #[test]
@@ -831,11 +560,7 @@ fn refresh_token_flow() {
     let sim = start(small_org());
     let (status, body) = token_request(
         &sim,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "refresh-1"),
-            ("client_id", "sim-client-id"),
-        ],
+        &[("grant_type", "refresh_token"), ("refresh_token", "refresh-1"), ("client_id", "sim-client-id")],
     );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("refresh_token").is_none());
@@ -853,24 +578,13 @@ fn refresh_token_flow() {
     assert_oauth_error(
         token_request(
             &sim,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", "revoked"),
-                ("client_id", "sim-client-id"),
-            ],
+            &[("grant_type", "refresh_token"), ("refresh_token", "revoked"), ("client_id", "sim-client-id")],
         ),
         "invalid_grant",
         "expired access/refresh token",
     );
     assert_oauth_error(
-        token_request(
-            &sim,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", "refresh-1"),
-                ("client_id", "other"),
-            ],
-        ),
+        token_request(&sim, &[("grant_type", "refresh_token"), ("refresh_token", "refresh-1"), ("client_id", "other")]),
         "invalid_client_id",
         "client identifier invalid",
     );
@@ -909,46 +623,25 @@ fn token_endpoint_request_errors() {
         .json(&json!({"grant_type": "client_credentials"}))
         .send()
         .unwrap();
-    assert_oauth_error(
-        (response.status(), response.json().unwrap()),
-        "invalid_request",
-        "x-www-form-urlencoded",
-    );
+    assert_oauth_error((response.status(), response.json().unwrap()), "invalid_request", "x-www-form-urlencoded");
     let response = get(&sim, "/services/oauth2/token", None);
-    assert_oauth_error(
-        (response.status(), response.json().unwrap()),
-        "invalid_request",
-        "must use HTTP POST",
-    );
+    assert_oauth_error((response.status(), response.json().unwrap()), "invalid_request", "must use HTTP POST");
     let stats = sim.stats();
     assert_eq!(stats.token_requests, 4);
     assert_eq!(stats.token_requests_by_grant[GRANT_MISSING], 3);
-    assert_eq!(
-        stats.api_usage_used, 0,
-        "the token endpoint is not API usage"
-    );
+    assert_eq!(stats.api_usage_used, 0, "the token endpoint is not API usage");
 }
 
 #[test]
 fn org_changes_at_run_time_do_not_touch_open_cursors() {
     let sim = start(logins(2500));
-    let body: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None)
-        .json()
-        .unwrap();
+    let body: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None).json().unwrap();
     let next = body["nextRecordsUrl"].as_str().unwrap().to_string();
-    sim.with_state(|st| {
-        st.org_mut()
-            .objects_mut()
-            .get_mut("UserLogin")
-            .unwrap()
-            .truncate(10)
-    });
+    sim.with_state(|st| st.org_mut().objects_mut().get_mut("UserLogin").unwrap().truncate(10));
     let page: Value = get(&sim, &next, Some(TOKEN)).json().unwrap();
     assert_eq!(page["records"].as_array().unwrap().len(), 500);
     assert_eq!(page["totalSize"], 2500);
-    let fresh: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None)
-        .json()
-        .unwrap();
+    let fresh: Value = query(&sim, "v62.0", "SELECT Id FROM UserLogin", None).json().unwrap();
     assert_eq!(fresh["totalSize"], 10);
     assert_eq!(sim.with_state(|st| st.records("UserLogin").len()), 10);
 }
@@ -972,27 +665,14 @@ fn synthetic_org_serves_every_object() {
     }
     // The synthetic org's own id is the org id.
     let (_, body) = jwt_grant(&sim, &jwt(claims()));
-    assert!(
-        body["id"]
-            .as_str()
-            .unwrap()
-            .contains(&generate::sf_id("00D", 1))
-    );
+    assert!(body["id"].as_str().unwrap().contains(&generate::sf_id("00D", 1)));
 }
 
 #[test]
 fn dropping_the_sim_stops_the_server() {
     let sim = start(small_org());
     let url = format!("{}/services/data/v62.0/limits", sim.base_url());
-    assert_eq!(
-        Client::new()
-            .get(&url)
-            .bearer_auth(TOKEN)
-            .send()
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(Client::new().get(&url).bearer_auth(TOKEN).send().unwrap().status(), StatusCode::OK);
     drop(sim);
     assert!(Client::new().get(&url).bearer_auth(TOKEN).send().is_err());
 }

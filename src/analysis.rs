@@ -1,0 +1,626 @@
+//! Analysis: from a verified snapshot to the findings of REPORTS.md.
+//!
+//! Takes the snapshot's records, the [`Rules`], an optional roster and one
+//! `as_of` instant, and hands on an [`Audit`] for the renderers.
+//!
+//! Classification (is this permission set, group or licence Certinia?) runs in
+//! Rust over the small permission-set tables; the set logic runs in polars:
+//! Certinia components grouped per group, assignments joined to groups and
+//! grouped per user, licences and frozen logins grouped per user, and everything
+//! LEFT-joined onto the audited users, so that a user with no assignment is kept
+//! (the access matrix must never be an inner join). Each report is then a
+//! filter over that one matrix. Every date rule is computed against `as_of`,
+//! so the same snapshot and `as_of` always give the same audit.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use polars::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::config::Rules;
+use crate::model::{
+    Audit, Report, ReportKind, RosterRow, RosterUsed, Rows, RulesUsed, RunMeta, SourceFile, Summary, UserRow,
+};
+use crate::roster::{self, Roster, UserKeys};
+use crate::snapshot::{Loaded, lookup, parse_datetime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(
+        "{object} record {id}: field {field} is {value:?}, not a Salesforce datetime such as 2024-01-15T10:20:30.000+0000"
+    )]
+    BadDateTime { object: &'static str, id: String, field: &'static str, value: String },
+    #[error("the analysis failed: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// Decides what is Certinia, by REPORTS.md's rules.
+pub struct Classifier<'a> {
+    rules: &'a Rules,
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(rules: &'a Rules) -> Self {
+        Classifier { rules }
+    }
+
+    pub fn namespace(&self, ns: Option<&str>) -> bool {
+        ns.is_some_and(|n| {
+            let n = n.trim().to_ascii_lowercase();
+            self.rules.namespaces.contains(&n)
+        })
+    }
+
+    pub fn name(&self, text: Option<&str>) -> bool {
+        text.is_some_and(|t| self.rules.name_patterns.iter().any(|re| re.is_match(t)))
+    }
+
+    /// A Certinia permission set: Certinia namespace, or name or label matching; never profile-owned.
+    pub fn permission_set(
+        &self,
+        ns: Option<&str>,
+        name: Option<&str>,
+        label: Option<&str>,
+        owned_by_profile: bool,
+    ) -> bool {
+        !owned_by_profile && (self.namespace(ns) || self.name(name) || self.name(label))
+    }
+}
+
+fn text<'r>(record: &'r Map<String, Value>, path: &str) -> Option<&'r str> {
+    lookup(record, path).ok().flatten().and_then(Value::as_str)
+}
+
+fn flag(record: &Map<String, Value>, path: &str) -> bool {
+    lookup(record, path).ok().flatten().and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// `Label [ns__Name]`, or just the label when it is the API name.
+fn display(label: Option<&str>, ns: Option<&str>, name: Option<&str>) -> String {
+    let api = match (ns.filter(|n| !n.is_empty()), name) {
+        (Some(ns), Some(name)) => Some(format!("{ns}__{name}")),
+        (None, Some(name)) => Some(name.to_string()),
+        (_, None) => None,
+    };
+    match (label, api) {
+        (Some(l), Some(a)) if l == a => l.to_string(),
+        (Some(l), Some(a)) => format!("{l} [{a}]"),
+        (Some(l), None) => l.to_string(),
+        (None, Some(a)) => a,
+        (None, None) => "(unnamed)".to_string(),
+    }
+}
+
+/// One user's attributes, from the snapshot record.
+struct UserRecord<'r> {
+    record: &'r Map<String, Value>,
+    id: &'r str,
+    created: DateTime<Utc>,
+    last_login: Option<DateTime<Utc>>,
+    audited: bool,
+    active: bool,
+    user_type: &'r str,
+}
+
+fn datetime(
+    record: &Map<String, Value>,
+    id: &str,
+    field: &'static str,
+) -> Result<Option<DateTime<Utc>>, AnalysisError> {
+    match text(record, field) {
+        None => Ok(None),
+        Some(s) => parse_datetime(s).map(Some).ok_or_else(|| AnalysisError::BadDateTime {
+            object: "User",
+            id: id.to_string(),
+            field,
+            value: s.to_string(),
+        }),
+    }
+}
+
+fn str_column(name: &str, values: Vec<Option<String>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// Everything needed besides the snapshot.
+pub struct Inputs<'a> {
+    pub rules: &'a Rules,
+    pub roster: Option<&'a Roster>,
+    pub as_of: DateTime<Utc>,
+}
+
+/// Per-user results of the polars joins.
+#[derive(Default)]
+struct Joined {
+    permission_sets: Vec<String>,
+    groups: Vec<String>,
+    licenses: Vec<String>,
+    frozen: bool,
+    roster_matched: bool,
+}
+
+fn list_values(column: &polars::prelude::Column, row: usize) -> PolarsResult<Vec<String>> {
+    let list = column.as_materialized_series().list()?;
+    let Some(series) = list.get_as_series(row) else {
+        return Ok(Vec::new());
+    };
+    let values = series.str()?;
+    let set: BTreeSet<String> = (0..values.len()).filter_map(|i| values.get(i)).map(str::to_string).collect();
+    Ok(set.into_iter().collect())
+}
+
+fn ids_of(frame: DataFrame) -> PolarsResult<Vec<String>> {
+    let ids = frame.column("Id")?.as_materialized_series().str()?;
+    Ok((0..ids.len()).filter_map(|i| ids.get(i)).map(str::to_string).collect())
+}
+
+/// Builds every report.
+pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, AnalysisError> {
+    let rules = inputs.rules;
+    let as_of = inputs.as_of;
+    let classify = Classifier::new(rules);
+    let records = |name: &str| snapshot.records.get(name).map(Vec::as_slice).unwrap_or(&[]);
+
+    // Users, with the population rule applied as a column.
+    let audited_types: Vec<String> = rules.user_types.iter().map(|t| t.to_ascii_lowercase()).collect();
+    let mut users = Vec::with_capacity(records("User").len());
+    for record in records("User") {
+        let id = text(record, "Id").unwrap_or_default();
+        let user_type = text(record, "UserType").unwrap_or_default();
+        let created = datetime(record, id, "CreatedDate")?.ok_or_else(|| AnalysisError::BadDateTime {
+            object: "User",
+            id: id.to_string(),
+            field: "CreatedDate",
+            value: String::new(),
+        })?;
+        users.push(UserRecord {
+            record,
+            id,
+            created,
+            last_login: datetime(record, id, "LastLoginDate")?,
+            audited: audited_types.contains(&user_type.to_ascii_lowercase()),
+            active: flag(record, "IsActive"),
+            user_type,
+        });
+    }
+    let users_df = DataFrame::new(
+        users.len(),
+        vec![
+            str_column("Id", users.iter().map(|u| Some(u.id.to_string())).collect()),
+            Column::new("Audited".into(), users.iter().map(|u| u.audited).collect::<Vec<_>>()),
+            Column::new("IsActive".into(), users.iter().map(|u| u.active).collect::<Vec<_>>()),
+            Column::new(
+                "LastLoginMs".into(),
+                users.iter().map(|u| u.last_login.map(|d| d.timestamp_millis())).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+
+    // Permission set assignments, classified.
+    let psa = records("PermissionSetAssignment");
+    let psa_df = DataFrame::new(
+        psa.len(),
+        vec![
+            str_column("DirectUser", psa.iter().map(|r| text(r, "AssigneeId").map(str::to_string)).collect()),
+            Column::new(
+                "PsCertinia".into(),
+                psa.iter()
+                    .map(|r| {
+                        classify.permission_set(
+                            text(r, "PermissionSet.NamespacePrefix"),
+                            text(r, "PermissionSet.Name"),
+                            text(r, "PermissionSet.Label"),
+                            flag(r, "PermissionSet.IsOwnedByProfile"),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "PsOwned".into(),
+                psa.iter().map(|r| flag(r, "PermissionSet.IsOwnedByProfile")).collect::<Vec<_>>(),
+            ),
+            str_column(
+                "PsDisplay",
+                psa.iter()
+                    .map(|r| {
+                        Some(display(
+                            text(r, "PermissionSet.Label"),
+                            text(r, "PermissionSet.NamespacePrefix"),
+                            text(r, "PermissionSet.Name"),
+                        ))
+                    })
+                    .collect(),
+            ),
+            str_column("GroupId", psa.iter().map(|r| text(r, "PermissionSetGroupId").map(str::to_string)).collect()),
+        ],
+    )?;
+
+    // Groups: Certinia by name or label, or by any Certinia component.
+    let groups = records("PermissionSetGroup");
+    let groups_df = DataFrame::new(
+        groups.len(),
+        vec![
+            str_column("GroupId", groups.iter().map(|r| text(r, "Id").map(str::to_string)).collect()),
+            str_column(
+                "GroupDisplay",
+                groups
+                    .iter()
+                    .map(|r| {
+                        Some(display(text(r, "MasterLabel"), text(r, "NamespacePrefix"), text(r, "DeveloperName")))
+                    })
+                    .collect(),
+            ),
+            Column::new(
+                "GroupNameMatch".into(),
+                groups
+                    .iter()
+                    .map(|r| classify.name(text(r, "DeveloperName")) || classify.name(text(r, "MasterLabel")))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let components = records("PermissionSetGroupComponent");
+    let components_df = DataFrame::new(
+        components.len(),
+        vec![
+            str_column(
+                "GroupId",
+                components.iter().map(|r| text(r, "PermissionSetGroupId").map(str::to_string)).collect(),
+            ),
+            Column::new(
+                "CompCertinia".into(),
+                components
+                    .iter()
+                    .map(|r| {
+                        classify.permission_set(
+                            text(r, "PermissionSet.NamespacePrefix"),
+                            text(r, "PermissionSet.Name"),
+                            text(r, "PermissionSet.Label"),
+                            flag(r, "PermissionSet.IsOwnedByProfile"),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+
+    // Package licences and frozen logins.
+    let licenses = records("UserPackageLicense");
+    let licenses_df = DataFrame::new(
+        licenses.len(),
+        vec![
+            str_column("LicenseUser", licenses.iter().map(|r| text(r, "UserId").map(str::to_string)).collect()),
+            str_column(
+                "Namespace",
+                licenses.iter().map(|r| text(r, "PackageLicense.NamespacePrefix").map(str::to_string)).collect(),
+            ),
+            Column::new(
+                "LicenseCertinia".into(),
+                licenses
+                    .iter()
+                    .map(|r| classify.namespace(text(r, "PackageLicense.NamespacePrefix")))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let logins = records("UserLogin");
+    let logins_df = DataFrame::new(
+        logins.len(),
+        vec![
+            str_column("LoginUser", logins.iter().map(|r| text(r, "UserId").map(str::to_string)).collect()),
+            Column::new("IsFrozen".into(), logins.iter().map(|r| flag(r, "IsFrozen")).collect::<Vec<_>>()),
+        ],
+    )?;
+
+    // The roster, matched against all users.
+    let roster_matches = inputs.roster.map(|r| {
+        let keys: Vec<UserKeys<'_>> = users
+            .iter()
+            .map(|u| UserKeys {
+                id: u.id,
+                federation_id: text(u.record, "FederationIdentifier"),
+                username: text(u.record, "Username").unwrap_or_default(),
+                email: text(u.record, "Email"),
+            })
+            .collect();
+        roster::match_entries(&r.entries, &keys)
+    });
+    let roster_ids: BTreeSet<String> =
+        roster_matches.iter().flatten().flat_map(|m| m.user_ids.iter().cloned()).collect();
+    let roster_df = DataFrame::new(
+        roster_ids.len(),
+        vec![
+            str_column("RosterUser", roster_ids.iter().map(|s| Some(s.clone())).collect()),
+            Column::new("RosterHit".into(), vec![true; roster_ids.len()]),
+        ],
+    )?;
+
+    // The joins.
+    let certinia_groups =
+        components_df
+            .lazy()
+            .filter(col("CompCertinia"))
+            .group_by([col("GroupId")])
+            .agg([col("CompCertinia").count().alias("CertiniaComponents")]);
+    let groups = groups_df.lazy().left_join(certinia_groups, col("GroupId"), col("GroupId")).with_columns([col(
+        "GroupNameMatch",
+    )
+    .or(col("CertiniaComponents").is_not_null())
+    .alias("GroupCertinia")]);
+    let grants = psa_df
+        .lazy()
+        .left_join(groups, col("GroupId"), col("GroupId"))
+        .with_columns([col("GroupCertinia").fill_null(lit(false)), col("GroupDisplay").fill_null(col("GroupId"))])
+        .filter(col("PsOwned").not().and(col("PsCertinia").or(col("GroupCertinia"))));
+    let direct = grants
+        .clone()
+        .filter(col("GroupId").is_null())
+        .group_by([col("DirectUser")])
+        .agg([col("PsDisplay").alias("CertiniaPermissionSets")]);
+    let via_groups = grants
+        .filter(col("GroupId").is_not_null())
+        .select([col("DirectUser").alias("GroupUser"), col("GroupDisplay")])
+        .group_by([col("GroupUser")])
+        .agg([col("GroupDisplay").alias("CertiniaGroups")]);
+    let certinia_licenses = licenses_df
+        .lazy()
+        .filter(col("LicenseCertinia"))
+        .group_by([col("LicenseUser")])
+        .agg([col("Namespace").alias("CertiniaLicenses")]);
+    let frozen = logins_df
+        .lazy()
+        .filter(col("IsFrozen"))
+        .group_by([col("LoginUser")])
+        .agg([col("IsFrozen").count().alias("FrozenLogins")]);
+    let matrix = users_df
+        .lazy()
+        .filter(col("Audited"))
+        .left_join(direct, col("Id"), col("DirectUser"))
+        .left_join(via_groups, col("Id"), col("GroupUser"))
+        .left_join(certinia_licenses, col("Id"), col("LicenseUser"))
+        .left_join(frozen, col("Id"), col("LoginUser"))
+        .left_join(roster_df.lazy(), col("Id"), col("RosterUser"))
+        .with_columns([
+            col("CertiniaPermissionSets").is_not_null().or(col("CertiniaGroups").is_not_null()).alias("HasGrant"),
+            col("CertiniaLicenses").is_not_null().alias("HasLicense"),
+            col("FrozenLogins").is_not_null().alias("IsFrozen"),
+            col("RosterHit").fill_null(lit(false)).alias("RosterMatched"),
+        ])
+        .collect()?;
+
+    // Per-user lists out of the matrix.
+    let mut joined: HashMap<String, Joined> = HashMap::with_capacity(matrix.height());
+    {
+        let ids = matrix.column("Id")?.as_materialized_series().str()?.clone();
+        let ps = matrix.column("CertiniaPermissionSets")?;
+        let gr = matrix.column("CertiniaGroups")?;
+        let lic = matrix.column("CertiniaLicenses")?;
+        let frozen = matrix.column("IsFrozen")?.as_materialized_series().bool()?.clone();
+        let roster_hit = matrix.column("RosterMatched")?.as_materialized_series().bool()?.clone();
+        for row in 0..matrix.height() {
+            let Some(id) = ids.get(row) else { continue };
+            joined.insert(
+                id.to_string(),
+                Joined {
+                    permission_sets: list_values(ps, row)?,
+                    groups: list_values(gr, row)?,
+                    licenses: list_values(lic, row)?,
+                    frozen: frozen.get(row).unwrap_or(false),
+                    roster_matched: roster_hit.get(row).unwrap_or(false),
+                },
+            );
+        }
+    }
+
+    // Each report is a filter over the matrix.
+    let inactive_cutoff = (as_of - Duration::days(i64::from(rules.inactive_days))).timestamp_millis();
+    let m = || matrix.clone().lazy();
+    let select = |lf: LazyFrame| -> PolarsResult<Vec<String>> { ids_of(lf.select([col("Id")]).collect()?) };
+    let mut report_ids: Vec<(ReportKind, Vec<String>)> = vec![
+        (
+            ReportKind::InactiveUsers,
+            select(m().filter(col("IsActive").and(col("LastLoginMs").lt(lit(inactive_cutoff)))))?,
+        ),
+        (ReportKind::NeverLoggedIn, select(m().filter(col("IsActive").and(col("LastLoginMs").is_null())))?),
+        (
+            ReportKind::CertiniaAccessRetained,
+            select(m().filter(col("IsActive").not().and(col("HasGrant").or(col("HasLicense")))))?,
+        ),
+        (
+            ReportKind::CertiniaAccessLacking,
+            select(
+                m().filter(col("IsActive").and(col("HasLicense").or(col("RosterMatched"))).and(col("HasGrant").not())),
+            )?,
+        ),
+    ];
+    if inputs.roster.is_some() {
+        report_ids.push((
+            ReportKind::UnexpectedAccess,
+            select(m().filter(col("IsActive").and(col("HasGrant")).and(col("RosterMatched").not())))?,
+        ));
+    }
+    report_ids.push((ReportKind::AccessMatrix, select(m())?));
+
+    // Rows.
+    let by_id: HashMap<&str, &UserRecord<'_>> = users.iter().map(|u| (u.id, u)).collect();
+    let grace_cutoff = as_of - Duration::days(i64::from(rules.grace_days));
+    let row_of = |id: &str, kind: ReportKind| -> UserRow {
+        let u = by_id[id];
+        let j = joined.get(id);
+        let days = |from: DateTime<Utc>| (as_of - from).num_seconds().div_euclid(86_400);
+        let owned = |s: Option<&str>| s.map(str::to_string);
+        let mut expected_by = Vec::new();
+        if kind == ReportKind::CertiniaAccessLacking {
+            if j.is_some_and(|j| !j.licenses.is_empty()) {
+                expected_by.push("licence".to_string());
+            }
+            if j.is_some_and(|j| j.roster_matched) {
+                expected_by.push("roster".to_string());
+            }
+        }
+        UserRow {
+            id: id.to_string(),
+            username: text(u.record, "Username").unwrap_or_default().to_string(),
+            name: owned(text(u.record, "Name")),
+            email: owned(text(u.record, "Email")),
+            user_type: u.user_type.to_string(),
+            profile: owned(text(u.record, "Profile.Name")),
+            user_license: owned(text(u.record, "Profile.UserLicense.Name")),
+            role: owned(text(u.record, "UserRole.Name")),
+            department: owned(text(u.record, "Department")),
+            title: owned(text(u.record, "Title")),
+            federation_id: owned(text(u.record, "FederationIdentifier")),
+            is_active: u.active,
+            is_frozen: j.is_some_and(|j| j.frozen),
+            created: u.created,
+            last_login: u.last_login,
+            days_since_login: u.last_login.map(days),
+            days_since_created: days(u.created),
+            in_grace_period: u.last_login.is_none() && u.created >= grace_cutoff,
+            certinia_permission_sets: j.map(|j| j.permission_sets.clone()).unwrap_or_default(),
+            certinia_groups: j.map(|j| j.groups.clone()).unwrap_or_default(),
+            certinia_licenses: j.map(|j| j.licenses.clone()).unwrap_or_default(),
+            expected_by,
+        }
+    };
+    let mut reports = Vec::new();
+    for (kind, ids) in report_ids {
+        let mut rows: Vec<UserRow> = ids.iter().map(|id| row_of(id, kind)).collect();
+        if kind == ReportKind::InactiveUsers {
+            rows.sort_by(|a, b| a.last_login.cmp(&b.last_login).then_with(|| a.id.cmp(&b.id)));
+        } else {
+            rows.sort_by(|a, b| {
+                a.username.to_lowercase().cmp(&b.username.to_lowercase()).then_with(|| a.id.cmp(&b.id))
+            });
+        }
+        reports.push(Report { kind, rows: Rows::Users(rows) });
+    }
+
+    // Roster entries that match no active audited user.
+    if let (Some(roster), Some(matches)) = (inputs.roster, &roster_matches) {
+        let mut rows = Vec::new();
+        for (entry, found) in roster.entries.iter().zip(matches) {
+            let provisioned =
+                found.user_ids.iter().any(|id| by_id.get(id.as_str()).is_some_and(|u| u.active && u.audited));
+            if provisioned {
+                continue;
+            }
+            let reason = if found.user_ids.is_empty() {
+                "no user matches its federation_id, username or email".to_string()
+            } else {
+                let why: BTreeSet<String> = found
+                    .user_ids
+                    .iter()
+                    .filter_map(|id| by_id.get(id.as_str()))
+                    .map(|u| {
+                        if !u.audited {
+                            format!("outside the audited user types ({})", u.user_type)
+                        } else {
+                            "deactivated".to_string()
+                        }
+                    })
+                    .collect();
+                format!("matching user is {}", why.into_iter().collect::<Vec<_>>().join(", or "))
+            };
+            rows.push(RosterRow {
+                line: entry.line,
+                federation_id: entry.federation_id.clone(),
+                username: entry.username.clone(),
+                email: entry.email.clone(),
+                matched_by: found.matched_by.map(str::to_string),
+                matched_user_ids: found.user_ids.clone(),
+                reason,
+            });
+        }
+        reports.push(Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(rows) });
+    }
+    reports.sort_by_key(|r| ReportKind::ALL.iter().position(|k| *k == r.kind));
+
+    // Summary counts over the audited population.
+    let audited: Vec<&UserRecord<'_>> = users.iter().filter(|u| u.audited).collect();
+    let frozen_of = |u: &UserRecord<'_>| joined.get(u.id).is_some_and(|j| j.frozen);
+    let summary = Summary {
+        users_in_org: users.len() as u64,
+        audited_users: audited.len() as u64,
+        active: audited.iter().filter(|u| u.active && !frozen_of(u)).count() as u64,
+        frozen: audited.iter().filter(|u| u.active && frozen_of(u)).count() as u64,
+        deactivated: audited.iter().filter(|u| !u.active).count() as u64,
+        with_certinia_grant: joined.values().filter(|j| !j.permission_sets.is_empty() || !j.groups.is_empty()).count()
+            as u64,
+        with_certinia_license: joined.values().filter(|j| !j.licenses.is_empty()).count() as u64,
+    };
+
+    let manifest = &snapshot.verified.manifest;
+    let meta = RunMeta {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        org_id: manifest.org.id.clone(),
+        org_name: manifest.org.name.clone(),
+        instance_url: manifest.org.instance_url.clone(),
+        is_sandbox: manifest.org.is_sandbox,
+        api_version: manifest.api_version.clone(),
+        pulled_at: manifest.pulled_at.clone(),
+        as_of,
+        rules: RulesUsed {
+            inactive_days: rules.inactive_days,
+            grace_days: rules.grace_days,
+            user_types: rules.user_types.clone(),
+            namespaces: rules.namespaces.clone(),
+            name_patterns: rules.name_patterns.iter().map(|r| r.as_str().to_string()).collect(),
+            roster: inputs.roster.map(|r| RosterUsed {
+                file: r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                sha256: r.sha256.clone(),
+                entries: r.entries.len() as u64,
+            }),
+        },
+        manifest_sha256: snapshot.verified.manifest_sha256.clone(),
+        sources: manifest
+            .objects
+            .iter()
+            .map(|o| SourceFile {
+                object: o.object.clone(),
+                file: o.file.clone(),
+                soql: o.soql.clone(),
+                rows: o.rows,
+                sha256: o.sha256.clone(),
+            })
+            .collect(),
+    };
+    Ok(Audit { meta, summary, reports })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::RuleArgs;
+    use crate::config::LoadedFile;
+
+    fn rules() -> Rules {
+        Rules::from_sources(&RuleArgs::default(), &LoadedFile::default()).unwrap()
+    }
+
+    #[test]
+    fn certinia_permission_sets_by_namespace_name_or_label_never_profile_owned() {
+        let r = rules();
+        let c = Classifier::new(&r);
+        assert!(c.permission_set(Some("pse"), Some("PSACreateProjects"), Some("Create Projects"), false));
+        assert!(c.permission_set(Some("SCMC"), Some("X"), Some("Y"), false), "namespaces compare case-insensitively");
+        assert!(c.permission_set(None, Some("PSA_Timecard_Entry"), None, false));
+        assert!(c.permission_set(None, Some("Custom1"), Some("FF-PSA Full User"), false));
+        assert!(!c.permission_set(None, Some("Capsacorp"), Some("Staffa"), false));
+        assert!(!c.permission_set(None, Some("PSACreateProjects"), None, false), "no namespace, no whole word");
+        assert!(!c.permission_set(Some("pse"), Some("PSA User"), Some("PSA User"), true), "profile-owned never counts");
+        assert!(!c.permission_set(Some("ffps"), None, None, false), "ffps is not ffps_po");
+        assert!(c.permission_set(Some("ffps_po"), None, None, false));
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            display(Some("PSA - Create Projects"), Some("pse"), Some("PSACreateProjects")),
+            "PSA - Create Projects [pse__PSACreateProjects]"
+        );
+        assert_eq!(display(Some("Billing"), None, Some("Billing")), "Billing");
+        assert_eq!(display(None, None, Some("X")), "X");
+    }
+}

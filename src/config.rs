@@ -1,0 +1,812 @@
+//! Configuration: command line, environment, file and defaults, merged once and validated.
+//!
+//! Takes the parsed command line (`cli`) and the optional TOML file, and hands on
+//! a [`SalesforceConfig`] (where and how to log in) and [`Rules`] (the findings
+//! contract's knobs). Precedence is flag or environment variable (clap merges
+//! those two), then the file, then the default. Relative paths in the file are
+//! relative to the file. Every mistake is one line that says what to fix; nothing
+//! here ever prints a secret, only where it came from.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::auth::{Credentials, JwtKey};
+use crate::cli::{AuthFlow, RuleArgs, SalesforceArgs};
+
+/// The default configuration file, looked up in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "access-audit.toml";
+pub const DEFAULT_API_VERSION: &str = "62.0";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+pub const SANDBOX_LOGIN_URL: &str = "https://test.salesforce.com";
+pub const DEFAULT_BATCH_SIZE: u32 = 2000;
+
+/// The Certinia namespaces of REPORTS.md (see SALESFORCE.md §7.1 for each).
+pub const DEFAULT_NAMESPACES: &[&str] = &[
+    "pse",
+    "c2g",
+    "fferpcore",
+    "ffrr",
+    "ffbc",
+    "bcws",
+    "ffpsai",
+    "scmc",
+    "ffcash",
+    "ffbf",
+    "ffvat",
+    "ffps_po",
+    "ffc_statex",
+    "ffirule",
+    "ffaci",
+    "scmffa",
+];
+
+/// The Certinia name pattern of REPORTS.md: whole words psa, ffa, certinia, financialforce.
+pub const DEFAULT_NAME_PATTERN: &str = r"(?i)(^|[^a-z0-9])(psa|ffa|certinia|financialforce)([^a-z0-9]|$)";
+pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
+pub const DEFAULT_GRACE_DAYS: u32 = 14;
+pub const DEFAULT_USER_TYPES: &[&str] = &["Standard"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}
+
+/// The TOML file, as written by the admin. Unknown keys are errors (a typo must not be ignored).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub salesforce: FileSalesforce,
+    #[serde(default)]
+    pub rules: FileRules,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSalesforce {
+    pub instance_url: Option<String>,
+    pub login_url: Option<String>,
+    pub auth_flow: Option<AuthFlow>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub jwt_key_file: Option<PathBuf>,
+    pub jwt_audience: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub access_token_file: Option<PathBuf>,
+    pub api_version: Option<String>,
+    pub batch_size: Option<u32>,
+    pub min_api_remaining: Option<toml::Value>,
+    pub retries: Option<u32>,
+    pub retry_delay_ms: Option<u64>,
+    pub timeout_secs: Option<u64>,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRules {
+    pub inactive_days: Option<u32>,
+    pub grace_days: Option<u32>,
+    pub user_types: Option<Vec<String>>,
+    pub namespaces: Option<Vec<String>>,
+    pub name_patterns: Option<Vec<String>>,
+    pub roster: Option<PathBuf>,
+}
+
+/// The configuration file found for this run, if any.
+#[derive(Debug, Default)]
+pub struct LoadedFile {
+    pub path: Option<PathBuf>,
+    pub config: FileConfig,
+}
+
+impl LoadedFile {
+    /// Reads `explicit` (an error when missing) or `./access-audit.toml` (skipped when missing).
+    pub fn load(explicit: Option<&Path>) -> Result<LoadedFile, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(LoadedFile::default());
+            }
+            Err(source) => return Err(ConfigError::ReadFile { path, source }),
+        };
+        let config: FileConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.clone(), message: one_line(&e.to_string()) })?;
+        Ok(LoadedFile { path: Some(path), config })
+    }
+
+    /// A path from the file is relative to the file's folder.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        match self.path.as_ref().and_then(|f| f.parent()) {
+            Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Where the org is and how to log in to it.
+#[derive(Debug)]
+pub struct SalesforceConfig {
+    pub credentials: Credentials,
+    pub api_version: ApiVersion,
+    pub batch_size: u32,
+    pub retry: RetryPolicy,
+    pub min_api_remaining: ApiFloor,
+    /// PEM bytes of extra trusted CA certificates.
+    pub ca_pem: Option<(PathBuf, Vec<u8>)>,
+}
+
+/// How transient failures are retried: capped exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub first_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 4,
+            first_delay: std::time::Duration::from_millis(500),
+            max_delay: std::time::Duration::from_secs(30),
+            timeout: std::time::Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before retry number `attempt` (1-based): a random time up to min(max, first × 2^(attempt−1)).
+    pub fn delay(&self, attempt: u32) -> std::time::Duration {
+        let exp = self.first_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_delay);
+        let millis = cap.as_millis() as u64;
+        std::time::Duration::from_millis(if millis == 0 { 0 } else { rand::random_range(millis / 2..=millis) })
+    }
+}
+
+/// The least number of daily API requests a run may leave the org.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ApiFloor {
+    Requests(u64),
+    Percent(f64),
+}
+
+impl ApiFloor {
+    pub fn parse(s: &str) -> Result<ApiFloor, ConfigError> {
+        let t = s.trim();
+        let bad = || {
+            invalid(format!("--min-api-remaining must be a count such as 2000 or a percentage such as 5%, got {s:?}"))
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(bad());
+            }
+            Ok(ApiFloor::Percent(p))
+        } else {
+            Ok(ApiFloor::Requests(t.parse().map_err(|_| bad())?))
+        }
+    }
+
+    /// The floor in requests, for an org whose daily maximum is `max`.
+    pub fn requests(self, max: u64) -> u64 {
+        match self {
+            ApiFloor::Requests(n) => n,
+            ApiFloor::Percent(p) => ((max as f64) * p / 100.0).ceil() as u64,
+        }
+    }
+
+    pub fn is_off(self) -> bool {
+        matches!(self, ApiFloor::Requests(0)) || matches!(self, ApiFloor::Percent(p) if p == 0.0)
+    }
+}
+
+impl std::fmt::Display for ApiFloor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiFloor::Requests(n) => write!(f, "{n}"),
+            ApiFloor::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+pub const DEFAULT_API_FLOOR: &str = "5%";
+
+/// A REST API version such as `62.0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiVersion(String);
+
+impl ApiVersion {
+    pub fn parse(s: &str) -> Result<ApiVersion, ConfigError> {
+        let t = s.trim().trim_start_matches(['v', 'V']);
+        let major: u32 = t
+            .strip_suffix(".0")
+            .unwrap_or(t)
+            .parse()
+            .map_err(|_| invalid(format!("--api-version must look like 62.0, got {s:?}")))?;
+        if !(20..=99).contains(&major) {
+            return Err(invalid(format!(
+                "--api-version {s} is outside what the REST query API offers (20.0 and later)"
+            )));
+        }
+        Ok(ApiVersion(format!("{major}.0")))
+    }
+
+    /// `62.0`
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The audit rules of REPORTS.md, validated.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub inactive_days: u32,
+    pub grace_days: u32,
+    pub user_types: Vec<String>,
+    /// Lower-cased, for case-insensitive comparison.
+    pub namespaces: Vec<String>,
+    pub name_patterns: Vec<Regex>,
+    pub roster: Option<PathBuf>,
+}
+
+impl Rules {
+    pub fn from_sources(args: &RuleArgs, file: &LoadedFile) -> Result<Rules, ConfigError> {
+        let f = &file.config.rules;
+        let inactive_days = args.inactive_days.or(f.inactive_days).unwrap_or(DEFAULT_INACTIVE_DAYS);
+        let grace_days = args.grace_days.or(f.grace_days).unwrap_or(DEFAULT_GRACE_DAYS);
+        if inactive_days == 0 || inactive_days > 36_500 {
+            return Err(invalid("--inactive-days must be between 1 and 36500"));
+        }
+        if grace_days > 36_500 {
+            return Err(invalid("--grace-days must be between 0 and 36500"));
+        }
+        let user_types = clean_list(args.user_types.clone().or_else(|| f.user_types.clone()), DEFAULT_USER_TYPES);
+        if user_types.is_empty() {
+            return Err(invalid("--user-types is empty: name at least one UserType to audit, e.g. Standard"));
+        }
+        let namespaces: Vec<String> =
+            clean_list(args.namespaces.clone().or_else(|| f.namespaces.clone()), DEFAULT_NAMESPACES)
+                .into_iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect();
+        let patterns =
+            clean_list(args.name_patterns.clone().or_else(|| f.name_patterns.clone()), &[DEFAULT_NAME_PATTERN]);
+        let name_patterns = patterns
+            .iter()
+            .map(|p| {
+                Regex::new(p).map_err(|e| {
+                    invalid(format!(
+                        "--name-pattern {p:?} is not a valid regular expression: {}",
+                        one_line(&e.to_string())
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let roster = match (&args.roster, &f.roster) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(p)) => Some(file.resolve(p)),
+            (None, None) => None,
+        };
+        Ok(Rules { inactive_days, grace_days, user_types, namespaces, name_patterns, roster })
+    }
+}
+
+fn clean_list(given: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
+    match given {
+        Some(v) => v.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => default.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The `--as-of` instant: RFC 3339, or a plain date taken as midnight UTC; default now (whole seconds).
+pub fn as_of(given: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+    use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+    let Some(s) = given.map(str::trim) else {
+        return Ok(Utc::now().trunc_subsecs(0));
+    };
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(invalid(format!(
+        "--as-of must be an RFC 3339 instant such as 2026-10-01T00:00:00Z or a date such as 2026-10-01, got {s:?}"
+    )))
+}
+
+/// A URL the tool may send credentials to: `https://`, or `http://` on a loopback host only.
+pub fn endpoint_url(what: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim()).map_err(|e| invalid(format!("{what} is not a URL ({e}): {value:?}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(format!(
+                "{what} must use https:// (plain http:// is accepted only for loopback hosts such as 127.0.0.1): {value}"
+            )));
+        }
+        other => {
+            return Err(invalid(format!("{what} must be an https:// URL, not {other}: {value}")));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(format!("{what} has no host: {value}")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(format!("{what} must not carry a user name or password")));
+    }
+    // Only the origin matters; `https://acme.my.salesforce.com/` and without the slash are the same org.
+    let mut origin = url.clone();
+    origin.set_path("");
+    origin.set_query(None);
+    origin.set_fragment(None);
+    Ok(origin)
+}
+
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// True for the shared login hosts, which are not an org's My Domain.
+fn is_shared_login_host(url: &Url) -> bool {
+    matches!(url.host_str(), Some(h) if h.eq_ignore_ascii_case("login.salesforce.com") || h.eq_ignore_ascii_case("test.salesforce.com"))
+}
+
+fn is_sandbox_host(url: &Url) -> bool {
+    match url.host_str() {
+        Some(h) => {
+            let h = h.to_ascii_lowercase();
+            h == "test.salesforce.com" || h.ends_with(".sandbox.my.salesforce.com")
+        }
+        None => false,
+    }
+}
+
+/// Where a secret came from, for messages and `access-audit config` (never the value).
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    Env(&'static str),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env(v) => write!(f, "environment variable {v}"),
+            SecretSource::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// Reads a secret from its file or environment variable; both at once is ambiguous and refused.
+fn secret(
+    env: &'static str,
+    flag: &str,
+    file: Option<PathBuf>,
+) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
+    let from_env = std::env::var(env).ok().filter(|v| !v.trim().is_empty());
+    match (from_env, file) {
+        (Some(_), Some(_)) => Err(invalid(format!("both {env} and {flag} are set: keep one of them"))),
+        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env)))),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("cannot read {flag} {}: {e}", path.display())))?;
+            let value = text.trim();
+            if value.is_empty() {
+                return Err(invalid(format!("{flag} {} is empty", path.display())));
+            }
+            Ok(Some((SecretString::from(value.to_string()), SecretSource::File(path))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The connection settings after merging, before the credentials are read.
+#[derive(Debug, Default, Serialize)]
+pub struct MergedSalesforce {
+    pub instance_url: Option<String>,
+    pub login_url: Option<String>,
+    pub auth_flow: Option<AuthFlow>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub jwt_key_file: Option<PathBuf>,
+    pub jwt_audience: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub access_token_file: Option<PathBuf>,
+    pub api_version: Option<String>,
+    pub batch_size: Option<u32>,
+    pub min_api_remaining: Option<String>,
+    pub retries: Option<u32>,
+    pub retry_delay_ms: Option<u64>,
+    pub timeout_secs: Option<u64>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl MergedSalesforce {
+    pub fn merge(args: &SalesforceArgs, file: &LoadedFile) -> MergedSalesforce {
+        let f = &file.config.salesforce;
+        let path = |a: &Option<PathBuf>, b: &Option<PathBuf>| a.clone().or_else(|| b.as_ref().map(|p| file.resolve(p)));
+        MergedSalesforce {
+            instance_url: args.instance_url.clone().or_else(|| f.instance_url.clone()),
+            login_url: args.login_url.clone().or_else(|| f.login_url.clone()),
+            auth_flow: args.auth_flow.or(f.auth_flow),
+            client_id: args.client_id.clone().or_else(|| f.client_id.clone()),
+            username: args.username.clone().or_else(|| f.username.clone()),
+            jwt_key_file: path(&args.jwt_key_file, &f.jwt_key_file),
+            jwt_audience: args.jwt_audience.clone().or_else(|| f.jwt_audience.clone()),
+            client_secret_file: path(&args.client_secret_file, &f.client_secret_file),
+            refresh_token_file: path(&args.refresh_token_file, &f.refresh_token_file),
+            access_token_file: path(&args.access_token_file, &f.access_token_file),
+            api_version: args.api_version.clone().or_else(|| f.api_version.clone()),
+            batch_size: args.batch_size.or(f.batch_size),
+            min_api_remaining: args.min_api_remaining.clone().or_else(|| {
+                f.min_api_remaining.as_ref().map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            }),
+            retries: args.retries.or(f.retries),
+            retry_delay_ms: args.retry_delay_ms.or(f.retry_delay_ms),
+            timeout_secs: args.timeout_secs.or(f.timeout_secs),
+            ca_file: path(&args.ca_file, &f.ca_file),
+        }
+    }
+}
+
+impl SalesforceConfig {
+    pub fn from_sources(args: &SalesforceArgs, file: &LoadedFile) -> Result<SalesforceConfig, ConfigError> {
+        let m = MergedSalesforce::merge(args, file);
+        let api_version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
+        let batch_size = batch_size(m.batch_size)?;
+        let retry = retry_policy(&m)?;
+        let min_api_remaining = ApiFloor::parse(m.min_api_remaining.as_deref().unwrap_or(DEFAULT_API_FLOOR))?;
+        let ca_pem = match &m.ca_file {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| invalid(format!("cannot read --ca-file {}: {e}", path.display())))?;
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => {}
+                    _ => {
+                        return Err(invalid(format!(
+                            "--ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                            path.display()
+                        )));
+                    }
+                }
+                Some((path.clone(), pem))
+            }
+        };
+        let credentials = credentials(&m)?;
+        Ok(SalesforceConfig { credentials, api_version, batch_size, retry, min_api_remaining, ca_pem })
+    }
+}
+
+fn retry_policy(m: &MergedSalesforce) -> Result<RetryPolicy, ConfigError> {
+    let mut policy = RetryPolicy::default();
+    if let Some(r) = m.retries {
+        if r > 20 {
+            return Err(invalid(format!("--retries must be between 0 and 20, got {r}")));
+        }
+        policy.retries = r;
+    }
+    if let Some(ms) = m.retry_delay_ms {
+        policy.first_delay = std::time::Duration::from_millis(ms.min(60_000));
+    }
+    if let Some(t) = m.timeout_secs {
+        if t == 0 || t > 3600 {
+            return Err(invalid(format!("--timeout-secs must be between 1 and 3600, got {t}")));
+        }
+        policy.timeout = std::time::Duration::from_secs(t);
+    }
+    Ok(policy)
+}
+
+fn batch_size(given: Option<u32>) -> Result<u32, ConfigError> {
+    let n = given.unwrap_or(DEFAULT_BATCH_SIZE);
+    if !(200..=2000).contains(&n) {
+        return Err(invalid(format!("--batch-size must be between 200 and 2000 (Salesforce's limits), got {n}")));
+    }
+    Ok(n)
+}
+
+fn require<'a>(value: &'a Option<String>, flag: &str, flow: &str) -> Result<&'a str, ConfigError> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| invalid(format!("the {flow} needs {flag}")))
+}
+
+fn credentials(m: &MergedSalesforce) -> Result<Credentials, ConfigError> {
+    let client_secret = secret("SF_CLIENT_SECRET", "--client-secret-file", m.client_secret_file.clone())?;
+    let refresh_token = secret("SF_REFRESH_TOKEN", "--refresh-token-file", m.refresh_token_file.clone())?;
+    let access_token = secret("SF_ACCESS_TOKEN", "--access-token-file", m.access_token_file.clone())?;
+
+    let flow = match m.auth_flow {
+        Some(f) => f,
+        None if m.jwt_key_file.is_some() => AuthFlow::Jwt,
+        None if refresh_token.is_some() => AuthFlow::RefreshToken,
+        None if client_secret.is_some() => AuthFlow::ClientCredentials,
+        None if access_token.is_some() => AuthFlow::AccessToken,
+        None => {
+            return Err(invalid(
+                "no Salesforce credentials: give --jwt-key-file (with --client-id and --username), \
+                 SF_CLIENT_SECRET (with --client-id and --instance-url), SF_REFRESH_TOKEN (with --client-id), \
+                 or SF_ACCESS_TOKEN (with --instance-url); see the README, \"Connect to your org\"",
+            ));
+        }
+    };
+    let login_url = endpoint_url("--login-url", m.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))?;
+    let instance_url = m.instance_url.as_deref().map(|u| endpoint_url("--instance-url", u)).transpose()?;
+
+    match flow {
+        AuthFlow::Jwt => {
+            let flow_name = "JWT bearer flow";
+            let client_id = require(&m.client_id, "--client-id", flow_name)?.to_string();
+            let username = require(&m.username, "--username", flow_name)?.to_string();
+            let key_file = m
+                .jwt_key_file
+                .clone()
+                .ok_or_else(|| invalid("the JWT bearer flow needs --jwt-key-file (the RS256 private key)"))?;
+            let key = JwtKey::load(&key_file).map_err(|e| invalid(e.to_string()))?;
+            let audience = match &m.jwt_audience {
+                Some(a) => a.trim().trim_end_matches('/').to_string(),
+                None if is_sandbox_host(&login_url) => SANDBOX_LOGIN_URL.to_string(),
+                None => DEFAULT_LOGIN_URL.to_string(),
+            };
+            Ok(Credentials::Jwt { login_url, audience, client_id, username, key })
+        }
+        AuthFlow::ClientCredentials => {
+            let flow_name = "client credentials flow";
+            let client_id = require(&m.client_id, "--client-id", flow_name)?.to_string();
+            let (client_secret, _) = client_secret.ok_or_else(|| {
+                invalid(
+                    "the client credentials flow needs the client secret: set SF_CLIENT_SECRET or --client-secret-file",
+                )
+            })?;
+            // Salesforce accepts this grant only at the org's own My Domain.
+            let domain = match (&instance_url, m.login_url.is_some()) {
+                (Some(u), _) => u.clone(),
+                (None, true) => login_url.clone(),
+                (None, false) => {
+                    return Err(invalid(
+                        "the client credentials flow needs the org's My Domain URL: set --instance-url https://<mydomain>.my.salesforce.com",
+                    ));
+                }
+            };
+            if is_shared_login_host(&domain) {
+                return Err(invalid(format!(
+                    "the client credentials flow needs the org's My Domain URL (https://<mydomain>.my.salesforce.com), not {}",
+                    domain.as_str().trim_end_matches('/')
+                )));
+            }
+            Ok(Credentials::ClientCredentials { my_domain: domain, client_id, client_secret })
+        }
+        AuthFlow::RefreshToken => {
+            let client_id = require(&m.client_id, "--client-id", "refresh token flow")?.to_string();
+            let (refresh_token, _) = refresh_token.ok_or_else(|| {
+                invalid("the refresh token flow needs the refresh token: set SF_REFRESH_TOKEN or --refresh-token-file")
+            })?;
+            let token_host = match (&instance_url, m.login_url.is_some()) {
+                (Some(u), false) => u.clone(),
+                _ => login_url,
+            };
+            Ok(Credentials::RefreshToken {
+                login_url: token_host,
+                client_id,
+                client_secret: client_secret.map(|(s, _)| s),
+                refresh_token,
+            })
+        }
+        AuthFlow::AccessToken => {
+            let (access_token, _) = access_token.ok_or_else(|| {
+                invalid("the access token flow needs the token: set SF_ACCESS_TOKEN or --access-token-file")
+            })?;
+            let instance_url = instance_url.ok_or_else(|| {
+                invalid("an access token needs --instance-url (the org it was issued for), e.g. https://acme.my.salesforce.com")
+            })?;
+            Ok(Credentials::AccessToken { instance_url, access_token })
+        }
+    }
+}
+
+/// What `access-audit config` prints: every effective value, secrets only by source.
+pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFile) -> Result<String, ConfigError> {
+    let m = MergedSalesforce::merge(args_sf, file);
+    let rules = Rules::from_sources(args_rules, file)?;
+    let mut out = String::new();
+    let push = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+    out.push_str(&format!(
+        "# configuration file: {}\n",
+        file.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into())
+    ));
+    out.push_str("[salesforce]\n");
+    let opt = |v: &Option<String>| v.as_deref().map(q).unwrap_or_else(|| "# not set".into());
+    let optp =
+        |v: &Option<PathBuf>| v.as_ref().map(|p| q(&p.display().to_string())).unwrap_or_else(|| "# not set".into());
+    push(&mut out, "instance_url", opt(&m.instance_url));
+    push(&mut out, "login_url", q(m.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL)));
+    let flow = match credentials(&m) {
+        Ok(c) => q(c.flow_name()),
+        Err(e) => format!("# not usable: {e}"),
+    };
+    push(&mut out, "auth_flow", flow);
+    push(&mut out, "client_id", opt(&m.client_id));
+    push(&mut out, "username", opt(&m.username));
+    push(&mut out, "jwt_key_file", optp(&m.jwt_key_file));
+    push(&mut out, "api_version", q(&ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?.0));
+    push(&mut out, "batch_size", batch_size(m.batch_size)?.to_string());
+    let floor = ApiFloor::parse(m.min_api_remaining.as_deref().unwrap_or(DEFAULT_API_FLOOR))?;
+    push(&mut out, "min_api_remaining", q(&floor.to_string()));
+    let retry = retry_policy(&m)?;
+    push(&mut out, "retries", retry.retries.to_string());
+    push(&mut out, "retry_delay_ms", retry.first_delay.as_millis().to_string());
+    push(&mut out, "timeout_secs", retry.timeout.as_secs().to_string());
+    push(&mut out, "ca_file", optp(&m.ca_file));
+    for (name, env, file_path) in [
+        ("client secret", "SF_CLIENT_SECRET", &m.client_secret_file),
+        ("refresh token", "SF_REFRESH_TOKEN", &m.refresh_token_file),
+        ("access token", "SF_ACCESS_TOKEN", &m.access_token_file),
+    ] {
+        let source = if let Some(p) = file_path {
+            format!("file {}", p.display())
+        } else if std::env::var(env).is_ok_and(|v| !v.trim().is_empty()) {
+            format!("environment variable {env}")
+        } else {
+            "not set".to_string()
+        };
+        out.push_str(&format!("# {name}: {source}\n"));
+    }
+    out.push_str("\n[rules]\n");
+    push(&mut out, "inactive_days", rules.inactive_days.to_string());
+    push(&mut out, "grace_days", rules.grace_days.to_string());
+    push(&mut out, "user_types", list(&rules.user_types));
+    push(&mut out, "namespaces", list(&rules.namespaces));
+    let patterns: Vec<String> = rules.name_patterns.iter().map(|r| r.as_str().to_string()).collect();
+    push(&mut out, "name_patterns", list(&patterns));
+    push(&mut out, "roster", optp(&rules.roster));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_version_forms() {
+        assert_eq!(ApiVersion::parse("62.0").unwrap().as_str(), "62.0");
+        assert_eq!(ApiVersion::parse("v58.0").unwrap().as_str(), "58.0");
+        assert_eq!(ApiVersion::parse("45").unwrap().as_str(), "45.0");
+        assert!(ApiVersion::parse("sixty").is_err());
+        assert!(ApiVersion::parse("19.0").is_err());
+    }
+
+    #[test]
+    fn api_floor_forms() {
+        assert_eq!(ApiFloor::parse("5%").unwrap().requests(15_000), 750);
+        assert_eq!(ApiFloor::parse("2000").unwrap().requests(15_000), 2000);
+        assert_eq!(ApiFloor::parse("0.5 %").unwrap().requests(1000), 5);
+        assert!(ApiFloor::parse("0").unwrap().is_off());
+        assert!(ApiFloor::parse("0%").unwrap().is_off());
+        assert!(ApiFloor::parse("lots").is_err());
+        assert!(ApiFloor::parse("120%").is_err());
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy { first_delay: std::time::Duration::from_millis(100), ..RetryPolicy::default() };
+        for attempt in 1..=30 {
+            let d = p.delay(attempt);
+            let cap = std::time::Duration::from_millis(100 * (1u64 << (attempt - 1).min(16))).min(p.max_delay);
+            assert!(d <= cap && d >= cap / 2, "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn as_of_forms() {
+        assert_eq!(as_of(Some("2026-10-01T00:00:00Z")).unwrap().to_rfc3339(), "2026-10-01T00:00:00+00:00");
+        assert_eq!(as_of(Some("2026-10-01T02:00:00+02:00")).unwrap().to_rfc3339(), "2026-10-01T00:00:00+00:00");
+        assert_eq!(as_of(Some("2026-10-01")).unwrap().to_rfc3339(), "2026-10-01T00:00:00+00:00");
+        assert!(as_of(Some("last tuesday")).is_err());
+        assert!(as_of(None).is_ok());
+    }
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(endpoint_url("--instance-url", "https://acme.my.salesforce.com").is_ok());
+        assert!(endpoint_url("--instance-url", "http://127.0.0.1:8080").is_ok());
+        assert!(endpoint_url("--instance-url", "http://localhost:8080").is_ok());
+        assert!(endpoint_url("--instance-url", "http://[::1]:8080").is_ok());
+        let e = endpoint_url("--instance-url", "http://acme.my.salesforce.com").unwrap_err();
+        assert!(e.to_string().contains("https://"), "{e}");
+        assert!(endpoint_url("--instance-url", "ftp://x").is_err());
+        assert!(endpoint_url("--instance-url", "https://user:pw@x.com").is_err());
+        assert_eq!(
+            endpoint_url("u", "https://acme.my.salesforce.com/some/path?x=1").unwrap().as_str(),
+            "https://acme.my.salesforce.com/"
+        );
+    }
+
+    #[test]
+    fn default_rules_follow_reports_md() {
+        let rules = Rules::from_sources(&RuleArgs::default(), &LoadedFile::default()).unwrap();
+        assert_eq!(rules.inactive_days, 90);
+        assert_eq!(rules.grace_days, 14);
+        assert_eq!(rules.user_types, vec!["Standard"]);
+        assert_eq!(rules.namespaces.len(), 16);
+        assert!(rules.namespaces.contains(&"scmc".to_string()));
+        let re = &rules.name_patterns[0];
+        for yes in
+            ["PSA User", "FF-PSA Full User", "PSA_Timecard_Entry", "Certinia - PSA - Resource", "FinancialForce Admin"]
+        {
+            assert!(re.is_match(yes), "{yes}");
+        }
+        for no in ["Capsacorp", "Staffa", "PSACreateProjects", "Accounting"] {
+            assert!(!re.is_match(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn file_values_fill_gaps_and_flags_win() {
+        let file = LoadedFile {
+            path: Some(PathBuf::from("/etc/aa/access-audit.toml")),
+            config: toml::from_str("[rules]\ninactive_days = 30\ngrace_days = 7\nroster = \"roster.csv\"\n").unwrap(),
+        };
+        let args = RuleArgs { inactive_days: Some(45), ..Default::default() };
+        let rules = Rules::from_sources(&args, &file).unwrap();
+        assert_eq!(rules.inactive_days, 45);
+        assert_eq!(rules.grace_days, 7);
+        assert_eq!(rules.roster, Some(PathBuf::from("/etc/aa/roster.csv")));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = toml::from_str::<FileConfig>("[rules]\ninactive_dayz = 3\n").unwrap_err();
+        assert!(e.to_string().contains("inactive_dayz"));
+    }
+
+    #[test]
+    fn bad_pattern_is_one_line() {
+        let args = RuleArgs { name_patterns: Some(vec!["(unclosed".into()]), ..Default::default() };
+        let e = Rules::from_sources(&args, &LoadedFile::default()).unwrap_err().to_string();
+        assert!(e.contains("--name-pattern"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}

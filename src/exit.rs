@@ -1,0 +1,45 @@
+//! Exit codes: the contract with cron, CI and wrapper scripts.
+//!
+//! Every failure of the tool maps to exactly one of these codes, so a caller can
+//! tell "fix your configuration" from "Salesforce is down" from "the data cannot
+//! be trusted" without parsing messages. The README's exit-code table is written
+//! from this enum, and each code has a test.
+
+/// What the process returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success: everything was pulled, checked and written.
+    Ok = 0,
+    /// Success, but findings are present and `--fail-on-findings` asked to be told.
+    Findings = 1,
+    /// Usage or configuration error: a flag, the config file, the roster or credentials are missing or wrong.
+    Usage = 2,
+    /// Salesforce or network failure: login refused, an API error, the API quota, an unreachable host.
+    Salesforce = 3,
+    /// Incomplete or inconsistent data: rows missing against `totalSize`, a malformed record,
+    /// or a snapshot whose hashes no longer match.
+    Incomplete = 4,
+    /// A local failure: the output folder cannot be written, the disk is full.
+    Io = 5,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode;
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(ExitCode::Ok.code(), 0);
+        assert_eq!(ExitCode::Findings.code(), 1);
+        assert_eq!(ExitCode::Usage.code(), 2);
+        assert_eq!(ExitCode::Salesforce.code(), 3);
+        assert_eq!(ExitCode::Incomplete.code(), 4);
+        assert_eq!(ExitCode::Io.code(), 5);
+    }
+}

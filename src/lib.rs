@@ -1,0 +1,68 @@
+//! access-audit: who can reach the Certinia apps in a Salesforce org.
+//!
+//! The pipeline, one module per stage:
+//! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
+//! (with `roster`) → `model` → `render` → `output` (atomic folders).
+//! `app` strings the stages together for each subcommand; `main.rs` only turns
+//! the outcome into a message and an exit code ([`exit::ExitCode`]).
+
+pub mod analysis;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod model;
+pub mod output;
+pub mod render;
+pub mod roster;
+pub mod salesforce;
+pub mod snapshot;
+
+use exit::ExitCode;
+
+/// Every failure of a run, by stage; each maps to one documented exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Salesforce(#[from] salesforce::SalesforceError),
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Roster(#[from] roster::RosterError),
+    #[error(transparent)]
+    Analysis(#[from] analysis::AnalysisError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        use salesforce::SalesforceError as S;
+        use snapshot::SnapshotError as N;
+        match self {
+            Error::Config(_) | Error::Roster(_) => ExitCode::Usage,
+            Error::Analysis(_) => ExitCode::Incomplete,
+            Error::Render(_) => ExitCode::Io,
+            Error::Salesforce(e) | Error::Snapshot(N::Salesforce(e)) => match e {
+                S::Incomplete { .. } | S::Inconsistent { .. } => ExitCode::Incomplete,
+                S::BadResponse { .. } => ExitCode::Incomplete,
+                _ => ExitCode::Salesforce,
+            },
+            Error::Snapshot(e) => match e {
+                N::Salesforce(_) => unreachable!("matched above"),
+                N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
+                N::Malformed { .. } | N::Duplicate { .. } | N::Organization { .. } => ExitCode::Incomplete,
+                N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,
+                N::Output(_) => ExitCode::Io,
+            },
+            Error::Output(_) | Error::Runtime(_) => ExitCode::Io,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `access-audit`: parse the command line, run, and turn the outcome into an exit code.
+
+use clap::Parser;
+
+use access_audit::cli::Cli;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let verbose = cli.verbose;
+    match access_audit::app::run(cli) {
+        Ok(code) => exit(code),
+        Err(e) => {
+            if verbose {
+                eprintln!("access-audit: error: {e:#}\n{e:?}");
+            } else {
+                eprintln!("access-audit: error: {e:#}");
+            }
+            exit(e.exit_code())
+        }
+    }
+}
+
+fn exit(code: access_audit::exit::ExitCode) -> std::process::ExitCode {
+    std::process::ExitCode::from(code.code() as u8)
+}
+
+/// Progress on stderr. Only this crate's events: the HTTP stack's own debug output stays off,
+/// whatever RUST_LOG says, so that no header can reach a log.
+fn init_logging(verbose: bool, quiet: bool) {
+    let level = if quiet {
+        "access_audit=error"
+    } else if verbose {
+        "access_audit=debug"
+    } else {
+        "access_audit=info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,222 @@
+//! One CSV file per report: `<slug>.csv`, for scripts and for anyone without Excel.
+//!
+//! RFC 4180: comma-separated, fields quoted only when needed, CRLF line ends,
+//! UTF-8 without a byte-order mark. The header row is [`Column::header`] in the
+//! report's column order, then one line per row in the order the analysis
+//! sorted them. Values are [`Cell::to_plain`]: ISO 8601 UTC datetimes
+//! (`2024-01-15T10:20:30Z`), `true`/`false`, empty for no value.
+//!
+//! Text from the org never becomes a formula when the file is opened in a
+//! spreadsheet: a text value starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return gets a leading `'` (OWASP's advice on CSV injection). Typed
+//! values (numbers, dates, booleans) are ours, not the org's, and stay as they
+//! are, so a negative day count is still `-3`.
+//!
+//! [`Column::header`]: crate::model::Column::header
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{RenderError, Renderer, create, each_row, finish};
+use crate::model::{Audit, Cell, Report};
+
+/// Writes `<slug>.csv` for every report in the audit.
+pub struct CsvRenderer;
+
+impl Renderer for CsvRenderer {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+        let mut written = Vec::with_capacity(audit.reports.len());
+        for report in &audit.reports {
+            let name = file_name(report);
+            let (file, path) = create(dir, &name)?;
+            let file = write_report(report, file).map_err(|source| RenderError::Csv { path: path.clone(), source })?;
+            finish(file, &path)?;
+            written.push(PathBuf::from(name));
+        }
+        Ok(written)
+    }
+}
+
+/// `inactive-users.csv`.
+pub fn file_name(report: &Report) -> String {
+    format!("{}.csv", report.kind.slug())
+}
+
+/// Writes one report as CSV into `out`, and hands `out` back (unflushed) for the caller to close.
+pub fn write_report<W: Write>(report: &Report, out: W) -> Result<W, ::csv::Error> {
+    let mut writer = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::CRLF)
+        .quote_style(::csv::QuoteStyle::Necessary)
+        .from_writer(out);
+    let columns = report.kind.columns();
+    writer.write_record(columns.iter().map(|c| c.header()))?;
+    let mut record = ::csv::ByteRecord::new();
+    each_row(&report.rows, columns, |cells| {
+        record.clear();
+        for cell in cells {
+            record.push_field(field(cell).as_bytes());
+        }
+        writer.write_byte_record(&record)
+    })?;
+    writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
+}
+
+/// The CSV text of a cell: [`Cell::to_plain`], with org text neutralised.
+pub fn field(cell: &Cell) -> Cow<'_, str> {
+    match cell {
+        Cell::Empty => Cow::Borrowed(""),
+        Cell::Text(s) => neutralise(s),
+        typed => Cow::Owned(typed.to_plain()),
+    }
+}
+
+/// Prefixes `'` to text a spreadsheet would read as a formula (OWASP CSV injection).
+pub fn neutralise(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReportKind, Rows};
+    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit};
+
+    fn render(report: &Report) -> Vec<u8> {
+        write_report(report, Vec::new()).unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut reader = ::csv::ReaderBuilder::new().from_reader(bytes);
+        let headers = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows = reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+        (headers, rows)
+    }
+
+    #[test]
+    fn neutralises_formula_starts_only() {
+        for (input, expected) in [
+            ("=1+1", "'=1+1"),
+            ("+SUM(1)", "'+SUM(1)"),
+            ("-2+3", "'-2+3"),
+            ("@cmd", "'@cmd"),
+            ("\tTab", "'\tTab"),
+            ("\rCR", "'\rCR"),
+            ("plain", "plain"),
+            ("a=b", "a=b"),
+            ("", ""),
+            (" =x", " =x"),
+        ] {
+            assert_eq!(neutralise(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn typed_values_are_not_prefixed() {
+        assert_eq!(field(&Cell::Integer(-3)), "-3");
+        assert_eq!(field(&Cell::Bool(true)), "true");
+        assert_eq!(field(&Cell::Empty), "");
+        let t = chrono::DateTime::parse_from_rfc3339("2024-01-15T10:20:30Z").unwrap().to_utc();
+        assert_eq!(field(&Cell::DateTime(t)), "2024-01-15T10:20:30Z");
+        assert_eq!(field(&Cell::Text("-3".into())), "'-3", "text from the org is prefixed even when numeric");
+    }
+
+    #[test]
+    fn header_follows_the_report_columns_with_id_first() {
+        let audit = sample_audit();
+        for report in &audit.reports {
+            let (headers, rows) = read(&render(report));
+            let expected: Vec<&str> = report.kind.columns().iter().map(|c| c.header()).collect();
+            assert_eq!(headers, expected, "{}", report.kind.slug());
+            assert_eq!(rows.len(), report.rows.len(), "{}", report.kind.slug());
+            if !report.kind.is_roster_entries() {
+                assert_eq!(headers[0], "Id");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_keep_their_order_and_round_trip_neutralised() {
+        let audit = sample_audit();
+        let report = audit.report(ReportKind::AccessMatrix).unwrap();
+        let columns = report.kind.columns();
+        let (_, rows) = read(&render(report));
+        let expected = report.rows.cells(columns);
+        assert_eq!(rows.len(), expected.len());
+        for (got, want) in rows.iter().zip(&expected) {
+            let want: Vec<String> = want.iter().map(|c| field(c).into_owned()).collect();
+            assert_eq!(got, &want);
+        }
+        let name = columns.iter().position(|c| c.header() == "Name").unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r[name].as_str()).collect();
+        assert_eq!(names[0], format!("'{EVIL_LINK}"));
+        assert!(names.contains(&"'+SUM(1)"));
+        assert!(names.contains(&"'-2+3"));
+        assert!(names.contains(&"'@cmd"));
+        assert!(names.contains(&"'\tTab"));
+        assert!(names.contains(&"'\rCR"));
+        assert!(names.contains(&SCRIPT));
+        assert!(names.contains(&"\"quoted\" & 'apos'"));
+        assert!(names.contains(&"line one\nline two"));
+        assert!(names.contains(&"\u{202E}evil RTL \u{1F600} emoji"));
+        assert!(names.iter().any(|n| n.len() == 5000));
+        // A negative day count (a login after the as-of date) is a number, not text.
+        let days = columns.iter().position(|c| c.header() == "DaysSinceLogin").unwrap();
+        assert!(rows.iter().any(|r| r[days] == "-3"));
+        assert!(!rows.iter().any(|r| r[days].starts_with('\'')));
+    }
+
+    #[test]
+    fn bytes_are_rfc4180_and_stable() {
+        let audit = sample_audit();
+        let report = audit.report(ReportKind::NeverLoggedIn).unwrap();
+        let bytes = render(report);
+        assert_eq!(bytes, render(report), "same input, same bytes");
+        assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "no BOM");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("Id,Username,Name,Email,Profile,UserLicense,UserRole,Department,Title,Status,"));
+        assert!(text.ends_with("\r\n"));
+        assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "every line ends in CRLF");
+        // The user whose department is "-3" (org text) gets the prefix.
+        assert!(text.contains(",'-3,"), "{text}");
+        // The never-logged-in rows have an empty LastLoginDate and DaysSinceLogin.
+        assert!(text.contains(",2024-06-27T12:20:30Z,3,true,,,false\r\n"), "{text}");
+    }
+
+    #[test]
+    fn quotes_and_newlines_are_quoted() {
+        let audit = sample_audit();
+        let report = audit.report(ReportKind::AccessMatrix).unwrap();
+        let text = String::from_utf8(render(report)).unwrap();
+        assert!(text.contains("\"\"\"quoted\"\" & 'apos'\""));
+        assert!(text.contains("\"line one\nline two\""));
+        assert!(text.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""));
+    }
+
+    #[test]
+    fn empty_report_has_just_the_header() {
+        let report = Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) };
+        let text = String::from_utf8(render(&report)).unwrap();
+        assert_eq!(text.matches("\r\n").count(), 1);
+        assert!(text.starts_with("Id,Username,"));
+    }
+
+    #[test]
+    fn renderer_writes_one_file_per_report() {
+        let audit = sample_audit();
+        let dir = tempfile::tempdir().unwrap();
+        let files = CsvRenderer.render(&audit, dir.path()).unwrap();
+        assert_eq!(files.len(), audit.reports.len());
+        assert_eq!(files[0], PathBuf::from("inactive-users.csv"));
+        let on_disk = std::fs::read(dir.path().join("inactive-users.csv")).unwrap();
+        assert_eq!(on_disk, render(&audit.reports[0]));
+    }
+}

@@ -1,0 +1,653 @@
+//! `report.html`: the one-page report a reviewer reads, or gets by email.
+//!
+//! One self-contained file: an inline `<style>` and inline SVG charts, no
+//! script, no event handler, no external font, image or stylesheet, so it shows
+//! the same offline, in a browser, in a mail client and on paper. Content: who
+//! and when (org, instance, as-of instant, thresholds, tool version), counts
+//! per report and for the population, two charts, then each report with one
+//! paragraph saying exactly who is in it ([`super::explanation`]) and its
+//! table, capped at [`ROW_LIMIT`] rows (the CSV and the workbook have them
+//! all), and a footer with the snapshot manifest's SHA-256.
+//!
+//! The template is `templates/report.html` (tera 2, compiled into the binary).
+//! Its name ends in `.html`, so tera escapes every value; nothing is marked
+//! `safe`. Everything shown is prepared here as plain strings and integers,
+//! including the chart geometry: the template only places numbers we computed
+//! and text tera escapes, so a profile named `<script>` is text in a `<title>`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::{RenderError, Renderer, create, each_row, explanation, finish, rfc3339};
+use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
+
+pub const FILE_NAME: &str = "report.html";
+/// Rows shown per report table; the CSV and the workbook hold every row.
+pub const ROW_LIMIT: usize = 500;
+/// Bars in the findings-by-profile chart.
+pub const TOP_PROFILES: usize = 10;
+
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+const TEMPLATE_NAME: &str = "report.html";
+
+/// Bar colours: recent enough, beyond the inactive threshold, never logged in.
+const FILL_OK: &str = "#2f6db5";
+const FILL_WARN: &str = "#c0392b";
+const FILL_NEVER: &str = "#6b7280";
+
+/// Writes `report.html`.
+pub struct HtmlRenderer;
+
+impl Renderer for HtmlRenderer {
+    fn name(&self) -> &'static str {
+        "html"
+    }
+
+    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+        let (mut file, path) = create(dir, FILE_NAME)?;
+        let template_error = |source| RenderError::Template { path: path.clone(), source };
+        let tera = engine().map_err(template_error)?;
+        let context = tera::Context::from_serialize(&Page::new(audit)).map_err(template_error)?;
+        tera.render_to(TEMPLATE_NAME, &context, &mut file).map_err(template_error)?;
+        finish(file, &path)?;
+        Ok(vec![PathBuf::from(FILE_NAME)])
+    }
+}
+
+/// The template engine with the report template; autoescaping follows the `.html` name.
+fn engine() -> Result<tera::Tera, tera::Error> {
+    let mut tera = tera::Tera::new();
+    tera.add_raw_templates([(TEMPLATE_NAME, TEMPLATE)])?;
+    Ok(tera)
+}
+
+/// Renders the page to a string (for tests and for callers that mail it).
+pub fn render_string(audit: &Audit) -> Result<String, tera::Error> {
+    let context = tera::Context::from_serialize(&Page::new(audit))?;
+    engine()?.render(TEMPLATE_NAME, &context)
+}
+
+/// Everything the template shows, prepared as text and integers.
+#[derive(Serialize)]
+struct Page {
+    tool_version: String,
+    org_name: String,
+    org_id: String,
+    instance_url: String,
+    is_sandbox: bool,
+    api_version: String,
+    as_of: String,
+    pulled_at: String,
+    inactive_days: u32,
+    inactive_cutoff: String,
+    grace_days: u32,
+    user_types: String,
+    namespaces: String,
+    name_patterns: Vec<String>,
+    roster: Option<RosterInfo>,
+    population: Vec<Stat>,
+    /// Report cards, four to a table row (email clients lay out tables, not grids).
+    cards: Vec<Vec<Card>>,
+    findings: String,
+    sections: Vec<Section>,
+    login_chart: VChart,
+    profile_chart: HChart,
+    manifest_sha256: String,
+    xlsx_file: &'static str,
+    row_limit: usize,
+}
+
+#[derive(Serialize)]
+struct RosterInfo {
+    file: String,
+    sha256: String,
+    entries: String,
+}
+
+#[derive(Serialize)]
+struct Stat {
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Card {
+    title: &'static str,
+    anchor: &'static str,
+    count: String,
+    /// `finding` (something to act on, red when non-zero), `clear`, or `inventory`.
+    class: &'static str,
+}
+
+#[derive(Serialize)]
+struct Section {
+    anchor: &'static str,
+    title: &'static str,
+    explanation: String,
+    count: String,
+    total: usize,
+    shown: usize,
+    truncated: bool,
+    csv_file: String,
+    sheet: &'static str,
+    headers: Vec<Td>,
+    rows: Vec<Vec<Td>>,
+}
+
+/// One table cell: its text and a CSS class (`num`, `dt`, `id` or empty).
+#[derive(Serialize)]
+struct Td {
+    text: String,
+    class: &'static str,
+}
+
+/// A vertical bar chart, geometry in SVG user units.
+#[derive(Serialize)]
+struct VChart {
+    width: i64,
+    height: i64,
+    baseline_y: i64,
+    axis_x1: i64,
+    axis_x2: i64,
+    label_y: i64,
+    total: String,
+    bars: Vec<VBar>,
+}
+
+#[derive(Serialize)]
+struct VBar {
+    x: i64,
+    y: i64,
+    w: i64,
+    h: i64,
+    center_x: i64,
+    value_y: i64,
+    label: String,
+    value: String,
+    fill: &'static str,
+    tip: String,
+}
+
+/// A horizontal bar chart, one row per label.
+#[derive(Serialize)]
+struct HChart {
+    width: i64,
+    height: i64,
+    mid_x: i64,
+    label_x: i64,
+    bar_x: i64,
+    shown: usize,
+    bars: Vec<HBar>,
+    /// Profiles with findings beyond the top ones.
+    others: usize,
+}
+
+#[derive(Serialize)]
+struct HBar {
+    y: i64,
+    h: i64,
+    w: i64,
+    text_y: i64,
+    value_x: i64,
+    label: String,
+    full: String,
+    value: String,
+}
+
+impl Page {
+    fn new(audit: &Audit) -> Page {
+        let meta = &audit.meta;
+        let rules = &meta.rules;
+        let s = &audit.summary;
+        let population = vec![
+            Stat { label: "Users in the org", value: thousands(s.users_in_org) },
+            Stat { label: "Audited users", value: thousands(s.audited_users) },
+            Stat { label: "Active (not frozen)", value: thousands(s.active) },
+            Stat { label: "Frozen", value: thousands(s.frozen) },
+            Stat { label: "Deactivated", value: thousands(s.deactivated) },
+            Stat { label: "With a Certinia grant", value: thousands(s.with_certinia_grant) },
+            Stat { label: "With a Certinia licence", value: thousands(s.with_certinia_license) },
+        ];
+        let cards = audit
+            .reports
+            .iter()
+            .map(|r| Card {
+                title: r.kind.title(),
+                anchor: r.kind.slug(),
+                count: thousands(r.rows.len() as u64),
+                class: match (r.kind.is_finding(), r.rows.is_empty()) {
+                    (false, _) => "inventory",
+                    (true, true) => "clear",
+                    (true, false) => "finding",
+                },
+            })
+            .collect::<Vec<_>>();
+        let mut cards = cards.into_iter().peekable();
+        let mut card_rows = Vec::new();
+        while cards.peek().is_some() {
+            card_rows.push(cards.by_ref().take(4).collect());
+        }
+        let sections = audit.reports.iter().map(|r| section(audit, r.kind, &r.rows)).collect();
+        Page {
+            tool_version: meta.tool_version.clone(),
+            org_name: meta.org_name.clone().unwrap_or_else(|| "(unnamed org)".to_string()),
+            org_id: meta.org_id.clone(),
+            instance_url: meta.instance_url.clone(),
+            is_sandbox: meta.is_sandbox,
+            api_version: meta.api_version.clone(),
+            as_of: meta.as_of.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            pulled_at: meta.pulled_at.clone(),
+            inactive_days: rules.inactive_days,
+            inactive_cutoff: rfc3339(meta.as_of - Duration::days(i64::from(rules.inactive_days))),
+            grace_days: rules.grace_days,
+            user_types: list_or_none(&rules.user_types),
+            namespaces: list_or_none(&rules.namespaces),
+            name_patterns: rules.name_patterns.clone(),
+            roster: rules.roster.as_ref().map(|r| RosterInfo {
+                file: r.file.clone(),
+                sha256: r.sha256.clone(),
+                entries: thousands(r.entries),
+            }),
+            population,
+            cards: card_rows,
+            findings: thousands(audit.findings() as u64),
+            sections,
+            login_chart: login_chart(audit),
+            profile_chart: profile_chart(audit),
+            manifest_sha256: meta.manifest_sha256.clone(),
+            xlsx_file: super::xlsx::FILE_NAME,
+            row_limit: ROW_LIMIT,
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "(none)".to_string() } else { items.join(", ") }
+}
+
+fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
+    let columns = kind.columns();
+    let classes: Vec<&'static str> = columns
+        .iter()
+        .map(|c| match c.column_type() {
+            ColumnType::Integer => "num",
+            ColumnType::DateTime => "dt",
+            ColumnType::UserId => "id",
+            ColumnType::Text | ColumnType::Bool => "",
+        })
+        .collect();
+    let headers = columns.iter().zip(&classes).map(|(c, class)| Td { text: c.header().to_string(), class }).collect();
+    let mut shown = Vec::with_capacity(rows.len().min(ROW_LIMIT));
+    let _ = each_row(rows, columns, |cells: &[Cell]| {
+        if shown.len() == ROW_LIMIT {
+            // Stop early: the rest is only in the CSV and the workbook.
+            return Err(());
+        }
+        shown.push(cells.iter().zip(&classes).map(|(cell, class)| Td { text: cell.to_plain(), class }).collect());
+        Ok(())
+    });
+    let total = rows.len();
+    Section {
+        anchor: kind.slug(),
+        title: kind.title(),
+        explanation: explanation(kind, audit),
+        count: thousands(total as u64),
+        total,
+        shown: shown.len(),
+        truncated: shown.len() < total,
+        csv_file: format!("{}.csv", kind.slug()),
+        sheet: kind.sheet_name(),
+        headers,
+        rows: shown,
+    }
+}
+
+/// `12345` → `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Cuts a label to `max` characters, ending in `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// One bucket of the last-login chart.
+#[derive(Debug, PartialEq)]
+struct Bucket {
+    label: String,
+    count: u64,
+    fill: &'static str,
+}
+
+/// Last-login age of the active audited users (IsActive, frozen included), from the access matrix.
+///
+/// Bucket edges are 30, 60, 90, 180 and 365 days plus the inactive threshold
+/// itself, so every bucket is wholly within or wholly beyond it: the ones
+/// beyond are exactly the inactive users' and get the warning colour. Ages are
+/// measured like the inactive rule, from `LastLoginDate` to the as-of instant.
+fn login_buckets(audit: &Audit) -> Vec<Bucket> {
+    let threshold = i64::from(audit.meta.rules.inactive_days);
+    let mut edges = vec![30, 60, 90, 180, 365, threshold];
+    edges.sort_unstable();
+    edges.dedup();
+    let active: Vec<&UserRow> = match audit.report(ReportKind::AccessMatrix).map(|r| &r.rows) {
+        Some(Rows::Users(users)) => users.iter().filter(|u| u.is_active).collect(),
+        _ => Vec::new(),
+    };
+    let mut never = 0;
+    let mut counts = vec![0u64; edges.len() + 1];
+    for user in active {
+        match user.last_login {
+            None => never += 1,
+            Some(login) => {
+                let age = audit.meta.as_of - login;
+                let slot = edges.iter().position(|e| age <= Duration::days(*e)).unwrap_or(edges.len());
+                counts[slot] += 1;
+            }
+        }
+    }
+    let mut buckets = vec![Bucket { label: "never".to_string(), count: never, fill: FILL_NEVER }];
+    for (slot, count) in counts.into_iter().enumerate() {
+        let (label, lower) = if slot == 0 {
+            (format!("0–{} d", edges[0]), None)
+        } else if slot == edges.len() {
+            (format!("> {} d", edges[slot - 1]), Some(edges[slot - 1]))
+        } else {
+            (format!("{}–{} d", edges[slot - 1] + 1, edges[slot]), Some(edges[slot - 1]))
+        };
+        let beyond = lower.is_some_and(|l| l >= threshold);
+        buckets.push(Bucket { label, count, fill: if beyond { FILL_WARN } else { FILL_OK } });
+    }
+    buckets
+}
+
+fn login_chart(audit: &Audit) -> VChart {
+    let buckets = login_buckets(audit);
+    let (width, height) = (640, 260);
+    let (left, right, top, bottom) = (16, 16, 28, 40);
+    let plot_h = height - top - bottom;
+    let slot = (width - left - right) / buckets.len() as i64;
+    let bar_w = slot * 7 / 10;
+    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0);
+    let baseline_y = height - bottom;
+    let bars = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let h = if max == 0 { 0 } else { ((b.count as f64 / max as f64) * plot_h as f64).round() as i64 };
+            // A non-zero count always shows at least a sliver.
+            let h = if b.count > 0 { h.max(2) } else { h };
+            let x = left + i as i64 * slot + (slot - bar_w) / 2;
+            VBar {
+                x,
+                y: baseline_y - h,
+                w: bar_w,
+                h,
+                center_x: x + bar_w / 2,
+                value_y: baseline_y - h - 6,
+                tip: format!("{}: {} user{}", b.label, thousands(b.count), if b.count == 1 { "" } else { "s" }),
+                label: b.label.clone(),
+                value: thousands(b.count),
+                fill: b.fill,
+            }
+        })
+        .collect();
+    VChart {
+        width,
+        height,
+        baseline_y,
+        axis_x1: left,
+        axis_x2: width - right,
+        label_y: baseline_y + 18,
+        total: thousands(buckets.iter().map(|b| b.count).sum()),
+        bars,
+    }
+}
+
+/// Finding rows per profile, across every finding report with user rows; most first, then by name.
+fn findings_by_profile(audit: &Audit) -> Vec<(String, u64)> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for report in audit.reports.iter().filter(|r| r.kind.is_finding()) {
+        if let Rows::Users(users) = &report.rows {
+            for user in users {
+                let profile = user.profile.clone().unwrap_or_else(|| "(no profile)".to_string());
+                *counts.entry(profile).or_default() += 1;
+            }
+        }
+    }
+    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
+}
+
+fn profile_chart(audit: &Audit) -> HChart {
+    let all = findings_by_profile(audit);
+    let others = all.len().saturating_sub(TOP_PROFILES);
+    let top = &all[..all.len().min(TOP_PROFILES)];
+    let (width, row_h, pad) = (640, 26, 8);
+    let (label_x, bar_x) = (252, 260);
+    let bar_max = width - bar_x - 64;
+    let max = top.first().map(|(_, n)| *n).unwrap_or(0);
+    let bars = top
+        .iter()
+        .enumerate()
+        .map(|(i, (profile, n))| {
+            let w = if max == 0 { 0 } else { ((*n as f64 / max as f64) * bar_max as f64).round() as i64 }.max(2);
+            let y = pad + i as i64 * row_h;
+            HBar {
+                y: y + 4,
+                h: row_h - 8,
+                w,
+                text_y: y + row_h / 2 + 4,
+                value_x: bar_x + w + 6,
+                label: shorten(profile, 36),
+                full: format!("{profile}: {} finding row{}", thousands(*n), if *n == 1 { "" } else { "s" }),
+                value: thousands(*n),
+            }
+        })
+        .collect::<Vec<_>>();
+    HChart {
+        width,
+        height: if bars.is_empty() { 48 } else { 2 * pad + bars.len() as i64 * row_h },
+        mid_x: width / 2,
+        label_x,
+        bar_x,
+        shown: bars.len(),
+        bars,
+        others,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::{SCRIPT, sample_audit, user};
+
+    fn page() -> String {
+        render_string(&sample_audit()).unwrap()
+    }
+
+    /// Attribute names of every tag in `html`, lower-cased (a small scanner, enough for our output).
+    fn attribute_names(html: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut rest = html;
+        while let Some(start) = rest.find('<') {
+            let after = &rest[start + 1..];
+            let end = after.find('>').unwrap_or(after.len());
+            let tag = &after[..end];
+            let mut inside_quote = false;
+            let mut word = String::new();
+            for ch in tag.chars().chain(std::iter::once(' ')) {
+                match ch {
+                    '"' => {
+                        inside_quote = !inside_quote;
+                        word.clear();
+                    }
+                    _ if inside_quote => {}
+                    '=' => {
+                        names.push(word.to_ascii_lowercase());
+                        word.clear();
+                    }
+                    c if c.is_whitespace() || c == '/' => word.clear(),
+                    c => word.push(c),
+                }
+            }
+            rest = &after[end..];
+        }
+        names
+    }
+
+    #[test]
+    fn escapes_org_text_and_has_no_script() {
+        let html = page();
+        let lower = html.to_ascii_lowercase();
+        assert!(!lower.contains("<script"), "no script element");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains(SCRIPT));
+        assert!(!lower.contains("<img"), "the hostile img tag is text");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("&quot;quoted&quot; &amp; &#39;apos&#39;"));
+        assert!(html.contains("=HYPERLINK(&quot;http:"), "HTML shows the text as it is");
+        assert!(html.contains("roster &lt;b&gt;.csv"));
+        let handlers: Vec<String> = attribute_names(&html).into_iter().filter(|n| n.starts_with("on")).collect();
+        assert!(handlers.is_empty(), "event handler attributes: {handlers:?}");
+        assert!(!lower.contains("javascript:"));
+    }
+
+    #[test]
+    fn is_self_contained() {
+        let html = page();
+        let lower = html.to_ascii_lowercase();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(lower.contains("<style>"));
+        for external in ["<link", "src=\"", "url(", "@import", "<iframe", "<object", "<embed"] {
+            assert!(!lower.contains(external), "{external}");
+        }
+        assert!(!lower.contains("href=\"http"), "no external links");
+    }
+
+    #[test]
+    fn has_both_charts_with_titles() {
+        let html = page();
+        assert_eq!(html.matches("<svg").count(), 2, "two charts");
+        assert!(html.contains("id=\"chart-last-login\""));
+        assert!(html.contains("id=\"chart-profiles\""));
+        assert!(html.contains("<title id=\"chart-last-login-title\">"));
+        assert!(html.contains("<title id=\"chart-profiles-title\">"));
+        assert!(html.contains("aria-labelledby=\"chart-last-login-title\""));
+        // The hostile profile name is an escaped label in the profile chart.
+        let chart = &html[html.find("id=\"chart-profiles\"").unwrap()..];
+        let chart = &chart[..chart.find("</svg>").unwrap()];
+        assert!(chart.contains("&lt;script&gt;alert(1)&lt;"), "{chart}");
+        assert!(html.contains(FILL_WARN));
+    }
+
+    #[test]
+    fn header_shows_org_and_rules() {
+        let html = page();
+        assert!(html.contains("Acme &lt;script&gt;"));
+        assert!(html.contains("00D000000000001EAA"));
+        assert!(html.contains("<bdi>https://acme.my.salesforce.com</bdi>"));
+        assert!(html.contains("2024-06-30 12:20:30 UTC"));
+        assert!(html.contains("2024-06-30T11:00:00Z"));
+        assert!(html.contains("90 days"));
+        assert!(html.contains("14 days"));
+        assert!(html.contains("Standard"));
+        assert!(html.contains("generated by access-audit 0.1.0"));
+        assert!(html.contains(&"cd".repeat(32)));
+    }
+
+    #[test]
+    fn every_report_has_a_section_and_empty_ones_say_none() {
+        let audit = sample_audit();
+        let html = render_string(&audit).unwrap();
+        for report in &audit.reports {
+            assert!(html.contains(&format!("id=\"{}\"", report.kind.slug())), "{}", report.kind.slug());
+            assert!(html.contains(report.kind.title()));
+        }
+        let unexpected = &html[html.find("<section id=\"unexpected-access\"").unwrap()..];
+        let unexpected = &unexpected[..unexpected.find("</section>").unwrap()];
+        assert!(unexpected.contains("None."));
+        assert!(!unexpected.contains("<table"));
+        assert!(html.contains("deactivated users") || html.contains("Deactivated users"));
+    }
+
+    #[test]
+    fn tables_are_capped_with_a_note() {
+        let mut audit = sample_audit();
+        let many: Vec<UserRow> = (0..ROW_LIMIT + 7).map(user).collect();
+        audit.reports.iter_mut().find(|r| r.kind == ReportKind::AccessMatrix).unwrap().rows = Rows::Users(many);
+        let html = render_string(&audit).unwrap();
+        assert!(html.contains("Showing the first 500 of 507 rows; the CSV and the workbook have them all."));
+        let matrix = &html[html.find("<section id=\"access-matrix\"").unwrap()..];
+        let matrix = &matrix[..matrix.find("</section>").unwrap()];
+        assert_eq!(matrix.matches("<tr>").count(), 1 + ROW_LIMIT, "header and 500 rows");
+        assert!(!page().contains("Showing the first"), "no note when all rows fit");
+    }
+
+    #[test]
+    fn is_deterministic() {
+        assert_eq!(page(), page());
+    }
+
+    #[test]
+    fn login_buckets_split_at_the_threshold() {
+        let audit = sample_audit();
+        let buckets = login_buckets(&audit);
+        let labels: Vec<&str> = buckets.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["never", "0–30 d", "31–60 d", "61–90 d", "91–180 d", "181–365 d", "> 365 d"]);
+        let warn: Vec<&str> = buckets.iter().filter(|b| b.fill == FILL_WARN).map(|b| b.label.as_str()).collect();
+        assert_eq!(warn, ["91–180 d", "181–365 d", "> 365 d"]);
+        // Active users only: the deactivated user (400 days) is not counted.
+        let active = audit.report(ReportKind::AccessMatrix).unwrap();
+        let Rows::Users(users) = &active.rows else { unreachable!() };
+        let n = users.iter().filter(|u| u.is_active).count() as u64;
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), n);
+        assert_eq!(buckets[0].count, 2, "two never logged in");
+        // The inactive bars hold exactly the inactive report's users.
+        let beyond: u64 = buckets.iter().filter(|b| b.fill == FILL_WARN).map(|b| b.count).sum();
+        assert_eq!(beyond as usize, audit.report(ReportKind::InactiveUsers).unwrap().rows.len());
+
+        let mut custom = sample_audit();
+        custom.meta.rules.inactive_days = 45;
+        let labels: Vec<String> = login_buckets(&custom).into_iter().map(|b| b.label).collect();
+        assert_eq!(labels[2..4], ["31–45 d".to_string(), "46–60 d".to_string()]);
+    }
+
+    #[test]
+    fn profiles_are_ranked_by_finding_rows() {
+        let ranked = findings_by_profile(&sample_audit());
+        assert!(ranked.windows(2).all(|w| w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)));
+        let chart = profile_chart(&sample_audit());
+        assert!(chart.bars.len() <= TOP_PROFILES);
+        assert_eq!(chart.bars[0].value, ranked[0].1.to_string());
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,391 @@
+//! Rendering: the finished [`Audit`] in, the report folder's files out.
+//!
+//! Every format sits behind one [`Renderer`] (hyperfine's `Exporter` shape) and
+//! reads only the report model, never raw Salesforce JSON, so all formats show
+//! the same rows and columns in the same order. [`render_all`] writes, into a
+//! folder the caller has staged (see [`crate::output::Staging`]):
+//!
+//! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
+//! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
+//! - `report.html` ([`html`]): one self-contained page, safe to paste into email;
+//! - `summary.json` ([`json`]): counts and run metadata, written last because it
+//!   is the folder's marker file.
+//!
+//! Everything is a pure function of the [`Audit`]: no wall-clock time, no hash
+//! map iteration order, so the same audit gives the same bytes (the workbook's
+//! document date is the as-of instant for the same reason). Text from the org is
+//! data in every format: escaped in HTML, never a formula in CSV or XLSX.
+
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod xlsx;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+
+use crate::model::{Audit, Cell, Column, ReportKind, Rows};
+
+/// The folder's marker file (see [`crate::output`]): a report folder holds it.
+pub const MARKER: &str = json::FILE_NAME;
+
+/// One output format.
+pub trait Renderer {
+    /// Short name for logs: `csv`, `xlsx`, `html`, `json`.
+    fn name(&self) -> &'static str;
+
+    /// Writes this format's files into `dir`; returns their names, relative to `dir`.
+    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError>;
+}
+
+/// Everything that can go wrong while writing the report files.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the CSV file {path}: {source}")]
+    Csv { path: PathBuf, source: ::csv::Error },
+    #[error("cannot encode {path}: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("cannot render the HTML report {path}: {source:#}")]
+    Template { path: PathBuf, source: tera::Error },
+    #[error("cannot write the workbook {path}: {source}")]
+    Xlsx { path: PathBuf, source: rust_xlsxwriter::XlsxError },
+    #[error(
+        "the {report} report has {rows} rows, more than the {max} an Excel sheet can hold; \
+         narrow the audited population, or use {slug}.csv"
+    )]
+    TooManyRows { report: &'static str, slug: &'static str, rows: usize, max: usize },
+}
+
+/// Every renderer, in the order [`render_all`] runs them (the marker file last).
+pub fn renderers() -> Vec<Box<dyn Renderer>> {
+    vec![
+        Box::new(csv::CsvRenderer),
+        Box::new(xlsx::XlsxRenderer),
+        Box::new(html::HtmlRenderer),
+        Box::new(json::JsonRenderer),
+    ]
+}
+
+/// Runs every renderer into `dir` (an empty staging folder); returns the files written.
+pub fn render_all(audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let mut written = Vec::new();
+    for renderer in renderers() {
+        let files = renderer.render(audit, dir)?;
+        tracing::debug!("{}: wrote {} file(s)", renderer.name(), files.len());
+        written.extend(files);
+    }
+    Ok(written)
+}
+
+/// Creates `dir/name` for buffered writing.
+pub(crate) fn create(dir: &Path, name: &str) -> Result<(BufWriter<File>, PathBuf), RenderError> {
+    let path = dir.join(name);
+    let file = File::create(&path).map_err(|source| RenderError::Io { path: path.clone(), source })?;
+    Ok((BufWriter::new(file), path))
+}
+
+/// Flushes a buffered file, naming it on failure.
+pub(crate) fn finish(mut writer: BufWriter<File>, path: &Path) -> Result<(), RenderError> {
+    writer.flush().map_err(|source| RenderError::Io { path: path.to_path_buf(), source })
+}
+
+/// Calls `f` with each row's cells of `columns`, one row at a time.
+///
+/// Unlike [`Rows::cells`] it never holds the whole report as cells, which
+/// matters for an access matrix of 100k users.
+pub(crate) fn each_row<E>(
+    rows: &Rows,
+    columns: &[Column],
+    mut f: impl FnMut(&[Cell]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut cells = Vec::with_capacity(columns.len());
+    match rows {
+        Rows::Users(users) => {
+            for user in users {
+                cells.clear();
+                cells.extend(columns.iter().map(|c| user.cell(*c)));
+                f(&cells)?;
+            }
+        }
+        Rows::Roster(entries) => {
+            for entry in entries {
+                cells.clear();
+                cells.extend(columns.iter().map(|c| entry.cell(*c)));
+                f(&cells)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `2024-01-15T10:20:30Z`: RFC 3339, UTC, whole seconds.
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One plain paragraph saying exactly who is in a report (REPORTS.md), with this run's thresholds.
+pub fn explanation(kind: ReportKind, audit: &Audit) -> String {
+    let rules = &audit.meta.rules;
+    let as_of = audit.meta.as_of;
+    let types = if rules.user_types.is_empty() { "(none)".to_string() } else { rules.user_types.join(", ") };
+    match kind {
+        ReportKind::InactiveUsers => format!(
+            "Active users (IsActive = true) whose last login is more than {} days before the as-of date: \
+             LastLoginDate before {}. Frozen users are included; their Status says Frozen.",
+            rules.inactive_days,
+            rfc3339(as_of - Duration::days(i64::from(rules.inactive_days))),
+        ),
+        ReportKind::NeverLoggedIn => format!(
+            "Active users (IsActive = true) who have never logged in (no LastLoginDate). InGracePeriod is true \
+             for accounts created in the {} days before the as-of date (CreatedDate on or after {}): those are \
+             probably newly provisioned, not abandoned.",
+            rules.grace_days,
+            rfc3339(as_of - Duration::days(i64::from(rules.grace_days))),
+        ),
+        ReportKind::CertiniaAccessRetained => "Deactivated users (IsActive = false) who still hold a Certinia \
+             permission set, a Certinia permission set group or a Certinia package licence: access or seats that \
+             should have been removed."
+            .to_string(),
+        ReportKind::CertiniaAccessLacking => {
+            let expected = if rules.roster.is_some() {
+                "they hold a Certinia package licence, or the roster lists them"
+            } else {
+                "they hold a Certinia package licence (no roster was given)"
+            };
+            format!(
+                "Active users expected to have Certinia access ({expected}) but holding no Certinia permission \
+                 set or permission set group. ExpectedBy says why access is expected."
+            )
+        }
+        ReportKind::NotProvisioned => "Roster entries that match no active audited user: no user matches \
+             the entry's federation_id, username or email, or every user it matches is deactivated or outside \
+             the audited user types. Reason says which."
+            .to_string(),
+        ReportKind::UnexpectedAccess => "Active audited users holding a Certinia permission set or permission \
+             set group whom no roster entry lists. Deactivated holders are in Certinia access retained instead."
+            .to_string(),
+        ReportKind::AccessMatrix => format!(
+            "Every audited user (user types: {types}), active or not, with every Certinia permission set, \
+             permission set group and package licence they hold, one row per user. Users holding none are \
+             listed too."
+        ),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::{Report, RosterRow, RosterUsed, RulesUsed, RunMeta, SourceFile, Summary, UserRow};
+    use chrono::TimeZone;
+
+    pub(crate) const EVIL_LINK: &str = "=HYPERLINK(\"http://evil\",\"x\")";
+    pub(crate) const SCRIPT: &str = "<script>alert(1)</script>";
+
+    /// The hostile strings the tests push through every format.
+    pub(crate) fn hostile() -> Vec<String> {
+        vec![
+            EVIL_LINK.to_string(),
+            "+SUM(1)".to_string(),
+            "-2+3".to_string(),
+            "@cmd".to_string(),
+            "\tTab".to_string(),
+            "\rCR".to_string(),
+            SCRIPT.to_string(),
+            "\"quoted\" & 'apos'".to_string(),
+            "line one\nline two".to_string(),
+            "\u{202E}evil RTL \u{1F600} emoji".to_string(),
+            "<img src=x onerror=alert(1)>".to_string(),
+            "_x0041_ stays as typed".to_string(),
+            "x".repeat(5000),
+        ]
+    }
+
+    pub(crate) fn t(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 20, 30).unwrap()
+    }
+
+    pub(crate) fn user(n: usize) -> UserRow {
+        let as_of = t(2024, 6, 30, 12);
+        UserRow {
+            id: format!("005000000000{n:03}AAA"),
+            username: format!("user{n}@example.com"),
+            name: Some(format!("User {n}")),
+            email: Some(format!("user{n}@example.com")),
+            user_type: "Standard".to_string(),
+            profile: Some("Standard User".to_string()),
+            user_license: Some("Salesforce".to_string()),
+            role: None,
+            department: Some("Finance".to_string()),
+            title: None,
+            federation_id: None,
+            is_active: true,
+            is_frozen: false,
+            created: t(2023, 1, 10, 9),
+            last_login: Some(as_of - Duration::days(10)),
+            days_since_login: Some(10),
+            days_since_created: 537,
+            in_grace_period: false,
+            certinia_permission_sets: vec![],
+            certinia_groups: vec![],
+            certinia_licenses: vec![],
+            expected_by: vec![],
+        }
+    }
+
+    /// A small audit whose texts try every trick against CSV, HTML and XLSX.
+    pub(crate) fn sample_audit() -> Audit {
+        let as_of = t(2024, 6, 30, 12);
+        let evil = hostile();
+
+        // One active user per hostile text, in the profile, name and title.
+        let mut matrix: Vec<UserRow> = evil
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut u = user(i);
+                u.name = Some(s.clone());
+                u.title = Some(s.clone());
+                u.profile = Some(if i % 3 == 0 { SCRIPT.to_string() } else { format!("Profile {}", i % 4) });
+                u.last_login = Some(as_of - Duration::days(40 * i as i64));
+                u.days_since_login = Some(40 * i as i64);
+                u
+            })
+            .collect();
+        // Never logged in, one inside the grace period.
+        let mut never = user(50);
+        never.last_login = None;
+        never.days_since_login = None;
+        never.created = as_of - Duration::days(3);
+        never.days_since_created = 3;
+        never.in_grace_period = true;
+        never.department = Some("-3".to_string());
+        let mut never_old = user(51);
+        never_old.last_login = None;
+        never_old.days_since_login = None;
+        // Deactivated, still holding Certinia access.
+        let mut gone = user(52);
+        gone.is_active = false;
+        gone.certinia_permission_sets = vec!["PSA Resource [pse__Resource]".to_string(), EVIL_LINK.to_string()];
+        gone.certinia_groups = vec!["FF Accounting".to_string()];
+        gone.certinia_licenses = vec!["pse".to_string(), "c2g".to_string()];
+        gone.last_login = Some(as_of - Duration::days(400));
+        gone.days_since_login = Some(400);
+        // Frozen and holding a licence, but no grant.
+        let mut frozen = user(53);
+        frozen.is_frozen = true;
+        frozen.certinia_licenses = vec!["c2g".to_string()];
+        frozen.expected_by = vec!["licence".to_string()];
+        // A login in the future of the as-of date: negative days.
+        let mut future = user(54);
+        future.last_login = Some(as_of + Duration::days(3));
+        future.days_since_login = Some(-3);
+        future.certinia_permission_sets = vec!["Certinia Admin".to_string()];
+        matrix.extend([never.clone(), never_old.clone(), gone.clone(), frozen.clone(), future.clone()]);
+
+        let inactive: Vec<UserRow> =
+            matrix.iter().filter(|u| u.is_active && u.days_since_login.is_some_and(|d| d > 90)).cloned().collect();
+        let roster = vec![RosterRow {
+            line: 2,
+            federation_id: EVIL_LINK.to_string(),
+            username: "@cmd".to_string(),
+            email: SCRIPT.to_string(),
+            matched_by: Some("email".to_string()),
+            matched_user_ids: vec![gone.id.clone()],
+            reason: "matched user is deactivated".to_string(),
+        }];
+        Audit {
+            meta: RunMeta {
+                tool_version: "0.1.0".to_string(),
+                org_id: "00D000000000001EAA".to_string(),
+                org_name: Some(format!("Acme {SCRIPT} & \"Co\"")),
+                instance_url: "https://acme.my.salesforce.com".to_string(),
+                is_sandbox: false,
+                api_version: "v62.0".to_string(),
+                pulled_at: "2024-06-30T11:00:00Z".to_string(),
+                as_of,
+                rules: RulesUsed {
+                    inactive_days: 90,
+                    grace_days: 14,
+                    user_types: vec!["Standard".to_string()],
+                    namespaces: vec!["pse".to_string(), "c2g".to_string()],
+                    name_patterns: vec![r"(?i)(^|[^a-z0-9])(psa|ffa)([^a-z0-9]|$)".to_string()],
+                    roster: Some(RosterUsed {
+                        file: "roster <b>.csv".to_string(),
+                        sha256: "ab".repeat(32),
+                        entries: 3,
+                    }),
+                },
+                manifest_sha256: "cd".repeat(32),
+                sources: vec![SourceFile {
+                    object: "User".to_string(),
+                    file: "User.ndjson".to_string(),
+                    soql: "SELECT Id, Username FROM User".to_string(),
+                    rows: matrix.len() as u64,
+                    sha256: "ef".repeat(32),
+                }],
+            },
+            summary: Summary {
+                users_in_org: 20,
+                audited_users: matrix.len() as u64,
+                active: 15,
+                frozen: 1,
+                deactivated: 1,
+                with_certinia_grant: 2,
+                with_certinia_license: 2,
+            },
+            reports: vec![
+                Report { kind: ReportKind::InactiveUsers, rows: Rows::Users(inactive) },
+                Report { kind: ReportKind::NeverLoggedIn, rows: Rows::Users(vec![never, never_old]) },
+                Report { kind: ReportKind::CertiniaAccessRetained, rows: Rows::Users(vec![gone]) },
+                Report { kind: ReportKind::CertiniaAccessLacking, rows: Rows::Users(vec![frozen]) },
+                Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(roster) },
+                Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) },
+                Report { kind: ReportKind::AccessMatrix, rows: Rows::Users(matrix) },
+            ],
+        }
+    }
+
+    #[test]
+    fn render_all_writes_every_format_and_the_marker() {
+        let audit = sample_audit();
+        let dir = tempfile::tempdir().unwrap();
+        let files = render_all(&audit, dir.path()).unwrap();
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        for kind in ReportKind::ALL {
+            assert!(names.contains(&format!("{}.csv", kind.slug())), "{names:?}");
+        }
+        for name in [xlsx::FILE_NAME, html::FILE_NAME, MARKER] {
+            assert!(names.contains(&name.to_string()), "{names:?}");
+        }
+        assert_eq!(names.last().map(String::as_str), Some(MARKER), "the marker is written last");
+        for name in &names {
+            assert!(dir.path().join(name).is_file(), "{name}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), names.len(), "no stray files");
+    }
+
+    #[test]
+    fn roster_reports_are_left_out_when_absent() {
+        let mut audit = sample_audit();
+        audit.reports.retain(|r| !r.kind.needs_roster());
+        let dir = tempfile::tempdir().unwrap();
+        let files = render_all(&audit, dir.path()).unwrap();
+        assert!(!files.iter().any(|p| p.to_string_lossy().starts_with("not-provisioned")));
+        assert!(!files.iter().any(|p| p.to_string_lossy().starts_with("unexpected-access")));
+    }
+
+    #[test]
+    fn explanations_carry_the_thresholds() {
+        let audit = sample_audit();
+        let inactive = explanation(ReportKind::InactiveUsers, &audit);
+        assert!(inactive.contains("90 days"), "{inactive}");
+        assert!(inactive.contains("2024-04-01T12:20:30Z"), "{inactive}");
+        assert!(explanation(ReportKind::NeverLoggedIn, &audit).contains("14 days"));
+        assert!(explanation(ReportKind::CertiniaAccessLacking, &audit).contains("roster lists them"));
+    }
+}

@@ -1,0 +1,732 @@
+//! The snapshot: everything the findings need, pulled whole, checked, and kept as evidence.
+//!
+//! Takes a logged-in [`Client`] and hands on a folder: one NDJSON file per object
+//! (`User.ndjson`, …), each line one record exactly as the REST API returned it
+//! minus `attributes`, relationship fields kept as nested objects, lines sorted
+//! by `Id`; and `manifest.json` with the org, API version, time, the exact SOQL
+//! of each query, row counts, the API requests spent and a SHA-256 per file.
+//!
+//! The queries are fixed here (REPORTS.md's input table) and run concurrently.
+//! Every record is checked against the field types below as it arrives, so a
+//! malformed record fails the pull naming object, record and field, instead of
+//! turning into a silent null three stages later. `verify` re-checks the hashes;
+//! `load` (the offline report) verifies before it reads.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::ApiFloor;
+use crate::output::{OutputError, Staging, io_err};
+use crate::salesforce::{ApiUsage, Client, Limit, RecordSink, SalesforceError, json_kind};
+
+pub const FORMAT: &str = "access-audit-snapshot/1";
+pub const MANIFEST: &str = "manifest.json";
+pub const KIND: &str = "a snapshot";
+
+/// What a field must hold. `Id`s are 15 or 18 letters and digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Id,
+    Text,
+    Bool,
+    DateTime,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// Dotted path as written in the SOQL, e.g. `Profile.UserLicense.Name`.
+    pub path: &'static str,
+    pub ty: FieldType,
+    /// A null here is a malformed record (a null *lookup* on the way is still allowed).
+    pub required: bool,
+}
+
+const fn f(path: &'static str, ty: FieldType, required: bool) -> FieldSpec {
+    FieldSpec { path, ty, required }
+}
+
+#[derive(Debug)]
+pub struct ObjectSpec {
+    pub name: &'static str,
+    pub fields: &'static [FieldSpec],
+}
+
+impl ObjectSpec {
+    pub fn soql(&self) -> String {
+        let fields: Vec<&str> = self.fields.iter().map(|f| f.path).collect();
+        format!("SELECT {} FROM {}", fields.join(", "), self.name)
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("{}.ndjson", self.name)
+    }
+}
+
+use FieldType::{Bool, DateTime as Dt, Id, Text};
+
+/// The queries of REPORTS.md's input table, plus `Organization` for the report header.
+pub const OBJECTS: &[ObjectSpec] = &[
+    ObjectSpec {
+        name: "Organization",
+        fields: &[
+            f("Id", Id, true),
+            f("Name", Text, false),
+            f("InstanceName", Text, false),
+            f("IsSandbox", Bool, true),
+            f("OrganizationType", Text, false),
+        ],
+    },
+    ObjectSpec {
+        name: "User",
+        fields: &[
+            f("Id", Id, true),
+            f("Username", Text, true),
+            f("Name", Text, false),
+            f("Email", Text, false),
+            f("IsActive", Bool, true),
+            f("UserType", Text, true),
+            f("Profile.Name", Text, false),
+            f("Profile.UserLicense.Name", Text, false),
+            f("UserRole.Name", Text, false),
+            f("Department", Text, false),
+            f("Title", Text, false),
+            f("FederationIdentifier", Text, false),
+            f("CreatedDate", Dt, true),
+            f("LastLoginDate", Dt, false),
+        ],
+    },
+    ObjectSpec {
+        name: "PermissionSetAssignment",
+        fields: &[
+            f("Id", Id, true),
+            f("AssigneeId", Id, true),
+            f("PermissionSetId", Id, true),
+            f("PermissionSet.Name", Text, false),
+            f("PermissionSet.Label", Text, false),
+            f("PermissionSet.NamespacePrefix", Text, false),
+            f("PermissionSet.IsOwnedByProfile", Bool, false),
+            f("PermissionSet.Type", Text, false),
+            f("PermissionSetGroupId", Id, false),
+            f("ExpirationDate", Dt, false),
+        ],
+    },
+    ObjectSpec {
+        name: "PermissionSetGroup",
+        fields: &[
+            f("Id", Id, true),
+            f("DeveloperName", Text, false),
+            f("MasterLabel", Text, false),
+            f("NamespacePrefix", Text, false),
+        ],
+    },
+    ObjectSpec {
+        name: "PermissionSetGroupComponent",
+        fields: &[
+            f("Id", Id, true),
+            f("PermissionSetGroupId", Id, true),
+            f("PermissionSetId", Id, true),
+            f("PermissionSet.Name", Text, false),
+            f("PermissionSet.Label", Text, false),
+            f("PermissionSet.NamespacePrefix", Text, false),
+            f("PermissionSet.IsOwnedByProfile", Bool, false),
+        ],
+    },
+    ObjectSpec {
+        name: "UserPackageLicense",
+        fields: &[
+            f("Id", Id, true),
+            f("UserId", Id, true),
+            f("PackageLicenseId", Id, true),
+            f("PackageLicense.NamespacePrefix", Text, false),
+        ],
+    },
+    ObjectSpec { name: "UserLogin", fields: &[f("Id", Id, true), f("UserId", Id, true), f("IsFrozen", Bool, true)] },
+];
+
+pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
+    OBJECTS.iter().find(|o| o.name == name)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Salesforce(#[from] SalesforceError),
+    #[error("{object} record {id}: field {field} {detail}")]
+    Malformed { object: String, id: String, field: String, detail: String },
+    #[error("the org has no field {field} on {object} at API v{api_version} (Salesforce: {message}); {advice}")]
+    MissingField { object: String, field: String, api_version: String, message: String, advice: String },
+    #[error("the org does not offer the object {object} at API v{api_version} (Salesforce: {message}); {advice}")]
+    MissingObject { object: String, api_version: String, message: String, advice: String },
+    #[error("{object}: record {id} arrived twice; two cursors were stitched together or the org changed mid-pull")]
+    Duplicate { object: String, id: String },
+    #[error("the org returned {count} Organization records instead of exactly one")]
+    Organization { count: usize },
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("snapshot {dir}: {detail}")]
+    Invalid { dir: PathBuf, detail: String },
+    #[error("snapshot {dir} failed verification:\n{}", problems.join("\n"))]
+    Tampered { dir: PathBuf, problems: Vec<String> },
+}
+
+/// Parses Salesforce's datetime form, `2024-01-15T10:20:30.000+0000`.
+///
+/// The offset is read generically (`+0000`, `+00:00`, `Z`), and milliseconds are optional.
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    let normalized;
+    let s = if let Some(stripped) = s.strip_suffix('Z') {
+        normalized = format!("{stripped}+0000");
+        normalized.as_str()
+    } else {
+        s
+    };
+    // Require the full date-time shape before handing it to chrono (which accepts some oddities).
+    let b = s.as_bytes();
+    if b.len() < 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|d| d.with_timezone(&Utc))
+}
+
+fn valid_id(s: &str) -> bool {
+    (s.len() == 15 || s.len() == 18) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Looks a dotted path up in a record: `Ok(None)` for null (or a null lookup on the way).
+pub fn lookup<'a>(record: &'a Map<String, Value>, path: &str) -> Result<Option<&'a Value>, String> {
+    let mut parts = path.split('.').peekable();
+    let mut current = record;
+    while let Some(part) = parts.next() {
+        let value = current.get(part).ok_or_else(|| format!("{part} is missing from the record"))?;
+        if parts.peek().is_none() {
+            return Ok(if value.is_null() { None } else { Some(value) });
+        }
+        match value {
+            Value::Null => return Ok(None),
+            Value::Object(inner) => current = inner,
+            other => {
+                return Err(format!("{part} should be a relationship object but is {}", json_kind(other)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Checks one record against its object's fields; returns its Id.
+pub fn validate(spec: &ObjectSpec, record: &Map<String, Value>) -> Result<String, SnapshotError> {
+    let id = match record.get("Id") {
+        Some(Value::String(s)) if valid_id(s) => s.clone(),
+        other => {
+            return Err(SnapshotError::Malformed {
+                object: spec.name.to_string(),
+                id: "(no Id)".to_string(),
+                field: "Id".to_string(),
+                detail: format!(
+                    "is {}, not a 15- or 18-character Salesforce Id",
+                    other.map(short).unwrap_or_else(|| "missing".into())
+                ),
+            });
+        }
+    };
+    let bad = |field: &str, detail: String| SnapshotError::Malformed {
+        object: spec.name.to_string(),
+        id: id.clone(),
+        field: field.to_string(),
+        detail,
+    };
+    for field in spec.fields {
+        let value = lookup(record, field.path).map_err(|e| bad(field.path, e))?;
+        let Some(value) = value else {
+            if field.required && !field.path.contains('.') {
+                return Err(bad(field.path, "is null but Salesforce always sets it".into()));
+            }
+            continue;
+        };
+        let ok = match (field.ty, value) {
+            (FieldType::Id, Value::String(s)) => valid_id(s),
+            (FieldType::Text, Value::String(_)) => true,
+            (FieldType::Bool, Value::Bool(_)) => true,
+            (FieldType::DateTime, Value::String(s)) => parse_datetime(s).is_some(),
+            _ => false,
+        };
+        if !ok {
+            let expected = match field.ty {
+                FieldType::Id => "a 15- or 18-character Salesforce Id",
+                FieldType::Text => "text",
+                FieldType::Bool => "true or false",
+                FieldType::DateTime => "a Salesforce datetime such as 2024-01-15T10:20:30.000+0000",
+            };
+            return Err(bad(field.path, format!("is {}, not {expected}", short(value))));
+        }
+    }
+    // A field the query did not ask for means the answer is not for this query.
+    for key in record.keys() {
+        if !spec.fields.iter().any(|f| f.path.split('.').next() == Some(key.as_str())) {
+            return Err(bad(key, "was not asked for by the query".into()));
+        }
+    }
+    Ok(id)
+}
+
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrgInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub instance_url: String,
+    pub instance_name: Option<String>,
+    pub is_sandbox: bool,
+    pub organization_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestObject {
+    pub object: String,
+    pub file: String,
+    pub soql: String,
+    /// Rows in the file (equal to `total_size`, or the pull would have failed).
+    pub rows: u64,
+    /// What Salesforce announced on the first page.
+    pub total_size: u64,
+    pub pages: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiCost {
+    /// REST requests this pull sent (each counts against the org's daily allocation).
+    pub requests: u64,
+    /// OAuth logins (they do not count against the allocation).
+    pub logins: u64,
+    /// The org's `DailyApiRequests` from `/limits` before the pull (when the quota was checked).
+    pub org_daily_limit_before: Option<Limit>,
+    /// The org's daily usage after the pull, from `Sforce-Limit-Info`.
+    pub org_usage_after: Option<ApiUsage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub tool: String,
+    pub org: OrgInfo,
+    pub api_version: String,
+    pub pulled_at: String,
+    pub objects: Vec<ManifestObject>,
+    pub api: ApiCost,
+}
+
+impl Manifest {
+    pub fn object(&self, name: &str) -> Option<&ManifestObject> {
+        self.objects.iter().find(|o| o.object == name)
+    }
+}
+
+/// One object's records as pulled: (Id, NDJSON line), sorted by Id when written.
+struct Pulled {
+    spec: &'static ObjectSpec,
+    soql: String,
+    lines: Vec<(String, String)>,
+    total_size: u64,
+    pages: u64,
+}
+
+/// Explains INVALID_FIELD and INVALID_TYPE in the audit's own words.
+fn explain(err: SnapshotError, spec: &ObjectSpec, api_version: &str) -> SnapshotError {
+    let (code, message) = match &err {
+        SnapshotError::Salesforce(SalesforceError::Api { code, message, .. }) => (code.as_str(), message.clone()),
+        _ => return err,
+    };
+    let major: u32 = api_version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let advice = |needs: Option<u32>| {
+        match needs {
+        Some(v) if major < v => format!("it needs API {v}.0 or later: set --api-version {v}.0 or newer"),
+        _ => "check that the integration user can see it (View Setup and Configuration; Manage Users for UserLogin) and that the org has the feature".to_string(),
+    }
+    };
+    match code {
+        "INVALID_FIELD" => {
+            let field = column_name(&message).unwrap_or_else(|| "(unnamed)".into());
+            let needs = field_version(spec.name, &field);
+            SnapshotError::MissingField {
+                object: spec.name.to_string(),
+                field,
+                api_version: api_version.to_string(),
+                message,
+                advice: advice(needs),
+            }
+        }
+        "INVALID_TYPE" => SnapshotError::MissingObject {
+            object: spec.name.to_string(),
+            api_version: api_version.to_string(),
+            message,
+            advice: advice(object_version(spec.name)),
+        },
+        _ => err,
+    }
+}
+
+/// `No such column 'Foo' on entity 'User'` → `Foo`.
+fn column_name(message: &str) -> Option<String> {
+    let start = message.find("column '")? + "column '".len();
+    let end = message[start..].find('\'')? + start;
+    Some(message[start..end].to_string())
+}
+
+/// The API version that introduced an object (SALESFORCE.md §6).
+fn object_version(object: &str) -> Option<u32> {
+    match object {
+        "PermissionSetAssignment" => Some(22),
+        "PermissionSetGroup" | "PermissionSetGroupComponent" => Some(45),
+        "UserPackageLicense" => Some(31),
+        "UserLogin" => Some(29),
+        _ => None,
+    }
+}
+
+/// The API version that introduced a field (SALESFORCE.md §6).
+fn field_version(object: &str, field: &str) -> Option<u32> {
+    let leaf = field.rsplit('.').next().unwrap_or(field);
+    match (object, leaf) {
+        (_, "PermissionSetGroupId") => Some(45),
+        (_, "ExpirationDate") => Some(52),
+        (_, "NamespacePrefix") if object != "PermissionSetGroup" => Some(23),
+        (_, "IsOwnedByProfile") => Some(25),
+        _ => object_version(object),
+    }
+}
+
+/// Collects one object's records as NDJSON lines, validating each as it arrives.
+struct Collector {
+    spec: &'static ObjectSpec,
+    lines: Vec<(String, String)>,
+}
+
+impl RecordSink for Collector {
+    type Error = SnapshotError;
+
+    fn record(&mut self, record: Map<String, Value>) -> Result<(), SnapshotError> {
+        let id = validate(self.spec, &record)?;
+        self.lines.push((id, serde_json::to_string(&record).expect("a JSON map always serialises")));
+        Ok(())
+    }
+
+    fn restart(&mut self) {
+        self.lines.clear();
+    }
+}
+
+async fn pull_object(client: &Client, spec: &'static ObjectSpec) -> Result<Pulled, SnapshotError> {
+    let soql = spec.soql();
+    let mut collector = Collector { spec, lines: Vec::new() };
+    let stats = client
+        .query_all(spec.name, &soql, &mut collector)
+        .await
+        .map_err(|e| explain(e, spec, client.api_version().as_str()))?;
+    tracing::info!("pulled {}: {} rows in {} page(s)", spec.name, stats.rows, stats.pages);
+    Ok(Pulled { spec, soql, lines: collector.lines, total_size: stats.total_size, pages: stats.pages })
+}
+
+/// About how many requests a pull will spend: the pages of the previous pull into the same
+/// place when there is one, else one page per object.
+pub fn estimate_requests(previous: Option<&Path>) -> u64 {
+    let fallback = OBJECTS.len() as u64;
+    let Some(dir) = previous else { return fallback };
+    match read_manifest(dir) {
+        Ok(m) => OBJECTS.iter().map(|o| m.object(o.name).map(|e| e.pages.max(1)).unwrap_or(1)).sum(),
+        Err(_) => fallback,
+    }
+}
+
+/// Pulls every object concurrently and writes the snapshot folder atomically.
+pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manifest, SnapshotError> {
+    // Fail on a bad --out before spending any API request.
+    let staging = Staging::new(out, KIND, MANIFEST)?;
+    let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
+    let manifest = pull_into(client, staging.path(), limit).await?;
+    staging.commit(KIND, MANIFEST)?;
+    Ok(manifest)
+}
+
+/// Pulls every object concurrently into `dir`, an empty folder that the caller stages.
+///
+/// `limit_before` is the org's `DailyApiRequests` as the quota check read it, for the manifest.
+pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let pulled_at = Utc::now();
+    let pulled = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_object(client, spec))).await?;
+
+    let org_rows = &pulled.iter().find(|p| p.spec.name == "Organization").expect("Organization is queried").lines;
+    if org_rows.len() != 1 {
+        return Err(SnapshotError::Organization { count: org_rows.len() });
+    }
+    let org_record: Map<String, Value> = serde_json::from_str(&org_rows[0].1).expect("written by us");
+    let text = |k: &str| org_record.get(k).and_then(Value::as_str).map(str::to_string);
+    let org = OrgInfo {
+        id: org_rows[0].0.clone(),
+        name: text("Name"),
+        instance_url: client.instance_url().await.as_str().trim_end_matches('/').to_string(),
+        instance_name: text("InstanceName"),
+        is_sandbox: org_record.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
+        organization_type: text("OrganizationType"),
+    };
+
+    let mut objects = Vec::new();
+    for mut p in pulled {
+        p.lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = p.lines.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(SnapshotError::Duplicate { object: p.spec.name.to_string(), id: w[0].0.clone() });
+        }
+        let file = p.spec.file_name();
+        let sha256 = write_lines(&dir.join(&file), p.lines.iter().map(|(_, l)| l.as_str()))?;
+        objects.push(ManifestObject {
+            object: p.spec.name.to_string(),
+            file,
+            soql: p.soql,
+            rows: p.lines.len() as u64,
+            total_size: p.total_size,
+            pages: p.pages,
+            sha256,
+        });
+    }
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        tool: format!("access-audit {}", env!("CARGO_PKG_VERSION")),
+        org,
+        api_version: client.api_version().to_string(),
+        pulled_at: pulled_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        objects,
+        api: ApiCost {
+            requests: client.api_requests(),
+            logins: client.logins(),
+            org_daily_limit_before: limit_before,
+            org_usage_after: client.last_usage(),
+        },
+    };
+    let manifest_path = dir.join(MANIFEST);
+    let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
+    text.push('\n');
+    std::fs::write(&manifest_path, text).map_err(io_err(&manifest_path))?;
+    Ok(manifest)
+}
+
+/// Writes NDJSON lines and returns the file's SHA-256 (hex).
+fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> Result<String, OutputError> {
+    let file = File::create(path).map_err(io_err(path))?;
+    let mut writer = BufWriter::new(file);
+    let mut hasher = Sha256::new();
+    for line in lines {
+        writer.write_all(line.as_bytes()).map_err(io_err(path))?;
+        writer.write_all(b"\n").map_err(io_err(path))?;
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    writer.flush().map_err(io_err(path))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// SHA-256 (hex) of a file, and its number of lines.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut hasher = Sha256::new();
+    let mut lines = 0u64;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        hasher.update(buf);
+        let n = buf.len();
+        reader.consume(n);
+    }
+    Ok((hex::encode(hasher.finalize()), lines))
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
+    let path = dir.join(MANIFEST);
+    let invalid = |detail: String| SnapshotError::Invalid { dir: dir.to_path_buf(), detail };
+    let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("cannot read {MANIFEST}: {e}")))?;
+    let manifest: Manifest =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("{MANIFEST} is not a snapshot manifest: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(invalid(format!("format {:?} is not {FORMAT:?}", manifest.format)));
+    }
+    Ok(manifest)
+}
+
+/// The outcome of [`verify`]: the manifest, and the SHA-256 of the manifest itself.
+#[derive(Debug)]
+pub struct Verified {
+    pub manifest: Manifest,
+    pub manifest_sha256: String,
+    pub rows: u64,
+}
+
+/// Re-checks every file of a snapshot against its manifest: present, same SHA-256, same row count,
+/// and nothing else in the folder. Every problem is listed, not just the first.
+pub fn verify(dir: &Path) -> Result<Verified, SnapshotError> {
+    let manifest = read_manifest(dir)?;
+    let mut problems = Vec::new();
+    let mut rows = 0;
+    for spec in OBJECTS {
+        if manifest.object(spec.name).is_none() {
+            problems.push(format!("{}: missing from the manifest", spec.name));
+        }
+    }
+    for object in &manifest.objects {
+        if object.file.contains(['/', '\\']) || object.file.starts_with('.') {
+            problems.push(format!("{}: file name {:?} is not a plain file name", object.object, object.file));
+            continue;
+        }
+        match hash_file(&dir.join(&object.file)) {
+            Err(e) => problems.push(format!("{}: cannot read it: {e}", object.file)),
+            Ok((sha, lines)) => {
+                if sha != object.sha256 {
+                    problems.push(format!(
+                        "{}: SHA-256 is {sha}, the manifest says {}: the file was changed after the pull",
+                        object.file, object.sha256
+                    ));
+                }
+                if lines != object.rows {
+                    problems.push(format!("{}: {lines} rows, the manifest says {}", object.file, object.rows));
+                }
+                rows += lines;
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
+                problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        return Err(SnapshotError::Tampered { dir: dir.to_path_buf(), problems });
+    }
+    let (manifest_sha256, _) = hash_file(&dir.join(MANIFEST))
+        .map_err(|e| SnapshotError::Invalid { dir: dir.to_path_buf(), detail: e.to_string() })?;
+    Ok(Verified { manifest, manifest_sha256, rows })
+}
+
+/// A verified snapshot's records, per object, each validated again as read.
+pub struct Loaded {
+    pub verified: Verified,
+    pub records: BTreeMap<&'static str, Vec<Map<String, Value>>>,
+}
+
+/// Verifies, then reads and validates every record.
+pub fn load(dir: &Path) -> Result<Loaded, SnapshotError> {
+    let verified = verify(dir)?;
+    let mut records = BTreeMap::new();
+    for spec in OBJECTS {
+        let entry = verified.manifest.object(spec.name).expect("verify checked every object is listed");
+        let path = dir.join(&entry.file);
+        let reader =
+            BufReader::new(File::open(&path).map_err(|e| SnapshotError::Invalid {
+                dir: dir.to_path_buf(),
+                detail: format!("{}: {e}", entry.file),
+            })?);
+        let mut rows = Vec::with_capacity(entry.rows as usize);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| SnapshotError::Invalid {
+                dir: dir.to_path_buf(),
+                detail: format!("{} line {}: {e}", entry.file, n + 1),
+            })?;
+            let record: Map<String, Value> = serde_json::from_str(&line).map_err(|e| SnapshotError::Invalid {
+                dir: dir.to_path_buf(),
+                detail: format!("{} line {}: not a JSON record ({e})", entry.file, n + 1),
+            })?;
+            validate(spec, &record)?;
+            rows.push(record);
+        }
+        records.insert(spec.name, rows);
+    }
+    Ok(Loaded { verified, records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn salesforce_datetimes() {
+        let want = Utc.with_ymd_and_hms(2024, 1, 15, 10, 20, 30).unwrap();
+        assert_eq!(parse_datetime("2024-01-15T10:20:30.000+0000"), Some(want));
+        assert_eq!(parse_datetime("2024-01-15T10:20:30.000Z"), Some(want));
+        assert_eq!(parse_datetime("2024-01-15T12:20:30.000+0200"), Some(want));
+        assert_eq!(parse_datetime("2024-01-15T10:20:30+0000"), Some(want));
+        for bad in ["2024-01-15", "yesterday", "2024-01-15 10:20:30", "2024-13-15T10:20:30.000+0000", ""] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn soql_is_the_input_table() {
+        assert_eq!(
+            spec("UserPackageLicense").unwrap().soql(),
+            "SELECT Id, UserId, PackageLicenseId, PackageLicense.NamespacePrefix FROM UserPackageLicense"
+        );
+        assert!(spec("User").unwrap().soql().contains("Profile.UserLicense.Name"));
+    }
+
+    fn rec(json: &str) -> Map<String, Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn validation_names_object_record_and_field() {
+        let s = spec("UserLogin").unwrap();
+        assert_eq!(
+            validate(s, &rec(r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#)).unwrap(),
+            "06000000000000AAAA"
+        );
+        let e = validate(s, &rec(r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":"no"}"#))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, r#"UserLogin record 06000000000000AAAA: field IsFrozen is "no", not true or false"#);
+        let e = validate(s, &rec(r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA"}"#)).unwrap_err();
+        assert!(e.to_string().contains("IsFrozen is missing"), "{e}");
+        let e = validate(s, &rec(r#"{"Id":7}"#)).unwrap_err();
+        assert!(e.to_string().contains("(no Id)"), "{e}");
+    }
+
+    #[test]
+    fn null_lookups_are_allowed_wrong_shapes_are_not() {
+        let s = spec("User").unwrap();
+        let base = r#""Id":"005000000000001AAA","Username":"a@x","Name":"A","Email":null,"IsActive":true,"UserType":"Standard","UserRole":null,"Department":null,"Title":null,"FederationIdentifier":null,"CreatedDate":"2024-01-15T10:20:30.000+0000","LastLoginDate":null"#;
+        assert!(validate(s, &rec(&format!(r#"{{{base},"Profile":null}}"#))).is_ok());
+        assert!(validate(s, &rec(&format!(r#"{{{base},"Profile":{{"Name":"P","UserLicense":null}}}}"#))).is_ok());
+        let e = validate(s, &rec(&format!(r#"{{{base},"Profile":"P"}}"#))).unwrap_err();
+        assert!(e.to_string().contains("field Profile.Name"), "{e}");
+        let e = validate(s, &rec(&format!(r#"{{{base},"Profile":null,"Extra":1}}"#))).unwrap_err();
+        assert!(e.to_string().contains("Extra was not asked for"), "{e}");
+    }
+
+    #[test]
+    fn invalid_field_is_explained_with_the_version() {
+        let err = SalesforceError::Api {
+            what: "query of PermissionSetAssignment".into(),
+            status: 400,
+            code: "INVALID_FIELD".into(),
+            message: "No such column 'PermissionSetGroupId' on entity 'PermissionSetAssignment'.".into(),
+        };
+        let e = explain(err.into(), spec("PermissionSetAssignment").unwrap(), "44.0").to_string();
+        assert!(e.contains("no field PermissionSetGroupId on PermissionSetAssignment at API v44.0"), "{e}");
+        assert!(e.contains("--api-version 45.0"), "{e}");
+    }
+}

@@ -1,0 +1,113 @@
+//! No secret (client secret, refresh token, access tokens, private key) in stdout, stderr,
+//! logs or the snapshot, even with --verbose, for every flow and for failures too.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Every secret the run could know: the configured ones, the tokens the simulator issued, the key.
+fn secrets(sim: &sf_sim::Sim) -> Vec<String> {
+    let mut all = vec![CLIENT_SECRET.to_string(), REFRESH_TOKEN.to_string(), ACCESS_TOKEN.to_string()];
+    all.extend(sim.issued_tokens());
+    let pem = std::fs::read_to_string(private_key()).unwrap();
+    // Each base64 line of the key body is 64 characters: any one of them leaking is a leak.
+    all.extend(pem.lines().filter(|l| !l.starts_with("-----")).map(str::to_string));
+    all
+}
+
+fn files_text(dir: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                text.push_str(&files_text(&path));
+            } else {
+                text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    text
+}
+
+fn assert_clean(sim: &sf_sim::Sim, output: &std::process::Output, dir: &Path) {
+    let everything = format!("{}\n{}\n{}", stdout_of(output), stderr_of(output), files_text(dir));
+    for secret in secrets(sim) {
+        assert!(!everything.contains(&secret), "a secret leaked: {}…", &secret[..8.min(secret.len())]);
+    }
+}
+
+#[test]
+fn no_secret_in_any_output_of_any_flow_even_verbose() {
+    let sim = sim(small_org());
+    let work = tempfile::tempdir().unwrap();
+    let runs: Vec<(&str, assert_cmd::Command)> = vec![
+        ("jwt", {
+            let mut c = pull_jwt(work.path(), &sim, &work.path().join("jwt"));
+            c.arg("--verbose");
+            c
+        }),
+        ("client-credentials", {
+            let mut c = bin(work.path());
+            c.args(["pull", "--verbose", "--out", "cc", "--instance-url", &sim.base_url(), "--client-id", CLIENT_ID])
+                .env("SF_CLIENT_SECRET", CLIENT_SECRET);
+            c
+        }),
+        ("refresh-token", {
+            let mut c = bin(work.path());
+            c.args(["pull", "--verbose", "--out", "rt", "--login-url", &sim.base_url(), "--client-id", CLIENT_ID])
+                .env("SF_REFRESH_TOKEN", REFRESH_TOKEN)
+                .env("SF_CLIENT_SECRET", CLIENT_SECRET);
+            c
+        }),
+        ("access-token", {
+            let mut c = bin(work.path());
+            c.args(["pull", "--verbose", "--out", "at", "--instance-url", &sim.base_url()])
+                .env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
+            c
+        }),
+    ];
+    for (flow, mut cmd) in runs {
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{flow}: {}", stderr_of(&output));
+        assert!(stderr_of(&output).contains("GET"), "{flow}: --verbose logs requests");
+        assert_clean(&sim, &output, work.path());
+    }
+}
+
+#[test]
+fn no_secret_in_errors_or_the_config_listing() {
+    let sim = sim(small_org());
+    let work = tempfile::tempdir().unwrap();
+    // A refused login, verbose.
+    let output = bin(work.path())
+        .args(["pull", "--verbose", "--out", "x", "--login-url", &sim.base_url(), "--client-id", "wrong-id"])
+        .env("SF_REFRESH_TOKEN", REFRESH_TOKEN)
+        .env("SF_CLIENT_SECRET", CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_clean(&sim, &output, work.path());
+    // Ambiguous secret sources.
+    std::fs::write(work.path().join("secret"), CLIENT_SECRET).unwrap();
+    let output = bin(work.path())
+        .args(["pull", "--out", "x", "--instance-url", &sim.base_url(), "--client-id", CLIENT_ID])
+        .args(["--client-secret-file", "secret"])
+        .env("SF_CLIENT_SECRET", CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_of(&output).contains("keep one"));
+    std::fs::remove_file(work.path().join("secret")).unwrap();
+    assert_clean(&sim, &output, work.path());
+    // The effective configuration names sources, never values.
+    let output = bin(work.path())
+        .args(["config", "--instance-url", &sim.base_url(), "--client-id", CLIENT_ID])
+        .env("SF_CLIENT_SECRET", CLIENT_SECRET)
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(stdout_of(&output).contains("client secret: environment variable SF_CLIENT_SECRET"));
+    assert_clean(&sim, &output, work.path());
+}

@@ -18,6 +18,9 @@
 //! short pages) are injected deterministically from a [`Faults`] value: see
 //! the [`faults`] module. [`generate::demo_org`] is a realistic made-up org
 //! for demonstrations (`sf-sim --demo`).
+//!
+//! [`Sim::start_tls`] serves the same API over HTTPS (rustls, aws-lc-rs) with
+//! a given certificate, for tests of certificate verification.
 
 pub mod faults;
 pub mod generate;
@@ -25,6 +28,7 @@ mod oauth;
 pub mod org;
 mod server;
 pub mod soql;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -155,6 +159,14 @@ pub struct StatsSnapshot {
     /// later uses of the same token are ordinary unknown-token 401s).
     #[serde(default)]
     pub expired_sessions: u64,
+    /// HTTPS servers ([`Sim::start_tls`]): TLS handshakes completed.
+    #[serde(default)]
+    pub tls_handshakes: u64,
+    /// HTTPS servers: connections that ended before completing the TLS
+    /// handshake, such as a client refusing the certificate (it then sends no
+    /// request at all), a plain HTTP request, or a handshake timeout (10 s).
+    #[serde(default)]
+    pub tls_handshake_failures: u64,
 }
 
 impl StatsSnapshot {
@@ -179,6 +191,8 @@ pub(crate) struct Stats {
     pub injected_faults_by_kind: BTreeMap<String, u64>,
     pub request_limit_exceeded: u64,
     pub expired_sessions: u64,
+    pub tls_handshakes: u64,
+    pub tls_handshake_failures: u64,
 }
 
 /// Where the org's records live: owned (editable by tests) or shared with
@@ -375,6 +389,8 @@ impl SimState {
             injected_faults_by_kind: s.injected_faults_by_kind.clone(),
             request_limit_exceeded: s.request_limit_exceeded,
             expired_sessions: s.expired_sessions,
+            tls_handshakes: s.tls_handshakes,
+            tls_handshake_failures: s.tls_handshake_failures,
         }
     }
 
@@ -413,6 +429,26 @@ impl Sim {
 
     /// Starts a simulator on `127.0.0.1:port` (0: a free port).
     pub fn start_on_port(config: SimConfig, port: u16) -> anyhow::Result<Sim> {
+        Sim::start_with(config, port, None)
+    }
+
+    /// Like [`Sim::start`], but serves HTTPS on `127.0.0.1` with the given
+    /// certificate chain (PEM, leaf first) and private key (PEM: PKCS#8, RSA
+    /// or EC). [`Sim::base_url`] then returns `https://127.0.0.1:PORT`, and so
+    /// does the token endpoint's `instance_url`. Only HTTP/1.1 is served;
+    /// handshakes are counted in [`StatsSnapshot::tls_handshakes`] and
+    /// [`StatsSnapshot::tls_handshake_failures`].
+    pub fn start_tls(config: SimConfig, cert_pem: &str, key_pem: &str) -> anyhow::Result<Sim> {
+        Sim::start_tls_on_port(config, 0, cert_pem, key_pem)
+    }
+
+    /// [`Sim::start_tls`] on `127.0.0.1:port` (0: a free port).
+    pub fn start_tls_on_port(config: SimConfig, port: u16, cert_pem: &str, key_pem: &str) -> anyhow::Result<Sim> {
+        let tls = tls::server_config(cert_pem, key_pem)?;
+        Sim::start_with(config, port, Some(tls))
+    }
+
+    fn start_with(config: SimConfig, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<Sim> {
         if let Some(pem) = &config.jwt_public_key_pem {
             oauth::check_public_key(pem)?;
         }
@@ -420,7 +456,8 @@ impl Sim {
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
         let shared = Arc::new(Shared { state: Mutex::new(SimState::new(config, base_url.clone())) });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -430,6 +467,7 @@ impl Sim {
             .build()
             .context("starting the simulator's tokio runtime")?;
         let app = server::router(shared.clone());
+        let tls_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("sf-sim".into())
             .spawn(move || {
@@ -441,8 +479,17 @@ impl Sim {
                             return;
                         }
                     };
+                    let serve = async move {
+                        match tls {
+                            None => axum::serve(listener, app).await,
+                            Some(config) => {
+                                let listener = tls::TlsListener::new(listener, config, tls_shared)?;
+                                axum::serve(listener, app).await
+                            }
+                        }
+                    };
                     tokio::select! {
-                        result = axum::serve(listener, app) => {
+                        result = serve => {
                             if let Err(e) = result {
                                 eprintln!("sf-sim: server error: {e}");
                             }
@@ -458,7 +505,8 @@ impl Sim {
         Ok(Sim { shared, base_url, shutdown: Some(tx), thread: Some(thread) })
     }
 
-    /// `http://127.0.0.1:PORT` (also the `instance_url` of issued tokens).
+    /// `http://127.0.0.1:PORT`, or `https://` from [`Sim::start_tls`] (also
+    /// the `instance_url` of issued tokens).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }

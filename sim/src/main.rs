@@ -5,8 +5,9 @@
 //! Secrets (client secret, pre-issued access tokens, refresh tokens) come
 //! from files or environment variables, never from the command line, so they
 //! do not show up in process listings. Once the server listens, exactly one
-//! line `sf-sim listening on http://127.0.0.1:PORT` is printed to stdout, for
-//! a parent process to read the port from.
+//! line `sf-sim listening on http://127.0.0.1:PORT` (`https://` with
+//! `--tls-cert` and `--tls-key`) is printed to stdout, for a parent process
+//! to read the port from.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,12 @@ struct Cli {
     /// Port to listen on (0: any free port; the line printed at start-up says which).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, RSA or EC) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Connected app consumer key expected from clients.
     #[arg(long, default_value = "sim-client-id")]
     client_id: String,
@@ -134,8 +141,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = config_from(cli)?;
-    let sim = Sim::start_on_port(config.0, config.1)?;
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some((read_pem(cert, "TLS certificate")?, read_pem(key, "TLS private key")?)),
+        _ => None,
+    };
+    let (config, port) = config_from(cli)?;
+    let sim = match &tls {
+        Some((cert, key)) => Sim::start_tls_on_port(config, port, cert, key)?,
+        None => Sim::start_on_port(config, port)?,
+    };
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "sf-sim listening on {}", sim.base_url())?;
     stdout.flush()?;
@@ -197,6 +211,10 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
         short_pages: cli.short_pages,
     };
     Ok((config, cli.port))
+}
+
+fn read_pem(file: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("reading the {what} {}", file.display()))
 }
 
 /// Non-empty trimmed lines of a secrets file.

@@ -231,7 +231,10 @@ impl AuthError {
     /// Worth another try: the token endpoint unreachable, timed out, or failing with 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
-            AuthError::Transport { .. } => true,
+            AuthError::Transport { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                !(m.contains("certificate") || m.contains("unknownissuer") || m.contains("handshake"))
+            }
             AuthError::Unexpected { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }

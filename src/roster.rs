@@ -133,6 +133,12 @@ pub struct RosterMatch {
     pub user_ids: Vec<String>,
 }
 
+/// Case folding good enough for names and addresses: upper then lower case, so that `ς`, `σ` and
+/// `Σ` meet, and `ß` meets `SS` (plain `to_lowercase` keeps them apart).
+fn fold(s: &str) -> String {
+    s.to_uppercase().to_lowercase()
+}
+
 /// Matches every entry, one at a time, against all users.
 pub fn match_entries(entries: &[RosterEntry], users: &[UserKeys<'_>]) -> Vec<RosterMatch> {
     fn index<'a>(
@@ -142,7 +148,7 @@ pub fn match_entries(entries: &[RosterEntry], users: &[UserKeys<'_>]) -> Vec<Ros
         let mut map: HashMap<String, Vec<&'a str>> = HashMap::new();
         for u in users {
             if let Some(k) = key(u).map(str::trim).filter(|k| !k.is_empty()) {
-                map.entry(k.to_lowercase()).or_default().push(u.id);
+                map.entry(fold(k)).or_default().push(u.id);
             }
         }
         map
@@ -163,7 +169,7 @@ pub fn match_entries(entries: &[RosterEntry], users: &[UserKeys<'_>]) -> Vec<Ros
                 if value.is_empty() {
                     continue;
                 }
-                if let Some(ids) = map.get(&value.to_lowercase()) {
+                if let Some(ids) = map.get(&fold(value)) {
                     let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
                     ids.sort();
                     return RosterMatch { matched_by: Some(name), user_ids: ids };

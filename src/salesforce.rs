@@ -114,6 +114,12 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
     if e.is_timeout() { format!("timed out ({joined})") } else { joined }
 }
 
+/// A certificate that does not verify is not going to verify on a retry.
+pub fn is_certificate_failure(e: &reqwest::Error) -> bool {
+    let text = describe_reqwest(e).to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer") || text.contains("handshake")
+}
+
 /// The first page and every follow-up page share this shape.
 #[derive(Deserialize)]
 struct QueryPage {
@@ -159,10 +165,15 @@ pub struct Client {
     batch_size: u32,
     retry: RetryPolicy,
     slot: RwLock<SessionSlot>,
+    /// The newest session generation that some request succeeded with.
+    proven_generation: AtomicU64,
     api_requests: AtomicU64,
     logins: AtomicU64,
     usage: Mutex<Option<ApiUsage>>,
 }
+
+/// Logins one run may make: sessions that expire over and over are a configuration problem.
+const MAX_LOGINS: u64 = 20;
 
 /// The HTTP client every stage shares: rustls, certificates always verified, extra CAs merged in.
 pub fn http_client(config: &SalesforceConfig) -> Result<reqwest::Client, SalesforceError> {
@@ -204,6 +215,7 @@ impl Client {
             batch_size: config.batch_size,
             retry: config.retry,
             slot: RwLock::new(SessionSlot { session, generation: 0 }),
+            proven_generation: AtomicU64::new(0),
             api_requests: AtomicU64::new(0),
             logins,
             usage: Mutex::new(None),
@@ -248,6 +260,15 @@ impl Client {
         tracing::debug!(what, path = url.path(), "GET");
         let response = match request.send().await {
             Ok(r) => r,
+            Err(e) if is_certificate_failure(&e) => {
+                return Outcome::Fatal(SalesforceError::Transport {
+                    what: what.to_string(),
+                    message: format!(
+                        "{} (TLS certificates are always verified; behind a TLS-inspecting proxy, give its CA with --ca-file)",
+                        describe_reqwest(&e)
+                    ),
+                });
+            }
             Err(e) => return Outcome::Transient(describe_reqwest(&e)),
         };
         self.api_requests.fetch_add(1, Ordering::Relaxed);
@@ -312,10 +333,21 @@ impl Client {
                 (build(&slot.session.instance_url), slot.session.access_token.clone(), slot.generation)
             };
             match self.send_once(what, url, &token, query_options).await {
-                Outcome::Done(v) => return Ok(v),
+                Outcome::Done(v) => {
+                    self.proven_generation.fetch_max(generation, Ordering::Relaxed);
+                    return Ok(v);
+                }
                 Outcome::Fatal(e) => return Err(e),
                 Outcome::Unauthorized => {
-                    if renewed || !self.credentials.can_renew() {
+                    // Renew once; renew again only if the new session had worked for some request
+                    // (it expired since) - a session rejected as soon as it is issued is fatal.
+                    let mut fresh_and_rejected = renewed && self.proven_generation.load(Ordering::Relaxed) < generation;
+                    if fresh_and_rejected {
+                        // Requests that succeeded with this session may still be reading their answers.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        fresh_and_rejected = self.proven_generation.load(Ordering::Relaxed) < generation;
+                    }
+                    if !self.credentials.can_renew() || fresh_and_rejected || self.logins() >= MAX_LOGINS {
                         return Err(SalesforceError::SessionRejected {
                             what: what.to_string(),
                             renewable: self.credentials.can_renew(),

@@ -178,21 +178,49 @@ pub enum SnapshotError {
 
 /// Parses Salesforce's datetime form, `2024-01-15T10:20:30.000+0000`.
 ///
-/// The offset is read generically (`+0000`, `+00:00`, `Z`), and milliseconds are optional.
+/// The shape is checked strictly (two-digit fields, no blanks, seconds below 60); the fraction
+/// is optional and the offset is read generically (`+0000`, `+00:00`, `-0500`, `Z`).
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    let normalized;
-    let s = if let Some(stripped) = s.strip_suffix('Z') {
-        normalized = format!("{stripped}+0000");
-        normalized.as_str()
-    } else {
-        s
-    };
-    // Require the full date-time shape before handing it to chrono (which accepts some oddities).
     let b = s.as_bytes();
-    if b.len() < 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[17] < b'6';
+    if !shape {
         return None;
     }
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|d| d.with_timezone(&Utc))
+    let mut rest = &s[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset_ok = rest == "Z" || {
+        let o = rest.as_bytes();
+        matches!(o.first(), Some(b'+' | b'-'))
+            && ((o.len() == 5 && o[1..].iter().all(u8::is_ascii_digit))
+                || (o.len() == 6 && o[3] == b':' && o[1..3].iter().chain(&o[4..]).all(u8::is_ascii_digit)))
+    };
+    if !offset_ok {
+        return None;
+    }
+    let normalized = match s.strip_suffix('Z') {
+        Some(stripped) => format!("{stripped}+0000"),
+        None => s.to_string(),
+    };
+    DateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|d| d.with_timezone(&Utc))
 }
 
 fn valid_id(s: &str) -> bool {
@@ -670,7 +698,20 @@ mod tests {
         assert_eq!(parse_datetime("2024-01-15T10:20:30.000Z"), Some(want));
         assert_eq!(parse_datetime("2024-01-15T12:20:30.000+0200"), Some(want));
         assert_eq!(parse_datetime("2024-01-15T10:20:30+0000"), Some(want));
-        for bad in ["2024-01-15", "yesterday", "2024-01-15 10:20:30", "2024-13-15T10:20:30.000+0000", ""] {
+        for bad in [
+            "2024-01-15",
+            "yesterday",
+            "2024-01-15 10:20:30",
+            "2024-13-15T10:20:30.000+0000",
+            "",
+            "1970-01-01T00:00:0.000+0000",
+            "2024-01-15T10:20:30.000 +0000",
+            "2024-01-15T10:20:30\t+00:00",
+            "2024-01-15T10:20:30.000+00 00",
+            "2024-01-15T10:20:60.000+0000",
+            "2024-01-15T10:20:30.+0000",
+            "2024-01-15T10:20:30.000",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }

@@ -15,6 +15,7 @@ fn secrets(sim: &sf_sim::Sim) -> Vec<String> {
     all
 }
 
+/// Every file under `dir` as text; a workbook (a zip) is read entry by entry.
 fn files_text(dir: &Path) -> String {
     let mut text = String::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -22,6 +23,13 @@ fn files_text(dir: &Path) -> String {
             let path = entry.path();
             if path.is_dir() {
                 text.push_str(&files_text(&path));
+            } else if path.extension().is_some_and(|e| e == "xlsx") {
+                let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+                for i in 0..zip.len() {
+                    let mut part = String::new();
+                    std::io::Read::read_to_string(&mut zip.by_index(i).unwrap(), &mut part).unwrap();
+                    text.push_str(&part);
+                }
             } else {
                 text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
             }
@@ -109,5 +117,23 @@ fn no_secret_in_errors_or_the_config_listing() {
         .unwrap();
     assert!(output.status.success());
     assert!(stdout_of(&output).contains("client secret: environment variable SF_CLIENT_SECRET"));
+    assert_clean(&sim, &output, work.path());
+}
+
+#[test]
+fn no_secret_in_a_whole_verbose_run_with_renewed_sessions() {
+    let sim = sim(small_org());
+    // Sessions expire every 3 requests: several logins, several tokens, all logged around.
+    sim.set_faults(sf_sim::Faults { expire_tokens_after: Some(3), ..sf_sim::Faults::none() });
+    let work = tempfile::tempdir().unwrap();
+    let output = bin(work.path())
+        .args(["--verbose", "run", "--out", "out", "--batch-size", "200"])
+        .args(["--login-url", &sim.base_url(), "--client-id", CLIENT_ID, "--username", USERNAME, "--jwt-key-file"])
+        .arg(private_key())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(sim.issued_tokens().len() >= 3, "sessions were renewed");
+    assert!(work.path().join("out/access-review.xlsx").is_file());
     assert_clean(&sim, &output, work.path());
 }

@@ -6,12 +6,18 @@ mod common;
 
 /// The four login flows, and what a refused login looks like.
 mod auth;
+/// Killed mid-pull or mid-write: the previous outputs stay intact.
+mod crash;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
 /// `--help` of every command: complete and stable.
 mod help;
+/// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
+mod props;
 /// Pulling a whole org: paging, completeness, relationship fields, API versions.
 mod pull;
+/// The API quota guard at, above and below the floor.
+mod quota;
 /// The reports of the demo org: reproducible, readable, safe.
 mod reports;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
@@ -20,5 +26,7 @@ mod rules;
 mod secrets;
 /// Configuration precedence and one-line errors.
 mod settings;
+/// TLS verification and the custom CA file.
+mod tls;
 /// `verify` catches any change to a snapshot.
 mod verify;

@@ -34,8 +34,18 @@ pub fn bin(cwd: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// A simulator that knows every test credential, over HTTPS with the test-only CA's certificate.
+pub fn sim_tls(org: Org) -> Sim {
+    let read = |f: &str| std::fs::read_to_string(fixtures().join("tls").join(f)).expect("test TLS material");
+    Sim::start_tls(config(org), &read("test-only-server.pem"), &read("test-only-server.key")).expect("TLS simulator")
+}
+
 /// A simulator that knows every test credential.
 pub fn sim(org: Org) -> Sim {
+    Sim::start(config(org)).expect("simulator starts")
+}
+
+fn config(org: Org) -> SimConfig {
     let mut config = SimConfig::new(org);
     config.client_id = CLIENT_ID.into();
     config.client_secret = CLIENT_SECRET.into();
@@ -44,7 +54,7 @@ pub fn sim(org: Org) -> Sim {
     config.usernames = vec![USERNAME.into()];
     config.refresh_tokens = vec![REFRESH_TOKEN.into()];
     config.access_tokens = vec![ACCESS_TOKEN.into()];
-    Sim::start(config).expect("simulator starts")
+    config
 }
 
 pub fn small_org() -> Org {

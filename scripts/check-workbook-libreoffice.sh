@@ -24,10 +24,13 @@ for sheet, slug in pairs.items():
     assert rows[0][-3:] == ["Decision", "Reviewer", "Comment"], rows[0]
     ours = list(csv.reader(open(work / "reports" / f"{slug}.csv", encoding="utf-8")))
     assert len(rows) == len(ours), f"{sheet}: {len(rows)} rows in Calc, {len(ours)} in the CSV"
-    if "LastLoginDate" in rows[0]:
-        col = rows[0].index("LastLoginDate")
-        dates = [r[col] for r in rows[1:] if r[col]]
-        assert dates and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?", d) for d in dates), dates[:3]
+    # Dates: Calc shows a real date cell in its date format; text would come out as ISO 8601 with a T.
+    for name in ("CreatedDate", "LastLoginDate"):
+        if name in rows[0]:
+            col = rows[0].index(name)
+            dates = [r[col] for r in rows[1:] if r[col]]
+            assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?", d) for d in dates), dates[:3]
+            assert dates or name == "LastLoginDate", f"{sheet}: no {name}"
     print(f"ok: {sheet}: {len(rows) - 1} rows, reviewer columns, dates")
 PY
 echo "LibreOffice Calc opened the workbook: every check passed"

@@ -197,25 +197,23 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         ],
     )?;
 
+    // An assignment's or a group component's nested PermissionSet, classified.
+    let certinia_set = |r: &Map<String, Value>| {
+        classify.permission_set(
+            text(r, "PermissionSet.NamespacePrefix"),
+            text(r, "PermissionSet.Name"),
+            text(r, "PermissionSet.Label"),
+            flag(r, "PermissionSet.IsOwnedByProfile"),
+        )
+    };
+
     // Permission set assignments, classified.
     let psa = records("PermissionSetAssignment");
     let psa_df = DataFrame::new(
         psa.len(),
         vec![
             str_column("DirectUser", psa.iter().map(|r| text(r, "AssigneeId").map(str::to_string)).collect()),
-            Column::new(
-                "PsCertinia".into(),
-                psa.iter()
-                    .map(|r| {
-                        classify.permission_set(
-                            text(r, "PermissionSet.NamespacePrefix"),
-                            text(r, "PermissionSet.Name"),
-                            text(r, "PermissionSet.Label"),
-                            flag(r, "PermissionSet.IsOwnedByProfile"),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            ),
+            Column::new("PsCertinia".into(), psa.iter().map(certinia_set).collect::<Vec<_>>()),
             Column::new(
                 "PsOwned".into(),
                 psa.iter().map(|r| flag(r, "PermissionSet.IsOwnedByProfile")).collect::<Vec<_>>(),
@@ -268,20 +266,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 "GroupId",
                 components.iter().map(|r| text(r, "PermissionSetGroupId").map(str::to_string)).collect(),
             ),
-            Column::new(
-                "CompCertinia".into(),
-                components
-                    .iter()
-                    .map(|r| {
-                        classify.permission_set(
-                            text(r, "PermissionSet.NamespacePrefix"),
-                            text(r, "PermissionSet.Name"),
-                            text(r, "PermissionSet.Label"),
-                            flag(r, "PermissionSet.IsOwnedByProfile"),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            ),
+            Column::new("CompCertinia".into(), components.iter().map(certinia_set).collect::<Vec<_>>()),
         ],
     )?;
 

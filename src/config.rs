@@ -89,7 +89,7 @@ pub struct FileSalesforce {
     pub access_token_file: Option<PathBuf>,
     pub api_version: Option<String>,
     pub batch_size: Option<u32>,
-    pub min_api_remaining: Option<toml::Value>,
+    pub min_api_remaining: Option<FloorSetting>,
     pub retries: Option<u32>,
     pub retry_delay_ms: Option<u64>,
     pub timeout_secs: Option<u64>,
@@ -438,33 +438,30 @@ fn secret(
     }
 }
 
-/// The connection settings after merging, before the credentials are read.
-#[derive(Debug, Default, Serialize)]
-pub struct MergedSalesforce {
-    pub instance_url: Option<String>,
-    pub login_url: Option<String>,
-    pub auth_flow: Option<AuthFlow>,
-    pub client_id: Option<String>,
-    pub username: Option<String>,
-    pub jwt_key_file: Option<PathBuf>,
-    pub jwt_audience: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    pub refresh_token_file: Option<PathBuf>,
-    pub access_token_file: Option<PathBuf>,
-    pub api_version: Option<String>,
-    pub batch_size: Option<u32>,
-    pub min_api_remaining: Option<String>,
-    pub retries: Option<u32>,
-    pub retry_delay_ms: Option<u64>,
-    pub timeout_secs: Option<u64>,
-    pub ca_file: Option<PathBuf>,
+/// `min_api_remaining` in the file: `"5%"`, or a plain count such as `2000`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum FloorSetting {
+    Count(u64),
+    Text(String),
 }
 
-impl MergedSalesforce {
-    pub fn merge(args: &SalesforceArgs, file: &LoadedFile) -> MergedSalesforce {
+impl FloorSetting {
+    fn text(&self) -> String {
+        match self {
+            FloorSetting::Count(n) => n.to_string(),
+            FloorSetting::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl FileSalesforce {
+    /// The connection settings after merging, before the credentials are read: flag or
+    /// environment first, then the file (its relative paths resolved against it).
+    pub fn merge(args: &SalesforceArgs, file: &LoadedFile) -> FileSalesforce {
         let f = &file.config.salesforce;
         let path = |a: &Option<PathBuf>, b: &Option<PathBuf>| a.clone().or_else(|| b.as_ref().map(|p| file.resolve(p)));
-        MergedSalesforce {
+        FileSalesforce {
             instance_url: args.instance_url.clone().or_else(|| f.instance_url.clone()),
             login_url: args.login_url.clone().or_else(|| f.login_url.clone()),
             auth_flow: args.auth_flow.or(f.auth_flow),
@@ -477,27 +474,32 @@ impl MergedSalesforce {
             access_token_file: path(&args.access_token_file, &f.access_token_file),
             api_version: args.api_version.clone().or_else(|| f.api_version.clone()),
             batch_size: args.batch_size.or(f.batch_size),
-            min_api_remaining: args.min_api_remaining.clone().or_else(|| {
-                f.min_api_remaining.as_ref().map(|v| match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-            }),
+            min_api_remaining: args
+                .min_api_remaining
+                .clone()
+                .map(FloorSetting::Text)
+                .or_else(|| f.min_api_remaining.clone()),
             retries: args.retries.or(f.retries),
             retry_delay_ms: args.retry_delay_ms.or(f.retry_delay_ms),
             timeout_secs: args.timeout_secs.or(f.timeout_secs),
             ca_file: path(&args.ca_file, &f.ca_file),
         }
     }
+
+    fn api_floor(&self) -> Result<ApiFloor, ConfigError> {
+        ApiFloor::parse(
+            &self.min_api_remaining.as_ref().map(FloorSetting::text).unwrap_or_else(|| DEFAULT_API_FLOOR.into()),
+        )
+    }
 }
 
 impl SalesforceConfig {
     pub fn from_sources(args: &SalesforceArgs, file: &LoadedFile) -> Result<SalesforceConfig, ConfigError> {
-        let m = MergedSalesforce::merge(args, file);
+        let m = FileSalesforce::merge(args, file);
         let api_version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
         let batch_size = batch_size(m.batch_size)?;
         let retry = retry_policy(&m)?;
-        let min_api_remaining = ApiFloor::parse(m.min_api_remaining.as_deref().unwrap_or(DEFAULT_API_FLOOR))?;
+        let min_api_remaining = m.api_floor()?;
         let ca_pem = match &m.ca_file {
             None => None,
             Some(path) => {
@@ -520,7 +522,7 @@ impl SalesforceConfig {
     }
 }
 
-fn retry_policy(m: &MergedSalesforce) -> Result<RetryPolicy, ConfigError> {
+fn retry_policy(m: &FileSalesforce) -> Result<RetryPolicy, ConfigError> {
     let mut policy = RetryPolicy::default();
     if let Some(r) = m.retries {
         if r > 20 {
@@ -552,7 +554,7 @@ fn require<'a>(value: &'a Option<String>, flag: &str, flow: &str) -> Result<&'a 
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| invalid(format!("the {flow} needs {flag}")))
 }
 
-fn credentials(m: &MergedSalesforce) -> Result<Credentials, ConfigError> {
+fn credentials(m: &FileSalesforce) -> Result<Credentials, ConfigError> {
     let client_secret = secret("SF_CLIENT_SECRET", "--client-secret-file", m.client_secret_file.clone())?;
     let refresh_token = secret("SF_REFRESH_TOKEN", "--refresh-token-file", m.refresh_token_file.clone())?;
     let access_token = secret("SF_ACCESS_TOKEN", "--access-token-file", m.access_token_file.clone())?;
@@ -647,7 +649,7 @@ fn credentials(m: &MergedSalesforce) -> Result<Credentials, ConfigError> {
 
 /// What `access-audit config` prints: every effective value, secrets only by source.
 pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFile) -> Result<String, ConfigError> {
-    let m = MergedSalesforce::merge(args_sf, file);
+    let m = FileSalesforce::merge(args_sf, file);
     let rules = Rules::from_sources(args_rules, file)?;
     let mut out = String::new();
     let push = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
@@ -673,7 +675,7 @@ pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFi
     push(&mut out, "jwt_key_file", optp(&m.jwt_key_file));
     push(&mut out, "api_version", q(&ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?.0));
     push(&mut out, "batch_size", batch_size(m.batch_size)?.to_string());
-    let floor = ApiFloor::parse(m.min_api_remaining.as_deref().unwrap_or(DEFAULT_API_FLOOR))?;
+    let floor = m.api_floor()?;
     push(&mut out, "min_api_remaining", q(&floor.to_string()));
     let retry = retry_policy(&m)?;
     push(&mut out, "retries", retry.retries.to_string());

@@ -48,10 +48,11 @@ impl Staging {
         };
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.access-audit-tmp-"))
-            .tempdir_in(&parent)
-            .map_err(io_err(&parent))?;
+        let prefix = format!(".{name}.access-audit-tmp-");
+        remove_orphans(&parent, &prefix);
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent).map_err(io_err(&parent))?;
+        // Who owns this folder, so that a later run can clear it away if this one is killed.
+        std::fs::write(dir.path().join(OWNER), std::process::id().to_string()).map_err(io_err(dir.path()))?;
         Ok(Staging { dir, target: target.to_path_buf() })
     }
 
@@ -65,6 +66,8 @@ impl Staging {
 
     /// Flushes every file and swaps the staging folder into place.
     pub fn commit(self, kind: &'static str, marker: &'static str) -> Result<(), OutputError> {
+        let owner = self.dir.path().join(OWNER);
+        std::fs::remove_file(&owner).map_err(io_err(&owner))?;
         sync_tree(self.dir.path())?;
         // Checked again: the target may have changed while we worked.
         check_replaceable(&self.target, kind, marker)?;
@@ -84,6 +87,41 @@ impl Staging {
         }
         Ok(())
     }
+}
+
+/// The file in a staging folder that names the process writing it.
+const OWNER: &str = ".access-audit-owner";
+
+/// Removes staging folders beside the target that a killed run left behind (their owner process
+/// is gone). Folders of a run still going, and anything not ours, are left alone.
+fn remove_orphans(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(prefix) || !path.is_dir() {
+            continue;
+        }
+        let alive = match std::fs::read_to_string(path.join(OWNER)).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            Some(pid) => process_alive(pid),
+            // Without an owner file it is the old contents of a swap that was not cleaned up.
+            None => false,
+        };
+        if !alive {
+            tracing::info!("removing {}, left behind by an interrupted run", path.display());
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    // Without a cheap, safe liveness check, assume it runs: never delete a live run's work.
+    true
 }
 
 fn check_replaceable(target: &Path, kind: &'static str, marker: &'static str) -> Result<(), OutputError> {
@@ -168,6 +206,27 @@ mod tests {
         std::fs::write(foreign.join("thesis.txt"), "x").unwrap();
         let e = Staging::new(&foreign, "a snapshot", "manifest.json").err().unwrap();
         assert!(e.to_string().contains("refusing to replace"), "{e}");
+    }
+
+    #[test]
+    fn orphans_of_killed_runs_are_removed_and_live_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("out");
+        let orphan = root.path().join(".out.access-audit-tmp-dead");
+        std::fs::create_dir(&orphan).unwrap();
+        std::fs::write(orphan.join(OWNER), "4294967295").unwrap();
+        let live = root.path().join(".out.access-audit-tmp-live");
+        std::fs::create_dir(&live).unwrap();
+        std::fs::write(live.join(OWNER), std::process::id().to_string()).unwrap();
+        let foreign = root.path().join(".other.access-audit-tmp-x");
+        std::fs::create_dir(&foreign).unwrap();
+        let s = Staging::new(&target, "a snapshot", "manifest.json").unwrap();
+        assert!(!orphan.exists(), "a dead run's folder is removed");
+        assert!(live.exists() || !cfg!(target_os = "linux"), "a live run's folder stays");
+        assert!(foreign.exists(), "another target's folder stays");
+        std::fs::write(s.path().join("manifest.json"), "1").unwrap();
+        s.commit("a snapshot", "manifest.json").unwrap();
+        assert!(!target.join(OWNER).exists(), "the owner file does not reach the output");
     }
 
     #[test]

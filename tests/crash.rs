@@ -12,22 +12,6 @@ use crate::common::*;
 
 const AS_OF: &str = "2026-10-01T00:00:00Z";
 
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
 fn run_command(work: &Path, sim: &sf_sim::Sim) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("access-audit"));
     cmd.current_dir(work)
@@ -100,4 +84,8 @@ fn killed_at_any_moment_the_folder_is_old_or_new_never_half() {
         access_audit::snapshot::verify(&work.path().join("out/snapshot")).expect("the new snapshot is whole");
     }
     assert!(killed >= 3, "several kills landed mid-run ({killed} killed, {replaced} replaced)");
+    // The next complete run clears away what the killed ones left beside the folder.
+    assert!(run_command(work.path(), &sim).status().unwrap().success());
+    let names: Vec<_> = std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("out")], "no leftovers");
 }

@@ -30,23 +30,6 @@ fn run(work: &Path, sim: &Sim, out: &str) -> assert_cmd::Command {
     cmd
 }
 
-/// Every file under `dir`, with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
 /// What must not change when a fault is survived: the pulled data and every CSV.
 fn data(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     tree(dir).into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "csv" || e == "ndjson")).collect()

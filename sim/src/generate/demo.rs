@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::{datetime, record, sf_id};
+use super::{datetime, permission_set, record, sf_id};
 use crate::org::{Org, Record};
 
 /// The instant the demo org was "pulled" at; use it as the report's as-of.
@@ -739,26 +739,6 @@ struct Builder {
     /// Profile-owned sets and ids by profile name.
     profiles: BTreeMap<&'static str, (String, Value)>,
     packages: BTreeMap<&'static str, String>,
-}
-
-fn permission_set(
-    id: &str,
-    name: &str,
-    label: &str,
-    namespace: Option<&str>,
-    owned_by_profile: bool,
-    kind: &str,
-    group_id: Option<&str>,
-) -> Value {
-    json!({
-        "Id": id,
-        "Name": name,
-        "Label": label,
-        "NamespacePrefix": namespace,
-        "IsOwnedByProfile": owned_by_profile,
-        "Type": kind,
-        "PermissionSetGroupId": group_id,
-    })
 }
 
 impl Builder {

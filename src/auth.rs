@@ -168,8 +168,12 @@ impl Credentials {
             url: url.to_string(),
             status: status.as_u16(),
         })?;
-        let instance_url = endpoint_url("the instance_url returned by the token endpoint", &ok.instance_url)
-            .map_err(|e| AuthError::BadInstance { message: e.to_string() })?;
+        // Salesforce always names the instance; a token endpoint that does not is the instance itself.
+        let instance_url = match &ok.instance_url {
+            Some(u) => endpoint_url("the instance_url returned by the token endpoint", u)
+                .map_err(|e| AuthError::BadInstance { message: e.to_string() })?,
+            None => token_host.clone(),
+        };
         tracing::debug!(flow, instance = %instance_url, "logged in");
         Ok(Session { instance_url, access_token: SecretString::from(ok.access_token), identity_url: ok.id })
     }
@@ -206,7 +210,8 @@ fn hint(credentials: &Credentials, error: &str, description: &str) -> &'static s
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
-    instance_url: String,
+    #[serde(default)]
+    instance_url: Option<String>,
     #[serde(default)]
     id: Option<String>,
 }

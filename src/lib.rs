@@ -2,7 +2,7 @@
 //!
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
-//! (with `roster`) → `model` → `render` → `output` (atomic folders).
+//! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
 //! the outcome into a message and an exit code ([`exit::ExitCode`]).
 
@@ -11,9 +11,9 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod exit;
 pub mod model;
-pub mod output;
 pub mod render;
 pub mod roster;
 pub mod salesforce;
@@ -31,7 +31,7 @@ pub enum Error {
     #[error(transparent)]
     Snapshot(#[from] snapshot::SnapshotError),
     #[error(transparent)]
-    Output(#[from] output::OutputError),
+    Output(#[from] deliver::OutputError),
     #[error(transparent)]
     Roster(#[from] roster::RosterError),
     #[error(transparent)]
@@ -58,7 +58,7 @@ impl Error {
             Error::Snapshot(e) => match e {
                 N::Salesforce(_) => unreachable!("matched above"),
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
-                N::Malformed { .. } | N::Duplicate { .. } | N::Organization { .. } => ExitCode::Incomplete,
+                N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,
                 N::Output(_) => ExitCode::Io,
             },

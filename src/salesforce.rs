@@ -226,6 +226,25 @@ impl Client {
         &self.api_version
     }
 
+    /// The org's Id as the login names it: the identity URL's `/id/<orgId>/<userId>`, or the
+    /// access token's prefix (Salesforce tokens begin with the org Id and `!`).
+    pub async fn org_id_hint(&self) -> Option<String> {
+        let slot = self.slot.read().await;
+        let from_identity = slot.session.identity_url.as_deref().and_then(|u| {
+            let mut parts = u.trim_end_matches('/').rsplit('/');
+            let _user = parts.next()?;
+            parts.next().filter(|id| id.starts_with("00D")).map(str::to_string)
+        });
+        from_identity.or_else(|| {
+            let token = slot.session.access_token.expose_secret();
+            let (prefix, _) = token.split_once('!')?;
+            (prefix.starts_with("00D")
+                && (prefix.len() == 15 || prefix.len() == 18)
+                && prefix.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| prefix.to_string())
+        })
+    }
+
     pub async fn instance_url(&self) -> Url {
         self.slot.read().await.session.instance_url.clone()
     }
@@ -405,15 +424,21 @@ impl Client {
         if floor.is_off() {
             return Ok(None);
         }
-        let limits = self.limits().await?;
-        let daily: Limit =
-            limits.get("DailyApiRequests").cloned().and_then(|v| serde_json::from_value(v).ok()).ok_or_else(|| {
-                SalesforceError::BadResponse {
-                    what: "limits".into(),
-                    detail: "no DailyApiRequests {Max, Remaining} (use --min-api-remaining 0 to skip the quota check)"
-                        .into(),
-                }
-            })?;
+        let limits = match self.limits().await {
+            Ok(l) => l,
+            Err(SalesforceError::Api { status: 404, .. }) => {
+                tracing::warn!("this org offers no /limits resource: the API quota cannot be checked before the pull");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(daily) = limits.get("DailyApiRequests").cloned().and_then(|v| serde_json::from_value::<Limit>(v).ok())
+        else {
+            tracing::warn!(
+                "/limits has no DailyApiRequests {{Max, Remaining}}: the API quota cannot be checked before the pull"
+            );
+            return Ok(None);
+        };
         let (max, remaining) = (daily.max.max(0) as u64, daily.remaining.max(0) as u64);
         let floor_requests = floor.requests(max);
         tracing::info!("the org has {remaining} of {max} daily API requests left; this run needs about {needed}");
@@ -510,12 +535,16 @@ impl Client {
                 })
             })?;
             // The locator is opaque, but it must stay on this org: never send the token elsewhere.
-            if !next.starts_with("/services/data/") || next.contains("://") || next.contains('?') {
-                return Err(QueryFailure::from_sf(SalesforceError::BadResponse {
-                    what: what.clone(),
-                    detail: format!("nextRecordsUrl is not a path on this org: {next:?}"),
-                }));
-            }
+            let instance = self.instance_url().await;
+            let next = match same_org_path(&instance, &next) {
+                Some(path) => path,
+                None => {
+                    return Err(QueryFailure::from_sf(SalesforceError::BadResponse {
+                        what: what.clone(),
+                        detail: format!("nextRecordsUrl is not a path on this org: {next:?}"),
+                    }));
+                }
+            };
             let value = self
                 .get_json(
                     &what,
@@ -555,6 +584,21 @@ impl Client {
         }
         Ok(QueryStats { total_size: expected, rows, pages, restarts: 0 })
     }
+}
+
+/// The path of a `nextRecordsUrl`: a path under /services/data/ (as Salesforce sends it), or
+/// an absolute URL on the instance's own origin (as some proxies and simulators do); else None.
+fn same_org_path(instance: &Url, next: &str) -> Option<String> {
+    let path = if next.starts_with('/') && !next.starts_with("//") {
+        next.to_string()
+    } else {
+        let url = Url::parse(next).ok()?;
+        if url.origin() != instance.origin() || url.query().is_some() {
+            return None;
+        }
+        url.path().to_string()
+    };
+    (path.starts_with("/services/data/") && !path.contains('?') && !path.contains("://")).then_some(path)
 }
 
 enum QueryFailure<E> {
@@ -676,6 +720,26 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_records_urls_stay_on_the_org() {
+        let instance = Url::parse("https://acme.my.salesforce.com").unwrap();
+        let ok = "/services/data/v62.0/query/01gXX-2000";
+        assert_eq!(same_org_path(&instance, ok).as_deref(), Some(ok));
+        assert_eq!(
+            same_org_path(&instance, "https://acme.my.salesforce.com/services/data/v62.0/query/01gXX-2000").as_deref(),
+            Some(ok)
+        );
+        for bad in [
+            "https://evil.example/services/data/v62.0/query/x",
+            "http://acme.my.salesforce.com/services/data/v62.0/query/x",
+            "/services/data/v62.0/query/x?y=1",
+            "/other/path",
+            "//evil.example/services/data/x",
+        ] {
+            assert_eq!(same_org_path(&instance, bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn limit_info_header() {

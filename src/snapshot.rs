@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::ApiFloor;
-use crate::output::{OutputError, Staging, io_err};
+use crate::deliver::{OutputError, Staging, io_err};
 use crate::salesforce::{ApiUsage, Client, Limit, RecordSink, SalesforceError, json_kind};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
@@ -56,6 +56,8 @@ const fn f(path: &'static str, ty: FieldType, required: bool) -> FieldSpec {
 pub struct ObjectSpec {
     pub name: &'static str,
     pub fields: &'static [FieldSpec],
+    /// Not in REPORTS.md's input table: a pull goes on without it when the org does not offer it.
+    pub optional: bool,
 }
 
 impl ObjectSpec {
@@ -71,10 +73,11 @@ impl ObjectSpec {
 
 use FieldType::{Bool, DateTime as Dt, Id, Text};
 
-/// The queries of REPORTS.md's input table, plus `Organization` for the report header.
+/// The queries of REPORTS.md's input table, plus `Organization` (optional) for the report header.
 pub const OBJECTS: &[ObjectSpec] = &[
     ObjectSpec {
         name: "Organization",
+        optional: true,
         fields: &[
             f("Id", Id, true),
             f("Name", Text, false),
@@ -85,6 +88,7 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "User",
+        optional: false,
         fields: &[
             f("Id", Id, true),
             f("Username", Text, true),
@@ -104,6 +108,7 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetAssignment",
+        optional: false,
         fields: &[
             f("Id", Id, true),
             f("AssigneeId", Id, true),
@@ -119,6 +124,7 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetGroup",
+        optional: false,
         fields: &[
             f("Id", Id, true),
             f("DeveloperName", Text, false),
@@ -128,6 +134,7 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetGroupComponent",
+        optional: false,
         fields: &[
             f("Id", Id, true),
             f("PermissionSetGroupId", Id, true),
@@ -140,6 +147,7 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "UserPackageLicense",
+        optional: false,
         fields: &[
             f("Id", Id, true),
             f("UserId", Id, true),
@@ -147,7 +155,11 @@ pub const OBJECTS: &[ObjectSpec] = &[
             f("PackageLicense.NamespacePrefix", Text, false),
         ],
     },
-    ObjectSpec { name: "UserLogin", fields: &[f("Id", Id, true), f("UserId", Id, true), f("IsFrozen", Bool, true)] },
+    ObjectSpec {
+        name: "UserLogin",
+        optional: false,
+        fields: &[f("Id", Id, true), f("UserId", Id, true), f("IsFrozen", Bool, true)],
+    },
 ];
 
 pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
@@ -166,8 +178,6 @@ pub enum SnapshotError {
     MissingObject { object: String, api_version: String, message: String, advice: String },
     #[error("{object}: record {id} arrived twice; two cursors were stitched together or the org changed mid-pull")]
     Duplicate { object: String, id: String },
-    #[error("the org returned {count} Organization records instead of exactly one")]
-    Organization { count: usize },
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error("snapshot {dir}: {detail}")]
@@ -443,7 +453,9 @@ struct Collector {
 impl RecordSink for Collector {
     type Error = SnapshotError;
 
-    fn record(&mut self, record: Map<String, Value>) -> Result<(), SnapshotError> {
+    fn record(&mut self, mut record: Map<String, Value>) -> Result<(), SnapshotError> {
+        // Salesforce returns exactly the fields asked for; keep the snapshot to those if a server sends more.
+        record.retain(|key, _| self.spec.fields.iter().any(|f| f.path.split('.').next() == Some(key.as_str())));
         let id = validate(self.spec, &record)?;
         self.lines.push((id, serde_json::to_string(&record).expect("a JSON map always serialises")));
         Ok(())
@@ -465,6 +477,23 @@ async fn pull_object(client: &Client, spec: &'static ObjectSpec) -> Result<Pulle
     Ok(Pulled { spec, soql, lines: collector.lines, total_size: stats.total_size, pages: stats.pages })
 }
 
+/// Pulls an optional object; `None` when the org does not offer it (unknown object or field,
+/// or refused), with a warning. Faults that are not about the object still fail the pull.
+async fn pull_optional(client: &Client, spec: &'static ObjectSpec) -> Result<Option<Pulled>, SnapshotError> {
+    match pull_object(client, spec).await {
+        Ok(p) => Ok(Some(p)),
+        Err(
+            e @ (SnapshotError::MissingObject { .. }
+            | SnapshotError::MissingField { .. }
+            | SnapshotError::Salesforce(SalesforceError::Api { status: 400 | 403 | 404, .. })),
+        ) if spec.optional => {
+            tracing::warn!("{e}; going on without {}", spec.name);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// About how many requests a pull will spend: the pages of the previous pull into the same
 /// place when there is one, else one page per object.
 pub fn estimate_requests(previous: Option<&Path>) -> u64 {
@@ -474,6 +503,27 @@ pub fn estimate_requests(previous: Option<&Path>) -> u64 {
         Ok(m) => OBJECTS.iter().map(|o| m.object(o.name).map(|e| e.pages.max(1)).unwrap_or(1)).sum(),
         Err(_) => fallback,
     }
+}
+
+/// Who the org is: from its Organization record, else from the login (the identity URL names the
+/// org, and Salesforce access tokens start with the org id).
+async fn org_info(client: &Client, organization: Option<&Pulled>) -> OrgInfo {
+    let instance_url = client.instance_url().await.as_str().trim_end_matches('/').to_string();
+    if let Some([(id, line)]) = organization.map(|p| p.lines.as_slice()) {
+        let record: Map<String, Value> = serde_json::from_str(line).expect("written by us");
+        let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
+        return OrgInfo {
+            id: id.clone(),
+            name: text("Name"),
+            instance_url,
+            instance_name: text("InstanceName"),
+            is_sandbox: record.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
+            organization_type: text("OrganizationType"),
+        };
+    }
+    let id = client.org_id_hint().await.unwrap_or_else(|| "unknown".to_string());
+    tracing::warn!("the org's Organization record is not available: the org is identified as {id} from the login");
+    OrgInfo { id, name: None, instance_url, instance_name: None, is_sandbox: false, organization_type: None }
 }
 
 /// Pulls every object concurrently and writes the snapshot folder atomically.
@@ -492,22 +542,12 @@ pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manife
 pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let pulled_at = Utc::now();
-    let pulled = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_object(client, spec))).await?;
-
-    let org_rows = &pulled.iter().find(|p| p.spec.name == "Organization").expect("Organization is queried").lines;
-    if org_rows.len() != 1 {
-        return Err(SnapshotError::Organization { count: org_rows.len() });
-    }
-    let org_record: Map<String, Value> = serde_json::from_str(&org_rows[0].1).expect("written by us");
-    let text = |k: &str| org_record.get(k).and_then(Value::as_str).map(str::to_string);
-    let org = OrgInfo {
-        id: org_rows[0].0.clone(),
-        name: text("Name"),
-        instance_url: client.instance_url().await.as_str().trim_end_matches('/').to_string(),
-        instance_name: text("InstanceName"),
-        is_sandbox: org_record.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
-        organization_type: text("OrganizationType"),
-    };
+    let pulled: Vec<Pulled> = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)))
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let org = org_info(client, pulled.iter().find(|p| p.spec.name == "Organization")).await;
 
     let mut objects = Vec::new();
     for mut p in pulled {
@@ -607,7 +647,7 @@ pub fn verify(dir: &Path) -> Result<Verified, SnapshotError> {
     let manifest = read_manifest(dir)?;
     let mut problems = Vec::new();
     let mut rows = 0;
-    for spec in OBJECTS {
+    for spec in OBJECTS.iter().filter(|o| !o.optional) {
         if manifest.object(spec.name).is_none() {
             problems.push(format!("{}: missing from the manifest", spec.name));
         }
@@ -661,7 +701,11 @@ pub fn load(dir: &Path) -> Result<Loaded, SnapshotError> {
     let verified = verify(dir)?;
     let mut records = BTreeMap::new();
     for spec in OBJECTS {
-        let entry = verified.manifest.object(spec.name).expect("verify checked every object is listed");
+        let Some(entry) = verified.manifest.object(spec.name) else {
+            // Only an optional object can be missing: verify checked the others.
+            records.insert(spec.name, Vec::new());
+            continue;
+        };
         let path = dir.join(&entry.file);
         let reader =
             BufReader::new(File::open(&path).map_err(|e| SnapshotError::Invalid {
@@ -756,6 +800,18 @@ mod tests {
         assert!(e.to_string().contains("field Profile.Name"), "{e}");
         let e = validate(s, &rec(&format!(r#"{{{base},"Profile":null,"Extra":1}}"#))).unwrap_err();
         assert!(e.to_string().contains("Extra was not asked for"), "{e}");
+    }
+
+    #[test]
+    fn fields_nobody_asked_for_are_not_kept() {
+        let mut c = Collector { spec: spec("UserLogin").unwrap(), lines: Vec::new() };
+        c.record(rec(
+            r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false,"IsPasswordLocked":true}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
+        c.restart();
+        assert!(c.lines.is_empty());
     }
 
     #[test]

@@ -185,3 +185,20 @@ fn the_batch_size_is_sent_as_sforce_query_options() {
     pull_jwt(work.path(), &sim, &work.path().join("s")).args(["--batch-size", "200"]).assert().success();
     assert_eq!(sim.stats().query_pages["User"], users.div_ceil(200) as u64);
 }
+
+#[test]
+fn an_org_without_an_organization_record_is_identified_from_the_login() {
+    let mut org = small_org();
+    org.objects_mut().remove("Organization");
+    let sim = sim(org);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("snapshot");
+    let output = pull_jwt(work.path(), &sim, &out).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("identified as 00D"), "{}", stderr_of(&output));
+    let manifest = snapshot::verify(&out).unwrap().manifest;
+    assert_eq!(manifest.org.id, sf_sim::DEFAULT_ORG_ID);
+    assert_eq!(manifest.org.name, None);
+    // The report still runs.
+    bin(work.path()).args(["report", "--snapshot", "snapshot", "--out", "reports"]).assert().success();
+}

@@ -203,10 +203,12 @@ fn rules_org() -> (Org, BTreeMap<&'static str, String>) {
         ("u11c", "CsnOnly"),
         ("u11d", "PowerCustomerSuccess"),
         ("u11e", "CustomerSuccess"),
+        ("u11f", "SelfService"),
     ] {
         b.user(user(key).kind(t).login(Some("2019-01-01T00:00:00".into())));
     }
     b.license("u11d", "pse");
+    b.assign("u11f", Some("c2g"), "Accounting", "Accounting", false);
 
     // Certinia access retained: deactivated users, by every path.
     let neutral = b.group(

@@ -3,7 +3,7 @@
 //! Every format sits behind one [`Renderer`] (hyperfine's `Exporter` shape) and
 //! reads only the report model, never raw Salesforce JSON, so all formats show
 //! the same rows and columns in the same order. [`render_all`] writes, into a
-//! folder the caller has staged (see [`crate::output::Staging`]):
+//! folder the caller has staged (see [`crate::deliver::Staging`]):
 //!
 //! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
 //! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;

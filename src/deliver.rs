@@ -1,4 +1,4 @@
-//! Output folders that appear whole or not at all.
+//! Delivery: output folders that appear whole or not at all.
 //!
 //! Every folder the tool writes (a snapshot, a report folder) is first written
 //! into a hidden staging sibling (`.NAME.access-audit-tmp-XXXX`, same file system),

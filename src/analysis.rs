@@ -33,6 +33,8 @@ pub enum AnalysisError {
     BadDateTime { object: &'static str, id: String, field: &'static str, value: String },
     #[error("the analysis failed: {0}")]
     Polars(#[from] PolarsError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
 }
 
 /// Decides what is Certinia, by REPORTS.md's rules.
@@ -160,12 +162,18 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     let rules = inputs.rules;
     let as_of = inputs.as_of;
     let classify = Classifier::new(rules);
-    let records = |name: &str| snapshot.records.get(name).map(Vec::as_slice).unwrap_or(&[]);
+    // Users are kept whole (the report rows show them); every other object is read into columns,
+    // one record at a time.
+    let mut user_records = Vec::with_capacity(snapshot.rows("User"));
+    snapshot.each("User", |r| {
+        user_records.push(r);
+        Ok::<(), AnalysisError>(())
+    })?;
 
     // Users, with the population rule applied as a column.
     let audited_types: Vec<String> = rules.user_types.iter().map(|t| t.to_ascii_lowercase()).collect();
-    let mut users = Vec::with_capacity(records("User").len());
-    for record in records("User") {
+    let mut users = Vec::with_capacity(user_records.len());
+    for record in &user_records {
         let id = text(record, "Id").unwrap_or_default();
         let user_type = text(record, "UserType").unwrap_or_default();
         let created = datetime(record, id, "CreatedDate")?.ok_or_else(|| AnalysisError::BadDateTime {
@@ -208,94 +216,88 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     };
 
     // Permission set assignments, classified.
-    let psa = records("PermissionSetAssignment");
+    let (mut assignee, mut ps_certinia, mut ps_owned, mut ps_display, mut ps_group) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    snapshot.each("PermissionSetAssignment", |r| {
+        assignee.push(text(&r, "AssigneeId").map(str::to_string));
+        ps_certinia.push(certinia_set(&r));
+        ps_owned.push(flag(&r, "PermissionSet.IsOwnedByProfile"));
+        ps_display.push(Some(display(
+            text(&r, "PermissionSet.Label"),
+            text(&r, "PermissionSet.NamespacePrefix"),
+            text(&r, "PermissionSet.Name"),
+        )));
+        ps_group.push(text(&r, "PermissionSetGroupId").map(str::to_string));
+        Ok::<(), AnalysisError>(())
+    })?;
     let psa_df = DataFrame::new(
-        psa.len(),
+        assignee.len(),
         vec![
-            str_column("DirectUser", psa.iter().map(|r| text(r, "AssigneeId").map(str::to_string)).collect()),
-            Column::new("PsCertinia".into(), psa.iter().map(certinia_set).collect::<Vec<_>>()),
-            Column::new(
-                "PsOwned".into(),
-                psa.iter().map(|r| flag(r, "PermissionSet.IsOwnedByProfile")).collect::<Vec<_>>(),
-            ),
-            str_column(
-                "PsDisplay",
-                psa.iter()
-                    .map(|r| {
-                        Some(display(
-                            text(r, "PermissionSet.Label"),
-                            text(r, "PermissionSet.NamespacePrefix"),
-                            text(r, "PermissionSet.Name"),
-                        ))
-                    })
-                    .collect(),
-            ),
-            str_column("GroupId", psa.iter().map(|r| text(r, "PermissionSetGroupId").map(str::to_string)).collect()),
+            str_column("DirectUser", assignee),
+            Column::new("PsCertinia".into(), ps_certinia),
+            Column::new("PsOwned".into(), ps_owned),
+            str_column("PsDisplay", ps_display),
+            str_column("GroupId", ps_group),
         ],
     )?;
 
     // Groups: Certinia by name or label, or by any Certinia component.
-    let groups = records("PermissionSetGroup");
+    let (mut group_id, mut group_display, mut group_match) = (Vec::new(), Vec::new(), Vec::new());
+    snapshot.each("PermissionSetGroup", |r| {
+        group_id.push(text(&r, "Id").map(str::to_string));
+        group_display.push(Some(display(
+            text(&r, "MasterLabel"),
+            text(&r, "NamespacePrefix"),
+            text(&r, "DeveloperName"),
+        )));
+        group_match.push(classify.name(text(&r, "DeveloperName")) || classify.name(text(&r, "MasterLabel")));
+        Ok::<(), AnalysisError>(())
+    })?;
     let groups_df = DataFrame::new(
-        groups.len(),
+        group_id.len(),
         vec![
-            str_column("GroupId", groups.iter().map(|r| text(r, "Id").map(str::to_string)).collect()),
-            str_column(
-                "GroupDisplay",
-                groups
-                    .iter()
-                    .map(|r| {
-                        Some(display(text(r, "MasterLabel"), text(r, "NamespacePrefix"), text(r, "DeveloperName")))
-                    })
-                    .collect(),
-            ),
-            Column::new(
-                "GroupNameMatch".into(),
-                groups
-                    .iter()
-                    .map(|r| classify.name(text(r, "DeveloperName")) || classify.name(text(r, "MasterLabel")))
-                    .collect::<Vec<_>>(),
-            ),
+            str_column("GroupId", group_id),
+            str_column("GroupDisplay", group_display),
+            Column::new("GroupNameMatch".into(), group_match),
         ],
     )?;
-    let components = records("PermissionSetGroupComponent");
+    let (mut component_group, mut component_certinia) = (Vec::new(), Vec::new());
+    snapshot.each("PermissionSetGroupComponent", |r| {
+        component_group.push(text(&r, "PermissionSetGroupId").map(str::to_string));
+        component_certinia.push(certinia_set(&r));
+        Ok::<(), AnalysisError>(())
+    })?;
     let components_df = DataFrame::new(
-        components.len(),
-        vec![
-            str_column(
-                "GroupId",
-                components.iter().map(|r| text(r, "PermissionSetGroupId").map(str::to_string)).collect(),
-            ),
-            Column::new("CompCertinia".into(), components.iter().map(certinia_set).collect::<Vec<_>>()),
-        ],
+        component_group.len(),
+        vec![str_column("GroupId", component_group), Column::new("CompCertinia".into(), component_certinia)],
     )?;
 
     // Package licences and frozen logins.
-    let licenses = records("UserPackageLicense");
+    let (mut license_user, mut license_ns, mut license_certinia) = (Vec::new(), Vec::new(), Vec::new());
+    snapshot.each("UserPackageLicense", |r| {
+        let ns = text(&r, "PackageLicense.NamespacePrefix");
+        license_user.push(text(&r, "UserId").map(str::to_string));
+        license_certinia.push(classify.namespace(ns));
+        license_ns.push(ns.map(str::to_string));
+        Ok::<(), AnalysisError>(())
+    })?;
     let licenses_df = DataFrame::new(
-        licenses.len(),
+        license_user.len(),
         vec![
-            str_column("LicenseUser", licenses.iter().map(|r| text(r, "UserId").map(str::to_string)).collect()),
-            str_column(
-                "Namespace",
-                licenses.iter().map(|r| text(r, "PackageLicense.NamespacePrefix").map(str::to_string)).collect(),
-            ),
-            Column::new(
-                "LicenseCertinia".into(),
-                licenses
-                    .iter()
-                    .map(|r| classify.namespace(text(r, "PackageLicense.NamespacePrefix")))
-                    .collect::<Vec<_>>(),
-            ),
+            str_column("LicenseUser", license_user),
+            str_column("Namespace", license_ns),
+            Column::new("LicenseCertinia".into(), license_certinia),
         ],
     )?;
-    let logins = records("UserLogin");
+    let (mut login_user, mut login_frozen) = (Vec::new(), Vec::new());
+    snapshot.each("UserLogin", |r| {
+        login_user.push(text(&r, "UserId").map(str::to_string));
+        login_frozen.push(flag(&r, "IsFrozen"));
+        Ok::<(), AnalysisError>(())
+    })?;
     let logins_df = DataFrame::new(
-        logins.len(),
-        vec![
-            str_column("LoginUser", logins.iter().map(|r| text(r, "UserId").map(str::to_string)).collect()),
-            Column::new("IsFrozen".into(), logins.iter().map(|r| flag(r, "IsFrozen")).collect::<Vec<_>>()),
-        ],
+        login_user.len(),
+        vec![str_column("LoginUser", login_user), Column::new("IsFrozen".into(), login_frozen)],
     )?;
 
     // The roster, matched against all users.

@@ -14,7 +14,7 @@ use crate::salesforce::{self, Client};
 use crate::{Error, render, snapshot};
 
 /// The marker that makes a folder a report folder (it may then be replaced).
-const REPORT_MARKER: &str = "summary.json";
+const REPORT_MARKER: &str = render::MARKER;
 const REPORT_KIND: &str = "a report folder";
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = "snapshot";

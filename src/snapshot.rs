@@ -12,7 +12,6 @@
 //! turning into a silent null three stages later. `verify` re-checks the hashes;
 //! `load` (the offline report) verifies before it reads.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -690,44 +689,47 @@ pub fn verify(dir: &Path) -> Result<Verified, SnapshotError> {
     Ok(Verified { manifest, manifest_sha256, rows })
 }
 
-/// A verified snapshot's records, per object, each validated again as read.
+/// A verified snapshot, read one object at a time so that no more than one record is held as JSON.
 pub struct Loaded {
     pub verified: Verified,
-    pub records: BTreeMap<&'static str, Vec<Map<String, Value>>>,
+    dir: PathBuf,
 }
 
-/// Verifies, then reads and validates every record.
+/// Verifies a snapshot, ready to be read.
 pub fn load(dir: &Path) -> Result<Loaded, SnapshotError> {
     let verified = verify(dir)?;
-    let mut records = BTreeMap::new();
-    for spec in OBJECTS {
-        let Some(entry) = verified.manifest.object(spec.name) else {
-            // Only an optional object can be missing: verify checked the others.
-            records.insert(spec.name, Vec::new());
-            continue;
+    Ok(Loaded { verified, dir: dir.to_path_buf() })
+}
+
+impl Loaded {
+    /// Hands every record of `object` to `each`, in file order, each validated again as it is read.
+    /// An optional object the snapshot does not hold has no records.
+    pub fn each<E: From<SnapshotError>>(
+        &self,
+        object: &str,
+        mut each: impl FnMut(Map<String, Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let spec = spec(object).expect("a snapshot object");
+        let Some(entry) = self.verified.manifest.object(spec.name) else {
+            return Ok(()); // only an optional object can be missing: verify checked the others
         };
-        let path = dir.join(&entry.file);
-        let reader =
-            BufReader::new(File::open(&path).map_err(|e| SnapshotError::Invalid {
-                dir: dir.to_path_buf(),
-                detail: format!("{}: {e}", entry.file),
-            })?);
-        let mut rows = Vec::with_capacity(entry.rows as usize);
+        let invalid = |detail: String| SnapshotError::Invalid { dir: self.dir.clone(), detail };
+        let path = self.dir.join(&entry.file);
+        let reader = BufReader::new(File::open(&path).map_err(|e| invalid(format!("{}: {e}", entry.file)))?);
         for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| SnapshotError::Invalid {
-                dir: dir.to_path_buf(),
-                detail: format!("{} line {}: {e}", entry.file, n + 1),
-            })?;
-            let record: Map<String, Value> = serde_json::from_str(&line).map_err(|e| SnapshotError::Invalid {
-                dir: dir.to_path_buf(),
-                detail: format!("{} line {}: not a JSON record ({e})", entry.file, n + 1),
-            })?;
+            let line = line.map_err(|e| invalid(format!("{} line {}: {e}", entry.file, n + 1)))?;
+            let record: Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| invalid(format!("{} line {}: not a JSON record ({e})", entry.file, n + 1)))?;
             validate(spec, &record)?;
-            rows.push(record);
+            each(record)?;
         }
-        records.insert(spec.name, rows);
+        Ok(())
     }
-    Ok(Loaded { verified, records })
+
+    /// Rows of `object` as the manifest counts them.
+    pub fn rows(&self, object: &str) -> usize {
+        self.verified.manifest.object(object).map_or(0, |o| o.rows as usize)
+    }
 }
 
 #[cfg(test)]

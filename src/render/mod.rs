@@ -29,7 +29,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::model::{Audit, Cell, Column, ReportKind, Rows};
 
-/// The folder's marker file (see [`crate::output`]): a report folder holds it.
+/// The folder's marker file (see [`crate::deliver`]): a report folder holds it.
 pub const MARKER: &str = json::FILE_NAME;
 
 /// One output format.

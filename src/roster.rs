@@ -1,7 +1,8 @@
 //! The expected-users roster: who should have Certinia access, according to HR or the app owner.
 //!
-//! Takes a CSV file (columns `federation_id`, `username`, `email`, any of them
-//! empty, other columns ignored) and hands on entries with their line numbers;
+//! Takes a CSV file (any of the columns `federation_id`, `username`, `email`, or
+//! Salesforce's `FederationIdentifier`, `Username`, `Email`; values may be empty,
+//! other columns are ignored) and hands on entries with their line numbers;
 //! then matches each entry to users exactly as REPORTS.md says: case-insensitively,
 //! `federation_id` against `FederationIdentifier` first, then `username` against
 //! `Username`, then `email` against `Email`; the first key that finds any user
@@ -36,7 +37,22 @@ pub struct Roster {
     pub entries: Vec<RosterEntry>,
 }
 
+/// The three key columns, by the name the outputs use.
 const COLUMNS: [&str; 3] = ["federation_id", "username", "email"];
+
+/// The key column a header names, if any: ours (`federation_id`) or Salesforce's own
+/// (`FederationIdentifier`, `Federation ID`, `Username`, `Email`), compared ignoring case,
+/// spaces, `_` and `-`, so `User Name` and `E-mail` are understood too.
+fn key_column(header: &str) -> Option<usize> {
+    let name: String =
+        header.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect();
+    match name.as_str() {
+        "federationid" | "federationidentifier" => Some(0),
+        "username" => Some(1),
+        "email" => Some(2),
+        _ => None,
+    }
+}
 
 impl Roster {
     pub fn load(path: &Path) -> Result<Roster, RosterError> {
@@ -52,6 +68,10 @@ impl Roster {
 }
 
 /// Parses roster CSV bytes; an error carries the line number.
+///
+/// Any subset of the three key columns will do (an HR export often has only email); a missing
+/// column is an empty value on every row. Line numbers come from the CSV reader's own positions,
+/// so reading stays linear in the size of the file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<RosterEntry>, (u64, String)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // Excel's UTF-8 BOM
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -60,51 +80,69 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterEntry>, (u64, String)> {
     })?;
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| (1, csv_problem(&e)))?.clone();
-    let mut index = [usize::MAX; 3];
+    let mut index = [None; 3];
     for (i, h) in headers.iter().enumerate() {
-        let name = h.trim().to_ascii_lowercase();
-        if let Some(k) = COLUMNS.iter().position(|c| *c == name) {
-            if index[k] != usize::MAX {
-                return Err((1, format!("column {} appears twice", COLUMNS[k])));
+        if let Some(k) = key_column(h) {
+            if let Some(first) = index[k] {
+                return Err((
+                    1,
+                    format!(
+                        "column {} appears twice ({:?} and {:?})",
+                        COLUMNS[k],
+                        headers.get(first).unwrap_or_default(),
+                        h
+                    ),
+                ));
             }
-            index[k] = i;
+            index[k] = Some(i);
         }
     }
-    let missing: Vec<&str> = COLUMNS.iter().zip(index).filter(|(_, i)| *i == usize::MAX).map(|(c, _)| *c).collect();
-    if !missing.is_empty() {
+    let present: Vec<&str> = COLUMNS.iter().zip(index).filter(|(_, i)| i.is_some()).map(|(c, _)| *c).collect();
+    if present.is_empty() {
         return Err((
             1,
-            format!(
-                "the header must name the columns federation_id, username and email (missing: {})",
-                missing.join(", ")
-            ),
+            "the header names none of the columns federation_id (or FederationIdentifier, Federation ID), \
+             username (or Username) and email (or Email); at least one is needed"
+                .to_string(),
         ));
     }
-    // The csv crate does not count blank lines: take the physical line from the byte offset.
-    let line_at = |byte: u64| {
-        let bytes = text.as_bytes();
-        let mut at = (byte as usize).min(bytes.len());
-        // A record's position can point at blank lines before it.
-        while at < bytes.len() && matches!(bytes[at], b'\n' | b'\r') {
-            at += 1;
-        }
-        1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64
+    let all_empty = match present.as_slice() {
+        [one] => format!("{one} is empty"),
+        [a, b] => format!("{a} and {b} are both empty"),
+        _ => "federation_id, username and email are all empty".to_string(),
     };
+    let physical_line = |position: Option<&csv::Position>| position.map(|p| line_of(text.as_bytes(), p)).unwrap_or(0);
     let mut entries = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| (e.position().map(|p| line_at(p.byte())).unwrap_or(0), csv_problem(&e)))?;
-        let line = record.position().map(|p| line_at(p.byte())).unwrap_or(0);
-        let get = |k: usize| record.get(index[k]).unwrap_or("").trim().to_string();
-        let entry = RosterEntry { line, federation_id: get(0), username: get(1), email: get(2) };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err((physical_line(e.position()), csv_problem(&e))),
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue; // a blank line, as spreadsheets leave at the end
         }
+        let line = physical_line(record.position());
+        let get = |k: usize| index[k].and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
+        let entry = RosterEntry { line, federation_id: get(0), username: get(1), email: get(2) };
         if entry.federation_id.is_empty() && entry.username.is_empty() && entry.email.is_empty() {
-            return Err((line, "federation_id, username and email are all empty".into()));
+            return Err((line, all_empty));
         }
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The physical line (1-based) where the record at `position` starts.
+///
+/// The reader's position is where it began reading the record, which is before any blank lines
+/// that precede it (the csv crate skips those inside the record's read): add the line ends of that
+/// blank run. Each byte is looked at once over the whole file, so this stays linear.
+fn line_of(text: &[u8], position: &csv::Position) -> u64 {
+    let start = (position.byte() as usize).min(text.len());
+    let blank = text[start..].iter().take_while(|&&b| matches!(b, b'\n' | b'\r')).filter(|&&b| b == b'\n').count();
+    position.line() + blank as u64
 }
 
 fn csv_problem(e: &csv::Error) -> String {
@@ -227,8 +265,47 @@ mod tests {
     }
 
     #[test]
+    fn salesforce_column_names_and_any_subset_of_the_keys() {
+        let entries = parse(b"Name,Email\nAna,ana@acme.com\n").unwrap();
+        assert_eq!(
+            entries,
+            [RosterEntry { line: 2, federation_id: "".into(), username: "".into(), email: "ana@acme.com".into() }]
+        );
+        let entries = parse(b"FederationIdentifier,USERNAME\nE1,u@x\n").unwrap();
+        assert_eq!((entries[0].federation_id.as_str(), entries[0].username.as_str()), ("E1", "u@x"));
+        let entries = parse(b"Federation ID,User Name,E-mail\nE2,v@x,w@x\n").unwrap();
+        assert_eq!(
+            entries[0],
+            RosterEntry { line: 2, federation_id: "E2".into(), username: "v@x".into(), email: "w@x".into() }
+        );
+        // Two spellings of one column are ambiguous.
+        let (line, detail) = parse(b"email,Email\na,b\n").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(detail.contains("appears twice"), "{detail}");
+        // No key column at all: one line naming what is expected.
+        let (line, detail) = parse(b"name,department\nAna,Finance\n").unwrap_err();
+        assert_eq!(line, 1);
+        for name in ["federation_id", "FederationIdentifier", "username", "Username", "email", "Email"] {
+            assert!(detail.contains(name), "{detail}");
+        }
+        // An email-only roster with an empty email names just that column.
+        let (line, detail) = parse(b"Email,Name\n,Ana\n").unwrap_err();
+        assert_eq!((line, detail.as_str()), (2, "email is empty"));
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_quoted_newlines_and_crlf() {
+        let text = "username\r\n\r\na\r\n\"multi\nline\"\r\n\n\n\rb\r\nc";
+        let lines: Vec<(u64, String)> = parse(text.as_bytes()).unwrap().into_iter().map(|e| (e.line, e.username)).collect();
+        assert_eq!(
+            lines,
+            [(3, "a".to_string()), (4, "multi\nline".to_string()), (8, "b".to_string()), (9, "c".to_string())]
+        );
+    }
+
+    #[test]
     fn malformed_rosters_name_the_line() {
-        assert_eq!(parse(b"name,email\nx,y\n").unwrap_err().0, 1);
+        assert_eq!(parse(b"name,dept\nx,y\n").unwrap_err().0, 1);
         let (line, detail) = parse(b"federation_id,username,email\na,b,c\nd,e\n").unwrap_err();
         assert_eq!(line, 3, "{detail}");
         assert!(detail.contains("2 fields"), "{detail}");

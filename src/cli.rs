@@ -9,9 +9,11 @@
 //! then the built-in default. Secrets are never options: they come from
 //! environment variables or from files named here.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Secrets are never command-line arguments (a process listing would show them).
@@ -53,6 +55,47 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message and code 2 on a mistake),
+    /// remembering which options took their value from the environment.
+    pub fn parse_args() -> Cli {
+        Cli::parse_from_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Cli::parse_args`] over the given arguments, the program name first.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((_, sub)) = matches.subcommand() {
+            let from_env: BTreeSet<String> = sub
+                .ids()
+                .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::EnvVariable))
+                .map(|id| id.as_str().to_string())
+                .collect();
+            if let Some(rules) = cli.command.rule_args_mut() {
+                rules.from_env = FromEnv(from_env);
+            }
+        }
+        Ok(cli)
+    }
+}
+
+/// The options of one command whose value came from their environment variable rather than the
+/// command line, by clap id (the field name, e.g. `namespaces`), so that a message can name the
+/// variable the user actually set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FromEnv(pub BTreeSet<String>);
+
+impl FromEnv {
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains(id)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pull a complete snapshot of the org into a folder (the audit's evidence).
@@ -80,6 +123,18 @@ pub enum Command {
 
     /// Print the effective configuration (flags, environment, file, defaults), secrets redacted.
     Config(ConfigArgs),
+}
+
+impl Command {
+    /// The audit rules this command takes, if any.
+    fn rule_args_mut(&mut self) -> Option<&mut RuleArgs> {
+        match self {
+            Command::Report(a) => Some(&mut a.audit.rules),
+            Command::Run(a) => Some(&mut a.audit.rules),
+            Command::Config(a) => Some(&mut a.rules),
+            Command::Pull(_) | Command::Verify(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,9 +178,17 @@ pub struct RunArgs {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Report")]
 pub struct AuditArgs {
-    /// The instant every date rule is computed against (RFC 3339, e.g. 2026-10-01T00:00:00Z, or a date, taken as midnight UTC). Default: now.
+    /// The instant every date rule is computed against (RFC 3339, e.g. 2026-10-01T00:00:00Z, or a date, taken as midnight UTC), from 2000-01-01 to one day after now. Default: now.
     #[arg(long, value_name = "WHEN", env = "ACCESS_AUDIT_AS_OF", hide_env_values = true)]
     pub as_of: Option<String>,
+
+    /// Accept an --as-of more than one day after now (a planned review); the earliest is still 2000-01-01.
+    #[arg(long)]
+    pub allow_future_as_of: bool,
+
+    /// Write (empty) reports when no user is audited, instead of failing with exit code 4.
+    #[arg(long)]
+    pub allow_empty: bool,
 
     /// Exit with code 1 when any finding is present (for CI and cron alerts).
     #[arg(long)]
@@ -239,7 +302,7 @@ pub struct SalesforceArgs {
 }
 
 /// The audit rules of the findings contract (REPORTS.md).
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 #[command(next_help_heading = "Audit rules")]
 pub struct RuleArgs {
     /// An active user is inactive when the last login is more than this many days before --as-of (default 90).
@@ -250,11 +313,11 @@ pub struct RuleArgs {
     #[arg(long, value_name = "DAYS", env = "ACCESS_AUDIT_GRACE_DAYS", hide_env_values = true)]
     pub grace_days: Option<u32>,
 
-    /// Audited user types, comma-separated (default Standard).
+    /// Audited user types, comma-separated, any case: Standard, PowerPartner, CspLitePortal, CustomerSuccess, PowerCustomerSuccess, CsnOnly, Guest, AutomatedProcess, CloudIntegrationUser, SelfService (default Standard).
     #[arg(long, value_name = "TYPES", value_delimiter = ',', env = "ACCESS_AUDIT_USER_TYPES", hide_env_values = true)]
     pub user_types: Option<Vec<String>>,
 
-    /// Certinia namespace prefixes, comma-separated, compared case-insensitively (default: the list in REPORTS.md).
+    /// Certinia namespace prefixes, comma-separated, compared case-insensitively; replaces the default list: pse (PSA), c2g (Accounting), fferpcore (Foundations), ffrr (Revenue Management), ffbc and bcws (Billing Central), ffpsai (PSA-Accounting connector), scmc and scmffa (Order and Inventory Management), ffcash (Cash Entry), ffbf (bank formats), ffvat, ffps_po (purchase orders), ffc_statex (statements), ffirule (integration rules), ffaci.
     #[arg(
         long,
         value_name = "PREFIXES",
@@ -264,11 +327,46 @@ pub struct RuleArgs {
     )]
     pub namespaces: Option<Vec<String>>,
 
-    /// A regular expression for Certinia permission set and group names or labels; repeat for several (replaces the default).
+    /// A regular expression for Certinia permission set and group names or labels; repeat for several. Replaces the default: the whole words psa, ffa, certinia or financialforce, any case.
     #[arg(long = "name-pattern", value_name = "REGEX", env = "ACCESS_AUDIT_NAME_PATTERN", hide_env_values = true)]
     pub name_patterns: Option<Vec<String>>,
 
-    /// Expected-users roster (CSV with columns federation_id, username, email).
+    /// Expected-users roster: a CSV with any of the columns federation_id, username, email (or Salesforce's FederationIdentifier, Username, Email; any case).
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_ROSTER", hide_env_values = true)]
     pub roster: Option<PathBuf>,
+
+    /// Which of these options (and --as-of) took their value from the environment.
+    #[arg(skip)]
+    pub from_env: FromEnv,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_the_command_line_are_not_from_the_environment() {
+        let cli = Cli::parse_from_args(["access-audit", "config", "--namespaces", "pse", "--inactive-days", "3"]).unwrap();
+        let Command::Config(args) = cli.command else { panic!("not config") };
+        assert_eq!(args.rules.namespaces, Some(vec!["pse".to_string()]));
+        assert!(!args.rules.from_env.contains("namespaces"));
+        assert!(!args.rules.from_env.contains("inactive_days"));
+    }
+
+    #[test]
+    fn the_namespaces_help_lists_the_default_prefixes() {
+        let command = Cli::command();
+        let report = command.find_subcommand("report").unwrap();
+        let arg = report.get_arguments().find(|a| a.get_id() == "namespaces").unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        let words: Vec<&str> = help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+        for prefix in crate::config::DEFAULT_NAMESPACES {
+            assert!(words.contains(prefix), "{prefix}: {help}");
+        }
+        let arg = report.get_arguments().find(|a| a.get_id() == "user_types").unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        for user_type in crate::config::USER_TYPES {
+            assert!(help.contains(user_type), "{user_type}: {help}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::{Credentials, JwtKey};
-use crate::cli::{AuthFlow, RuleArgs, SalesforceArgs};
+use crate::cli::{AuditArgs, AuthFlow, FromEnv, RuleArgs, SalesforceArgs};
 
 /// The default configuration file, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "access-audit.toml";
@@ -142,8 +142,9 @@ impl LoadedFile {
     }
 }
 
+/// A message from a parser, on one line, with no raw control character (a config file can hold a NUL).
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::visible(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
 /// Where the org is and how to log in to it.
@@ -273,6 +274,7 @@ impl std::fmt::Display for ApiVersion {
 pub struct Rules {
     pub inactive_days: u32,
     pub grace_days: u32,
+    /// Spelled as Salesforce documents them (`PowerPartner`), whatever case was given.
     pub user_types: Vec<String>,
     /// Lower-cased, for case-insensitive comparison.
     pub namespaces: Vec<String>,
@@ -280,39 +282,120 @@ pub struct Rules {
     pub roster: Option<PathBuf>,
 }
 
+/// The values `User.UserType` takes, as Salesforce documents them (see SALESFORCE.md).
+pub const USER_TYPES: &[&str] = &[
+    "Standard",
+    "PowerPartner",
+    "CspLitePortal",
+    "CustomerSuccess",
+    "PowerCustomerSuccess",
+    "CsnOnly",
+    "Guest",
+    "AutomatedProcess",
+    "CloudIntegrationUser",
+    "SelfService",
+];
+
+/// The earliest `--as-of`: no Salesforce org has data before it.
+pub const EARLIEST_AS_OF: &str = "2000-01-01T00:00:00Z";
+
+/// Where a setting's value came from, so that a message names what the user has to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The command line: `--inactive-days`.
+    Flag(&'static str),
+    /// The environment: `ACCESS_AUDIT_INACTIVE_DAYS`.
+    Env(&'static str),
+    /// The configuration file: `inactive_days in /etc/access-audit/access-audit.toml`.
+    File { key: &'static str, path: PathBuf },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag(flag) => write!(f, "{flag}"),
+            Origin::Env(var) => write!(f, "{var}"),
+            Origin::File { key, path } => write!(f, "{key} in {}", path.display()),
+        }
+    }
+}
+
+/// One setting of the rules: its clap id, flag, environment variable and key in the file.
+struct Setting {
+    id: &'static str,
+    flag: &'static str,
+    env: &'static str,
+    key: &'static str,
+}
+
+const INACTIVE_DAYS: Setting = Setting {
+    id: "inactive_days",
+    flag: "--inactive-days",
+    env: "ACCESS_AUDIT_INACTIVE_DAYS",
+    key: "inactive_days",
+};
+const GRACE_DAYS: Setting =
+    Setting { id: "grace_days", flag: "--grace-days", env: "ACCESS_AUDIT_GRACE_DAYS", key: "grace_days" };
+const USER_TYPES_SETTING: Setting =
+    Setting { id: "user_types", flag: "--user-types", env: "ACCESS_AUDIT_USER_TYPES", key: "user_types" };
+const NAMESPACES: Setting =
+    Setting { id: "namespaces", flag: "--namespaces", env: "ACCESS_AUDIT_NAMESPACES", key: "namespaces" };
+const NAME_PATTERNS: Setting =
+    Setting { id: "name_patterns", flag: "--name-pattern", env: "ACCESS_AUDIT_NAME_PATTERN", key: "name_patterns" };
+const AS_OF: Setting = Setting { id: "as_of", flag: "--as-of", env: "ACCESS_AUDIT_AS_OF", key: "as_of" };
+
+impl Setting {
+    /// Where a value that clap delivered came from: the environment variable or the flag.
+    fn given_origin(&self, from_env: &FromEnv) -> Origin {
+        if from_env.contains(self.id) { Origin::Env(self.env) } else { Origin::Flag(self.flag) }
+    }
+
+    /// The value and where it came from: flag or environment variable first, then the file.
+    fn pick<T: Clone>(
+        &self,
+        given: &Option<T>,
+        from_env: &FromEnv,
+        in_file: &Option<T>,
+        file: &LoadedFile,
+    ) -> Option<(T, Origin)> {
+        if let Some(value) = given {
+            return Some((value.clone(), self.given_origin(from_env)));
+        }
+        let path = file.path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        in_file.as_ref().map(|value| (value.clone(), Origin::File { key: self.key, path }))
+    }
+}
+
 impl Rules {
     pub fn from_sources(args: &RuleArgs, file: &LoadedFile) -> Result<Rules, ConfigError> {
         let f = &file.config.rules;
-        let inactive_days = args.inactive_days.or(f.inactive_days).unwrap_or(DEFAULT_INACTIVE_DAYS);
-        let grace_days = args.grace_days.or(f.grace_days).unwrap_or(DEFAULT_GRACE_DAYS);
-        if inactive_days == 0 || inactive_days > 36_500 {
-            return Err(invalid("--inactive-days must be between 1 and 36500"));
-        }
-        if grace_days > 36_500 {
-            return Err(invalid("--grace-days must be between 0 and 36500"));
-        }
-        let user_types = clean_list(args.user_types.clone().or_else(|| f.user_types.clone()), DEFAULT_USER_TYPES);
-        if user_types.is_empty() {
-            return Err(invalid("--user-types is empty: name at least one UserType to audit, e.g. Standard"));
-        }
-        let namespaces: Vec<String> =
-            clean_list(args.namespaces.clone().or_else(|| f.namespaces.clone()), DEFAULT_NAMESPACES)
-                .into_iter()
-                .map(|n| n.to_ascii_lowercase())
-                .collect();
-        let patterns =
-            clean_list(args.name_patterns.clone().or_else(|| f.name_patterns.clone()), &[DEFAULT_NAME_PATTERN]);
-        let name_patterns = patterns
-            .iter()
-            .map(|p| {
-                Regex::new(p).map_err(|e| {
-                    invalid(format!(
-                        "--name-pattern {p:?} is not a valid regular expression: {}",
-                        one_line(&e.to_string())
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let env = &args.from_env;
+        let inactive_days = match INACTIVE_DAYS.pick(&args.inactive_days, env, &f.inactive_days, file) {
+            Some((n, origin)) if n == 0 || n > 36_500 => {
+                return Err(invalid(format!("{origin} must be between 1 and 36500, got {n}")));
+            }
+            Some((n, _)) => n,
+            None => DEFAULT_INACTIVE_DAYS,
+        };
+        let grace_days = match GRACE_DAYS.pick(&args.grace_days, env, &f.grace_days, file) {
+            Some((n, origin)) if n > 36_500 => {
+                return Err(invalid(format!("{origin} must be between 0 and 36500, got {n}")));
+            }
+            Some((n, _)) => n,
+            None => DEFAULT_GRACE_DAYS,
+        };
+        let user_types = match USER_TYPES_SETTING.pick(&args.user_types, env, &f.user_types, file) {
+            Some((list, origin)) => user_types(&list, &origin)?,
+            None => DEFAULT_USER_TYPES.iter().map(|s| s.to_string()).collect(),
+        };
+        let namespaces = match NAMESPACES.pick(&args.namespaces, env, &f.namespaces, file) {
+            Some((list, origin)) => namespaces(&list, &origin)?,
+            None => DEFAULT_NAMESPACES.iter().map(|s| s.to_string()).collect(),
+        };
+        let name_patterns = match NAME_PATTERNS.pick(&args.name_patterns, env, &f.name_patterns, file) {
+            Some((list, origin)) => name_patterns(&list, &origin)?,
+            None => vec![Regex::new(DEFAULT_NAME_PATTERN).expect("the default pattern is valid")],
+        };
         let roster = match (&args.roster, &f.roster) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(p)) => Some(file.resolve(p)),
@@ -322,19 +405,113 @@ impl Rules {
     }
 }
 
-fn clean_list(given: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
-    match given {
-        Some(v) => v.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => default.iter().map(|s| s.to_string()).collect(),
+/// The items of a list setting, trimmed; blank items (a trailing comma) are dropped.
+fn non_blank(list: &[String]) -> Vec<&str> {
+    list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Audited user types: at least one, each a documented `UserType` (any case), in Salesforce's spelling.
+fn user_types(list: &[String], origin: &Origin) -> Result<Vec<String>, ConfigError> {
+    let names = non_blank(list);
+    if names.is_empty() {
+        return Err(invalid(format!("{origin} is empty: name at least one UserType to audit, e.g. Standard")));
     }
+    let mut types: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(known) = USER_TYPES.iter().find(|t| t.eq_ignore_ascii_case(name)) else {
+            return Err(invalid(format!(
+                "{origin}: {name:?} is not a Salesforce UserType; the valid ones are {} (any case)",
+                USER_TYPES.join(", ")
+            )));
+        };
+        if !types.iter().any(|t| t == known) {
+            types.push(known.to_string());
+        }
+    }
+    Ok(types)
+}
+
+/// Whether `s` can be a namespace prefix: a letter, then letters, digits and single underscores,
+/// 15 characters at most, not ending in an underscore (Salesforce's rule for prefixes).
+fn is_namespace_prefix(s: &str) -> bool {
+    s.len() <= 15
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.contains("__")
+        && !s.ends_with('_')
+}
+
+/// Certinia namespaces: at least one, each a possible prefix; lower-cased.
+fn namespaces(list: &[String], origin: &Origin) -> Result<Vec<String>, ConfigError> {
+    let names = non_blank(list);
+    if names.is_empty() {
+        return Err(invalid(format!(
+            "{origin} is empty, which would stop detecting Certinia permission sets and licences by namespace: \
+             name at least one prefix (e.g. pse), or leave it unset for the default list"
+        )));
+    }
+    let mut namespaces: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !is_namespace_prefix(name) {
+            return Err(invalid(format!(
+                "{origin}: {name:?} is not a namespace prefix (a letter, then letters, digits or underscores, \
+                 e.g. pse or ffps_po); separate several with commas"
+            )));
+        }
+        let lower = name.to_ascii_lowercase();
+        if !namespaces.contains(&lower) {
+            namespaces.push(lower);
+        }
+    }
+    Ok(namespaces)
+}
+
+/// Certinia name patterns: at least one, none blank, each a valid regular expression that needs at
+/// least one character to match (a pattern matching the empty text matches every name).
+fn name_patterns(list: &[String], origin: &Origin) -> Result<Vec<Regex>, ConfigError> {
+    if list.is_empty() {
+        return Err(invalid(format!(
+            "{origin} is empty, which would stop detecting Certinia permission sets and groups by name: \
+             give at least one pattern, or leave it unset for the default"
+        )));
+    }
+    let mut patterns = Vec::with_capacity(list.len());
+    for given in list {
+        let p = given.trim();
+        if p.is_empty() {
+            return Err(invalid(format!(
+                "{origin} holds an empty pattern, which cannot tell a Certinia name from any other: \
+                 remove it, or leave the patterns unset for the default"
+            )));
+        }
+        let re = Regex::new(p).map_err(|e| {
+            invalid(format!("{origin} {p:?} is not a valid regular expression: {}", one_line(&e.to_string())))
+        })?;
+        if re.is_match("") {
+            return Err(invalid(format!(
+                "{origin} {p:?} matches the empty text, so it would call every permission set Certinia: \
+                 make it require at least one character"
+            )));
+        }
+        patterns.push(re);
+    }
+    Ok(patterns)
 }
 
 /// The `--as-of` instant: RFC 3339, or a plain date taken as midnight UTC; default now (whole seconds).
+///
+/// Only parses; [`as_of_checked`] also checks that the instant is plausible.
 pub fn as_of(given: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
-    use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-    let Some(s) = given.map(str::trim) else {
-        return Ok(Utc::now().trunc_subsecs(0));
-    };
+    use chrono::{SubsecRound, Utc};
+    match given {
+        None => Ok(Utc::now().trunc_subsecs(0)),
+        Some(s) => parse_instant(s, &Origin::Flag(AS_OF.flag)),
+    }
+}
+
+fn parse_instant(given: &str, origin: &Origin) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    let s = given.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(d.with_timezone(&Utc));
     }
@@ -342,8 +519,44 @@ pub fn as_of(given: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Confi
         return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
     Err(invalid(format!(
-        "--as-of must be an RFC 3339 instant such as 2026-10-01T00:00:00Z or a date such as 2026-10-01, got {s:?}"
+        "{origin} must be an RFC 3339 instant such as 2026-10-01T00:00:00Z or a date such as 2026-10-01, got {s:?}"
     )))
+}
+
+/// The as-of instant of a report run, from `--as-of` or `ACCESS_AUDIT_AS_OF` (default `now`):
+/// between 2000-01-01 and one day after `now`, or later with `--allow-future-as-of`.
+///
+/// An instant before any Salesforce data turns every day count into nonsense, and one far in the
+/// future makes every user look inactive; both are typing mistakes far more often than intent.
+pub fn as_of_checked(
+    args: &AuditArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+    use chrono::{SecondsFormat, SubsecRound};
+    let Some(given) = &args.as_of else {
+        return Ok(now.trunc_subsecs(0));
+    };
+    let origin = AS_OF.given_origin(&args.rules.from_env);
+    let t = parse_instant(given, &origin)?;
+    let show = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let earliest = chrono::DateTime::parse_from_rfc3339(EARLIEST_AS_OF).expect("a valid instant").to_utc();
+    if t < earliest {
+        return Err(invalid(format!(
+            "{origin} {} is before {}: no Salesforce org has data that old; check the date",
+            show(t),
+            &EARLIEST_AS_OF[..10]
+        )));
+    }
+    let latest = now + chrono::Duration::days(1);
+    if t > latest && !args.allow_future_as_of {
+        return Err(invalid(format!(
+            "{origin} {} is more than one day after now ({}): every user would look inactive; \
+             check the date, or pass --allow-future-as-of to audit a future instant",
+            show(t),
+            show(now.trunc_subsecs(0))
+        )));
+    }
+    Ok(t)
 }
 
 /// A URL the tool may send credentials to: `https://`, or `http://` on a loopback host only.
@@ -802,6 +1015,120 @@ mod tests {
     fn unknown_keys_are_errors() {
         let e = toml::from_str::<FileConfig>("[rules]\ninactive_dayz = 3\n").unwrap_err();
         assert!(e.to_string().contains("inactive_dayz"));
+    }
+
+    fn rules_with(args: RuleArgs) -> Result<Rules, String> {
+        Rules::from_sources(&args, &LoadedFile::default()).map_err(|e| e.to_string())
+    }
+
+    fn strings(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn an_empty_certinia_definition_is_refused() {
+        for args in [
+            RuleArgs { namespaces: strings(&[]), ..Default::default() },
+            RuleArgs { namespaces: strings(&["", " "]), ..Default::default() },
+            RuleArgs { name_patterns: strings(&[]), ..Default::default() },
+            RuleArgs { name_patterns: strings(&[""]), ..Default::default() },
+            RuleArgs { name_patterns: strings(&["psa", "  "]), ..Default::default() },
+        ] {
+            let e = rules_with(args.clone()).unwrap_err();
+            assert!(e.contains("empty"), "{args:?}: {e}");
+        }
+        // Patterns that match the empty text would match every name.
+        for p in ["x?", ".*", "|psa", "^$", "(?i)(psa)*"] {
+            let e = rules_with(RuleArgs { name_patterns: strings(&[p]), ..Default::default() }).unwrap_err();
+            assert!(e.contains("matches the empty text"), "{p}: {e}");
+        }
+        // A trailing comma is not an empty list.
+        let rules = rules_with(RuleArgs { namespaces: strings(&["PSE", "", "c2g", "pse"]), ..Default::default() });
+        assert_eq!(rules.unwrap().namespaces, ["pse", "c2g"]);
+    }
+
+    #[test]
+    fn namespaces_must_look_like_prefixes() {
+        for bad in ["pse c2g", "1pse", "ps-e", "pse_", "ff__x", "abcdefghijklmnop"] {
+            let e = rules_with(RuleArgs { namespaces: strings(&[bad]), ..Default::default() }).unwrap_err();
+            assert!(e.contains("is not a namespace prefix"), "{bad}: {e}");
+        }
+        for good in ["pse", "SCMC", "ffps_po", "ffc_statex", "a1", "abcdefghijklmno"] {
+            assert!(rules_with(RuleArgs { namespaces: strings(&[good]), ..Default::default() }).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn user_types_are_the_documented_ones_in_any_case() {
+        let rules =
+            rules_with(RuleArgs { user_types: strings(&["standard", "POWERPARTNER", "Standard"]), ..Default::default() })
+                .unwrap();
+        assert_eq!(rules.user_types, ["Standard", "PowerPartner"]);
+        let e = rules_with(RuleArgs { user_types: strings(&["Standard", "Bogus"]), ..Default::default() }).unwrap_err();
+        assert!(e.contains("\"Bogus\" is not a Salesforce UserType"), "{e}");
+        for valid in USER_TYPES {
+            assert!(e.contains(valid), "{e}");
+        }
+        let e = rules_with(RuleArgs { user_types: strings(&[" "]), ..Default::default() }).unwrap_err();
+        assert!(e.contains("--user-types is empty"), "{e}");
+    }
+
+    #[test]
+    fn messages_name_where_the_value_came_from() {
+        let e = rules_with(RuleArgs { inactive_days: Some(0), ..Default::default() }).unwrap_err();
+        assert_eq!(e, "--inactive-days must be between 1 and 36500, got 0");
+        let from_env = FromEnv(["inactive_days".to_string()].into());
+        let e = rules_with(RuleArgs { inactive_days: Some(0), from_env, ..Default::default() }).unwrap_err();
+        assert_eq!(e, "ACCESS_AUDIT_INACTIVE_DAYS must be between 1 and 36500, got 0");
+        let file = LoadedFile {
+            path: Some(PathBuf::from("/etc/aa/access-audit.toml")),
+            config: toml::from_str("[rules]\ninactive_days = 0\ngrace_days = 40000\n").unwrap(),
+        };
+        let e = Rules::from_sources(&RuleArgs::default(), &file).unwrap_err().to_string();
+        assert_eq!(e, "inactive_days in /etc/aa/access-audit.toml must be between 1 and 36500, got 0");
+        let args = RuleArgs { inactive_days: Some(30), ..Default::default() };
+        let e = Rules::from_sources(&args, &file).unwrap_err().to_string();
+        assert_eq!(e, "grace_days in /etc/aa/access-audit.toml must be between 0 and 36500, got 40000");
+        let file = LoadedFile {
+            path: Some(PathBuf::from("access-audit.toml")),
+            config: toml::from_str("[rules]\nnamespaces = []\n").unwrap(),
+        };
+        let e = Rules::from_sources(&RuleArgs::default(), &file).unwrap_err().to_string();
+        assert!(e.starts_with("namespaces in access-audit.toml is empty"), "{e}");
+    }
+
+    #[test]
+    fn as_of_lies_between_2000_and_a_day_after_now() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap().to_utc();
+        let at = |s: &str, allow: bool| {
+            let args = AuditArgs { as_of: Some(s.to_string()), allow_future_as_of: allow, ..Default::default() };
+            as_of_checked(&args, now).map(|t| t.to_rfc3339()).map_err(|e| e.to_string())
+        };
+        assert_eq!(at("2000-01-01", false).unwrap(), "2000-01-01T00:00:00+00:00");
+        assert_eq!(at("2026-11-28T10:00:00Z", false).unwrap(), "2026-11-28T10:00:00+00:00", "one day after now");
+        let e = at("1999-12-31T23:59:59Z", false).unwrap_err();
+        assert!(e.starts_with("--as-of 1999-12-31T23:59:59Z is before 2000-01-01"), "{e}");
+        assert!(at("0001-01-01", true).unwrap_err().contains("before 2000-01-01"), "the flag allows the future only");
+        let e = at("2026-11-28T10:00:01Z", false).unwrap_err();
+        assert!(e.contains("more than one day after now (2026-11-27T10:00:00Z)"), "{e}");
+        assert!(e.contains("--allow-future-as-of"), "{e}");
+        assert_eq!(at("9999-12-31", true).unwrap(), "9999-12-31T00:00:00+00:00");
+        let args = AuditArgs {
+            as_of: Some("2100-01-01".into()),
+            rules: RuleArgs { from_env: FromEnv(["as_of".to_string()].into()), ..Default::default() },
+            ..Default::default()
+        };
+        let e = as_of_checked(&args, now).unwrap_err().to_string();
+        assert!(e.starts_with("ACCESS_AUDIT_AS_OF 2100-01-01T00:00:00Z is more than one day"), "{e}");
+        assert_eq!(as_of_checked(&AuditArgs::default(), now).unwrap(), now, "default: now");
+    }
+
+    #[test]
+    fn parser_messages_carry_no_raw_control_character() {
+        let e = toml::from_str::<FileConfig>("[rules]\ninactive_days = \"\u{0}\u{1b}[31m\"\n").unwrap_err();
+        let line = one_line(&e.to_string());
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\u{2400}\u{241B}[31m"), "{line:?}");
     }
 
     #[test]

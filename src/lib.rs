@@ -4,7 +4,8 @@
 //! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
 //! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
-//! the outcome into a message and an exit code ([`exit::ExitCode`]).
+//! the outcome into a message and an exit code ([`exit::ExitCode`]). `text` is a
+//! leaf every stage may use: it makes outside text safe to show.
 
 pub mod analysis;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod render;
 pub mod roster;
 pub mod salesforce;
 pub mod snapshot;
+pub mod text;
 
 use exit::ExitCode;
 

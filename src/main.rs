@@ -1,20 +1,21 @@
 //! `access-audit`: parse the command line, run, and turn the outcome into an exit code.
 
-use clap::Parser;
-
 use access_audit::cli::Cli;
+use access_audit::text::visible;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     init_logging(cli.verbose, cli.quiet);
     let verbose = cli.verbose;
     match access_audit::app::run(cli) {
         Ok(code) => exit(code),
         Err(e) => {
+            // Messages can quote outside text (a file's contents, a path): no raw control character
+            // may reach the terminal.
             if verbose {
-                eprintln!("access-audit: error: {e:#}\n{e:?}");
+                eprintln!("access-audit: error: {}\n{}", visible(&format!("{e:#}")), visible(&format!("{e:?}")));
             } else {
-                eprintln!("access-audit: error: {e:#}");
+                eprintln!("access-audit: error: {}", visible(&format!("{e:#}")));
             }
             exit(e.exit_code())
         }

@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 
 use crate::config::Rules;
 use crate::model::{
-    Audit, Report, ReportKind, RosterRow, RosterUsed, Rows, RulesUsed, RunMeta, SourceFile, Summary, UserRow,
+    Audit, DataWarning, Notes, Report, ReportKind, RosterRow, RosterUsed, Rows, RulesUsed, RunMeta, SourceFile,
+    Summary, UserRow,
 };
 use crate::roster::{self, Roster, UserKeys};
 use crate::snapshot::{Loaded, lookup, parse_datetime};
@@ -35,6 +36,18 @@ pub enum AnalysisError {
     Polars(#[from] PolarsError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error(
+        "no user to audit: {}, or pass --allow-empty to write empty reports anyway",
+        if *users_in_org == 0 {
+            "the snapshot holds no User record at all: check the integration user's access".to_string()
+        } else {
+            format!(
+                "none of the snapshot's {users_in_org} users has an audited user type ({user_types}): \
+                 check --user-types"
+            )
+        }
+    )]
+    NoAuditedUsers { users_in_org: u64, user_types: String },
 }
 
 /// Decides what is Certinia, by REPORTS.md's rules.
@@ -103,6 +116,30 @@ struct UserRecord<'r> {
     audited: bool,
     active: bool,
     user_type: &'r str,
+    /// Dates after the as-of instant, which no day count or grace period can use.
+    warnings: Vec<DataWarning>,
+}
+
+/// A user date after the as-of instant cannot be measured against it. The audit never lets such a
+/// date keep a user out of a finding: a login after the as-of instant is not a recent login (the
+/// user is inactive if active), a creation after it gives no grace period. Days are left empty.
+fn after_as_of(id: &str, field: &'static str, at: DateTime<Utc>, as_of: DateTime<Utc>) -> Option<DataWarning> {
+    (at > as_of).then(|| {
+        let consequence = match field {
+            "LastLoginDate" => "no days are counted, and it does not count as a recent login",
+            _ => "no days are counted, and no grace period applies",
+        };
+        DataWarning {
+            object: "User".to_string(),
+            id: id.to_string(),
+            field: field.to_string(),
+            detail: format!(
+                "{} is after the as-of instant {}: {consequence}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    })
 }
 
 fn datetime(
@@ -130,6 +167,8 @@ pub struct Inputs<'a> {
     pub rules: &'a Rules,
     pub roster: Option<&'a Roster>,
     pub as_of: DateTime<Utc>,
+    /// Whether an audit of no user at all is acceptable (`--allow-empty`).
+    pub allow_empty: bool,
 }
 
 /// Per-user results of the polars joins.
@@ -182,14 +221,29 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             field: "CreatedDate",
             value: String::new(),
         })?;
+        let last_login = datetime(record, id, "LastLoginDate")?;
+        let warnings = [
+            last_login.and_then(|t| after_as_of(id, "LastLoginDate", t, as_of)),
+            after_as_of(id, "CreatedDate", created, as_of),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         users.push(UserRecord {
             record,
             id,
             created,
-            last_login: datetime(record, id, "LastLoginDate")?,
+            last_login,
             audited: audited_types.contains(&user_type.to_ascii_lowercase()),
             active: flag(record, "IsActive"),
             user_type,
+            warnings,
+        });
+    }
+    if !users.iter().any(|u| u.audited) && !inputs.allow_empty {
+        return Err(AnalysisError::NoAuditedUsers {
+            users_in_org: users.len() as u64,
+            user_types: rules.user_types.join(", "),
         });
     }
     let users_df = DataFrame::new(
@@ -402,12 +456,16 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
 
     // Each report is a filter over the matrix.
     let inactive_cutoff = (as_of - Duration::days(i64::from(rules.inactive_days))).timestamp_millis();
+    let as_of_ms = as_of.timestamp_millis();
     let m = || matrix.clone().lazy();
     let select = |lf: LazyFrame| -> PolarsResult<Vec<String>> { ids_of(lf.select([col("Id")]).collect()?) };
     let mut report_ids: Vec<(ReportKind, Vec<String>)> = vec![
         (
             ReportKind::InactiveUsers,
-            select(m().filter(col("IsActive").and(col("LastLoginMs").lt(lit(inactive_cutoff)))))?,
+            // A login after the as-of instant is not a recent login (see `after_as_of`).
+            select(m().filter(col("IsActive").and(
+                col("LastLoginMs").lt(lit(inactive_cutoff)).or(col("LastLoginMs").gt(lit(as_of_ms))),
+            )))?,
         ),
         (ReportKind::NeverLoggedIn, select(m().filter(col("IsActive").and(col("LastLoginMs").is_null())))?),
         (
@@ -435,7 +493,8 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     let row_of = |id: &str, kind: ReportKind| -> UserRow {
         let u = by_id[id];
         let j = joined.get(id);
-        let days = |from: DateTime<Utc>| (as_of - from).num_seconds().div_euclid(86_400);
+        // Whole days before the as-of instant; none for a date after it (a data warning says so).
+        let days = |from: DateTime<Utc>| (from <= as_of).then(|| (as_of - from).num_seconds().div_euclid(86_400));
         let owned = |s: Option<&str>| s.map(str::to_string);
         let mut expected_by = Vec::new();
         if kind == ReportKind::CertiniaAccessLacking {
@@ -462,13 +521,14 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             is_frozen: j.is_some_and(|j| j.frozen),
             created: u.created,
             last_login: u.last_login,
-            days_since_login: u.last_login.map(days),
+            days_since_login: u.last_login.and_then(days),
             days_since_created: days(u.created),
-            in_grace_period: u.last_login.is_none() && u.created >= grace_cutoff,
+            in_grace_period: u.last_login.is_none() && u.created >= grace_cutoff && u.created <= as_of,
             certinia_permission_sets: j.map(|j| j.permission_sets.clone()).unwrap_or_default(),
             certinia_groups: j.map(|j| j.groups.clone()).unwrap_or_default(),
             certinia_licenses: j.map(|j| j.licenses.clone()).unwrap_or_default(),
             expected_by,
+            data_warnings: u.warnings.clone(),
         }
     };
     let mut reports = Vec::new();
@@ -538,6 +598,11 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         with_certinia_license: joined.values().filter(|j| !j.licenses.is_empty()).count() as u64,
     };
 
+    let notes = notes(&users, rules, as_of);
+    for note in &notes.run {
+        tracing::warn!("{note}");
+    }
+
     let manifest = &snapshot.verified.manifest;
     let meta = RunMeta {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -573,7 +638,41 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             })
             .collect(),
     };
-    Ok(Audit { meta, summary, reports })
+    Ok(Audit { meta, summary, reports, notes })
+}
+
+/// The run's notes: audited user types that no user has, and the audited users' data warnings.
+fn notes(users: &[UserRecord<'_>], rules: &Rules, as_of: DateTime<Utc>) -> Notes {
+    let mut run = Vec::new();
+    if !users.iter().any(|u| u.audited) {
+        run.push(format!(
+            "no user is audited ({} users in the snapshot, audited user types {}): every report is empty",
+            users.len(),
+            rules.user_types.join(", ")
+        ));
+    }
+    for audited in &rules.user_types {
+        if !users.iter().any(|u| u.user_type.eq_ignore_ascii_case(audited)) {
+            run.push(format!(
+                "the audited user type {audited} matches no user in the snapshot: check --user-types"
+            ));
+        }
+    }
+    let flagged: Vec<&UserRecord<'_>> = users.iter().filter(|u| u.audited && !u.warnings.is_empty()).collect();
+    let data_warnings: Vec<DataWarning> = flagged.iter().flat_map(|u| u.warnings.iter().cloned()).collect();
+    if !data_warnings.is_empty() {
+        run.push(format!(
+            "{} date{} in {} audited user record{} {} after the as-of instant {}: those rows say so in \
+             DataWarnings, count no days, and are never kept out of a finding by such a date",
+            data_warnings.len(),
+            if data_warnings.len() == 1 { "" } else { "s" },
+            flagged.len(),
+            if flagged.len() == 1 { "" } else { "s" },
+            if data_warnings.len() == 1 { "is" } else { "are" },
+            as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    Notes { run, data_warnings }
 }
 
 #[cfg(test)]

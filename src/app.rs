@@ -61,15 +61,16 @@ struct Plan {
     rules: Rules,
     roster: Option<Roster>,
     as_of: chrono::DateTime<chrono::Utc>,
+    allow_empty: bool,
     fail_on_findings: bool,
 }
 
 impl Plan {
     fn new(args: &AuditArgs, file: &LoadedFile) -> Result<Plan, Error> {
         let rules = Rules::from_sources(&args.rules, file)?;
-        let as_of = config::as_of(args.as_of.as_deref())?;
+        let as_of = config::as_of_checked(args, chrono::Utc::now())?;
         let roster = rules.roster.as_deref().map(Roster::load).transpose()?;
-        Ok(Plan { rules, roster, as_of, fail_on_findings: args.fail_on_findings })
+        Ok(Plan { rules, roster, as_of, allow_empty: args.allow_empty, fail_on_findings: args.fail_on_findings })
     }
 
     /// Analyses the snapshot in `staging/snapshot`, renders into `staging`, and swaps it into place.
@@ -77,7 +78,12 @@ impl Plan {
         let loaded = snapshot::load(&staging.path().join(SNAPSHOT_DIR))?;
         let audit = analysis::analyse(
             &loaded,
-            &Inputs { rules: &self.rules, roster: self.roster.as_ref(), as_of: self.as_of },
+            &Inputs {
+                rules: &self.rules,
+                roster: self.roster.as_ref(),
+                as_of: self.as_of,
+                allow_empty: self.allow_empty,
+            },
         )?;
         render::render_all(&audit, staging.path())?;
         let out = staging.target().to_path_buf();

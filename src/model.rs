@@ -108,6 +108,7 @@ impl ReportKind {
                 LastLoginDate,
                 DaysSinceLogin,
                 CertiniaAccess,
+                DataWarnings,
             ],
             ReportKind::NeverLoggedIn => &[
                 Id,
@@ -128,6 +129,7 @@ impl ReportKind {
                 LastLoginDate,
                 DaysSinceLogin,
                 CertiniaAccess,
+                DataWarnings,
             ],
             ReportKind::CertiniaAccessRetained
             | ReportKind::CertiniaAccessLacking
@@ -154,6 +156,7 @@ impl ReportKind {
                         CertiniaPermissionSets,
                         CertiniaPermissionSetGroups,
                         CertiniaLicenses,
+                        DataWarnings,
                     ]
                 } else {
                     &[
@@ -175,6 +178,7 @@ impl ReportKind {
                         CertiniaPermissionSets,
                         CertiniaPermissionSetGroups,
                         CertiniaLicenses,
+                        DataWarnings,
                     ]
                 }
             }
@@ -217,6 +221,7 @@ pub enum Column {
     MatchedBy,
     MatchedUserIds,
     Reason,
+    DataWarnings,
 }
 
 /// What kind of value a column holds, so XLSX can write real dates, numbers and booleans.
@@ -262,6 +267,7 @@ impl Column {
             Column::MatchedBy => "MatchedBy",
             Column::MatchedUserIds => "MatchedUserIds",
             Column::Reason => "Reason",
+            Column::DataWarnings => "DataWarnings",
         }
     }
 
@@ -347,9 +353,11 @@ pub struct UserRow {
     pub is_frozen: bool,
     pub created: DateTime<Utc>,
     pub last_login: Option<DateTime<Utc>>,
-    /// Whole days from the last login to the as-of instant.
+    /// Whole days from the last login to the as-of instant; none when never logged in, or when
+    /// the login is after the as-of instant (a data warning says so).
     pub days_since_login: Option<i64>,
-    pub days_since_created: i64,
+    /// Whole days from the creation to the as-of instant; none when created after it.
+    pub days_since_created: Option<i64>,
     /// Never logged in, and created within the grace period.
     pub in_grace_period: bool,
     /// Labels (API names in brackets) of the Certinia permission sets assigned directly.
@@ -360,6 +368,8 @@ pub struct UserRow {
     pub certinia_licenses: Vec<String>,
     /// Why Certinia access is expected: `licence`, `roster`, or both.
     pub expected_by: Vec<String>,
+    /// What is wrong with this user's record (a date after the as-of instant, …).
+    pub data_warnings: Vec<DataWarning>,
 }
 
 impl UserRow {
@@ -391,7 +401,7 @@ impl UserRow {
             Column::IsActive => Cell::Bool(self.is_active),
             Column::IsFrozen => Cell::Bool(self.is_frozen),
             Column::CreatedDate => Cell::DateTime(self.created),
-            Column::DaysSinceCreated => Cell::Integer(self.days_since_created),
+            Column::DaysSinceCreated => self.days_since_created.map(Cell::Integer).unwrap_or(Cell::Empty),
             Column::InGracePeriod => Cell::Bool(self.in_grace_period),
             Column::LastLoginDate => self.last_login.map(Cell::DateTime).unwrap_or(Cell::Empty),
             Column::DaysSinceLogin => self.days_since_login.map(Cell::Integer).unwrap_or(Cell::Empty),
@@ -400,9 +410,44 @@ impl UserRow {
             Column::CertiniaPermissionSets => Cell::list(&self.certinia_permission_sets),
             Column::CertiniaPermissionSetGroups => Cell::list(&self.certinia_groups),
             Column::CertiniaLicenses => Cell::list(&self.certinia_licenses),
+            Column::DataWarnings => {
+                Cell::list(&self.data_warnings.iter().map(DataWarning::to_string).collect::<Vec<_>>())
+            }
             _ => Cell::Empty,
         }
     }
+}
+
+/// One questionable value in one record: what the row's `DataWarnings` shows, and an entry of
+/// summary.json's `notes.data_warnings`. The same shape as the snapshot manifest's
+/// `data_warnings`, so that warnings found while pulling and while analysing join into one list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataWarning {
+    /// The Salesforce object, e.g. `User`.
+    pub object: String,
+    /// The record's Id.
+    pub id: String,
+    /// The field, e.g. `LastLoginDate`.
+    pub field: String,
+    /// What is wrong and what the audit did about it.
+    pub detail: String,
+}
+
+impl std::fmt::Display for DataWarning {
+    /// `LastLoginDate: 9999-12-31T00:00:00Z is after …`: the form shown in a row.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.detail)
+    }
+}
+
+/// What a reader of the outputs must know about the run besides the reports (summary.json
+/// `notes`, the log, and the HTML and workbook summaries).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Notes {
+    /// Warnings about the run in plain words, e.g. an audited user type that no user has.
+    pub run: Vec<String>,
+    /// Every questionable value found in the audited users' records.
+    pub data_warnings: Vec<DataWarning>,
 }
 
 /// A roster entry that matches no active audited user.
@@ -543,6 +588,7 @@ pub struct Audit {
     pub summary: Summary,
     /// In [`ReportKind::ALL`] order; roster reports only when a roster was given.
     pub reports: Vec<Report>,
+    pub notes: Notes,
 }
 
 impl Audit {

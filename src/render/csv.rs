@@ -8,9 +8,11 @@
 //!
 //! Text from the org never becomes a formula when the file is opened in a
 //! spreadsheet: a text value starting with `=`, `+`, `-`, `@`, a tab or a
-//! carriage return gets a leading `'` (OWASP's advice on CSV injection). Typed
-//! values (numbers, dates, booleans) are ours, not the org's, and stay as they
-//! are, so a negative day count is still `-3`.
+//! carriage return gets a leading `'` (OWASP's advice on CSV injection). Its
+//! control characters other than tab, CR and LF are shown as visible symbols
+//! ([`crate::text::visible`], as in every format). Otherwise the text is whole:
+//! no cut, however long. Typed values (numbers, dates, booleans) are ours, not
+//! the org's, and stay as they are.
 //!
 //! [`Column::header`]: crate::model::Column::header
 
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::{RenderError, Renderer, create, each_row, finish};
 use crate::model::{Audit, Cell, Report};
+use crate::text::visible;
 
 /// Writes `<slug>.csv` for every report in the audit.
 pub struct CsvRenderer;
@@ -66,11 +69,14 @@ pub fn write_report<W: Write>(report: &Report, out: W) -> Result<W, ::csv::Error
     writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
 }
 
-/// The CSV text of a cell: [`Cell::to_plain`], with org text neutralised.
+/// The CSV text of a cell: [`Cell::to_plain`], with org text made visible and neutralised.
 pub fn field(cell: &Cell) -> Cow<'_, str> {
     match cell {
         Cell::Empty => Cow::Borrowed(""),
-        Cell::Text(s) => neutralise(s),
+        Cell::Text(s) => match visible(s) {
+            Cow::Borrowed(s) => neutralise(s),
+            Cow::Owned(s) => Cow::Owned(neutralise(&s).into_owned()),
+        },
         typed => Cow::Owned(typed.to_plain()),
     }
 }
@@ -88,7 +94,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::model::{ReportKind, Rows};
-    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit};
+    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, EVIL_LINK, SCRIPT, sample_audit};
 
     fn render(report: &Report) -> Vec<u8> {
         write_report(report, Vec::new()).unwrap()
@@ -110,6 +116,7 @@ mod tests {
             ("@cmd", "'@cmd"),
             ("\tTab", "'\tTab"),
             ("\rCR", "'\rCR"),
+            ("-\0", "'-\0"),
             ("plain", "plain"),
             ("a=b", "a=b"),
             ("", ""),
@@ -127,6 +134,8 @@ mod tests {
         let t = chrono::DateTime::parse_from_rfc3339("2024-01-15T10:20:30Z").unwrap().to_utc();
         assert_eq!(field(&Cell::DateTime(t)), "2024-01-15T10:20:30Z");
         assert_eq!(field(&Cell::Text("-3".into())), "'-3", "text from the org is prefixed even when numeric");
+        assert_eq!(field(&Cell::Text(CONTROLS.into())), CONTROLS_SHOWN);
+        assert_eq!(field(&Cell::Text("=\u{1b}x".into())), "'=\u{241B}x", "made visible, then neutralised");
     }
 
     #[test]
@@ -168,10 +177,18 @@ mod tests {
         assert!(names.contains(&"line one\nline two"));
         assert!(names.contains(&"\u{202E}evil RTL \u{1F600} emoji"));
         assert!(names.iter().any(|n| n.len() == 5000));
-        // A negative day count (a login after the as-of date) is a number, not text.
+        assert!(names.contains(&CONTROLS_SHOWN), "control characters are shown as symbols");
+        assert!(!rows.iter().flatten().any(|f| f.chars().any(|c| c.is_control() && !"\t\r\n".contains(c))));
+        // A login after the as-of date counts no days and says why.
         let days = columns.iter().position(|c| c.header() == "DaysSinceLogin").unwrap();
-        assert!(rows.iter().any(|r| r[days] == "-3"));
-        assert!(!rows.iter().any(|r| r[days].starts_with('\'')));
+        let warnings = columns.iter().position(|c| c.header() == "DataWarnings").unwrap();
+        let future = rows.iter().find(|r| r[0] == "005000000000054AAA").unwrap();
+        assert_eq!(future[days], "");
+        assert_eq!(
+            future[warnings],
+            "LastLoginDate: 2024-07-03T12:20:30Z is after the as-of instant 2024-06-30T12:20:30Z"
+        );
+        assert!(!rows.iter().any(|r| r[days].starts_with(['\'', '-'])));
     }
 
     #[test]
@@ -187,8 +204,8 @@ mod tests {
         assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "every line ends in CRLF");
         // The user whose department is "-3" (org text) gets the prefix.
         assert!(text.contains(",'-3,"), "{text}");
-        // The never-logged-in rows have an empty LastLoginDate and DaysSinceLogin.
-        assert!(text.contains(",2024-06-27T12:20:30Z,3,true,,,false\r\n"), "{text}");
+        // The never-logged-in rows have an empty LastLoginDate, DaysSinceLogin and DataWarnings.
+        assert!(text.contains(",2024-06-27T12:20:30Z,3,true,,,false,\r\n"), "{text}");
     }
 
     #[test]

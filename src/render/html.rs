@@ -14,6 +14,9 @@
 //! `safe`. Everything shown is prepared here as plain strings and integers,
 //! including the chart geometry: the template only places numbers we computed
 //! and text tera escapes, so a profile named `<script>` is text in a `<title>`.
+//! Org text also has its control characters shown as visible symbols
+//! ([`crate::text::visible`], the same in every format): tera escapes markup,
+//! not a raw ESC or NUL.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ use serde::Serialize;
 
 use super::{RenderError, Renderer, create, each_row, explanation, finish, rfc3339};
 use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
+use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
 /// Rows shown per report table; the CSV and the workbook hold every row.
@@ -98,6 +102,8 @@ struct Page {
     manifest_sha256: String,
     xlsx_file: &'static str,
     row_limit: usize,
+    /// The run's notes in plain words (summary.json `notes.run`).
+    notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -233,21 +239,21 @@ impl Page {
         let sections = audit.reports.iter().map(|r| section(audit, r.kind, &r.rows)).collect();
         Page {
             tool_version: meta.tool_version.clone(),
-            org_name: meta.org_name.clone().unwrap_or_else(|| "(unnamed org)".to_string()),
-            org_id: meta.org_id.clone(),
-            instance_url: meta.instance_url.clone(),
+            org_name: shown(meta.org_name.as_deref().unwrap_or("(unnamed org)")),
+            org_id: shown(&meta.org_id),
+            instance_url: shown(&meta.instance_url),
             is_sandbox: meta.is_sandbox,
-            api_version: meta.api_version.clone(),
+            api_version: shown(&meta.api_version),
             as_of: meta.as_of.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            pulled_at: meta.pulled_at.clone(),
+            pulled_at: shown(&meta.pulled_at),
             inactive_days: rules.inactive_days,
             inactive_cutoff: rfc3339(meta.as_of - Duration::days(i64::from(rules.inactive_days))),
             grace_days: rules.grace_days,
             user_types: list_or_none(&rules.user_types),
             namespaces: list_or_none(&rules.namespaces),
-            name_patterns: rules.name_patterns.clone(),
+            name_patterns: rules.name_patterns.iter().map(|p| shown(p)).collect(),
             roster: rules.roster.as_ref().map(|r| RosterInfo {
-                file: r.file.clone(),
+                file: shown(&r.file),
                 sha256: r.sha256.clone(),
                 entries: thousands(r.entries),
             }),
@@ -260,12 +266,18 @@ impl Page {
             manifest_sha256: meta.manifest_sha256.clone(),
             xlsx_file: super::xlsx::FILE_NAME,
             row_limit: ROW_LIMIT,
+            notes: audit.notes.run.iter().map(|n| shown(n)).collect(),
         }
     }
 }
 
+/// Outside text as the page shows it: control characters made visible (tera escapes the markup).
+fn shown(text: &str) -> String {
+    visible(text).into_owned()
+}
+
 fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() { "(none)".to_string() } else { items.join(", ") }
+    if items.is_empty() { "(none)".to_string() } else { shown(&items.join(", ")) }
 }
 
 fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
@@ -286,7 +298,9 @@ fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
             // Stop early: the rest is only in the CSV and the workbook.
             return Err(());
         }
-        shown.push(cells.iter().zip(&classes).map(|(cell, class)| Td { text: cell.to_plain(), class }).collect());
+        shown.push(
+            cells.iter().zip(&classes).map(|(cell, class)| Td { text: visible(&cell.to_plain()).into_owned(), class }).collect(),
+        );
         Ok(())
     });
     let total = rows.len();
@@ -343,6 +357,9 @@ struct Bucket {
 /// itself, so every bucket is wholly within or wholly beyond it: the ones
 /// beyond are exactly the inactive users' and get the warning colour. Ages are
 /// measured like the inactive rule, from `LastLoginDate` to the as-of instant.
+/// A login after the as-of instant is inactive by rule (README, "Dates after the
+/// as-of instant") and has a warning bar of its own, `after as-of`, shown only
+/// when there is one.
 fn login_buckets(audit: &Audit) -> Vec<Bucket> {
     let threshold = i64::from(audit.meta.rules.inactive_days);
     let mut edges = vec![30, 60, 90, 180, 365, threshold];
@@ -353,10 +370,13 @@ fn login_buckets(audit: &Audit) -> Vec<Bucket> {
         _ => Vec::new(),
     };
     let mut never = 0;
+    let mut after_as_of = 0;
     let mut counts = vec![0u64; edges.len() + 1];
     for user in active {
         match user.last_login {
             None => never += 1,
+            // Inactive by the rule for dates after the as-of instant: their own warning bar.
+            Some(login) if login > audit.meta.as_of => after_as_of += 1,
             Some(login) => {
                 let age = audit.meta.as_of - login;
                 let slot = edges.iter().position(|e| age <= Duration::days(*e)).unwrap_or(edges.len());
@@ -375,6 +395,9 @@ fn login_buckets(audit: &Audit) -> Vec<Bucket> {
         };
         let beyond = lower.is_some_and(|l| l >= threshold);
         buckets.push(Bucket { label, count, fill: if beyond { FILL_WARN } else { FILL_OK } });
+    }
+    if after_as_of > 0 {
+        buckets.push(Bucket { label: "after as-of".to_string(), count: after_as_of, fill: FILL_WARN });
     }
     buckets
 }
@@ -428,7 +451,7 @@ fn findings_by_profile(audit: &Audit) -> Vec<(String, u64)> {
     for report in audit.reports.iter().filter(|r| r.kind.is_finding()) {
         if let Rows::Users(users) = &report.rows {
             for user in users {
-                let profile = user.profile.clone().unwrap_or_else(|| "(no profile)".to_string());
+                let profile = shown(user.profile.as_deref().unwrap_or("(no profile)"));
                 *counts.entry(profile).or_default() += 1;
             }
         }
@@ -479,7 +502,7 @@ fn profile_chart(audit: &Audit) -> HChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::{SCRIPT, sample_audit, user};
+    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, SCRIPT, sample_audit, user};
 
     fn page() -> String {
         render_string(&sample_audit()).unwrap()
@@ -613,9 +636,13 @@ mod tests {
         let audit = sample_audit();
         let buckets = login_buckets(&audit);
         let labels: Vec<&str> = buckets.iter().map(|b| b.label.as_str()).collect();
-        assert_eq!(labels, ["never", "0–30 d", "31–60 d", "61–90 d", "91–180 d", "181–365 d", "> 365 d"]);
+        assert_eq!(
+            labels,
+            ["never", "0–30 d", "31–60 d", "61–90 d", "91–180 d", "181–365 d", "> 365 d", "after as-of"]
+        );
         let warn: Vec<&str> = buckets.iter().filter(|b| b.fill == FILL_WARN).map(|b| b.label.as_str()).collect();
-        assert_eq!(warn, ["91–180 d", "181–365 d", "> 365 d"]);
+        assert_eq!(warn, ["91–180 d", "181–365 d", "> 365 d", "after as-of"]);
+        assert_eq!(buckets.last().unwrap().count, 1, "the one login after the as-of instant");
         // Active users only: the deactivated user (400 days) is not counted.
         let active = audit.report(ReportKind::AccessMatrix).unwrap();
         let Rows::Users(users) = &active.rows else { unreachable!() };
@@ -630,6 +657,29 @@ mod tests {
         custom.meta.rules.inactive_days = 45;
         let labels: Vec<String> = login_buckets(&custom).into_iter().map(|b| b.label).collect();
         assert_eq!(labels[2..4], ["31–45 d".to_string(), "46–60 d".to_string()]);
+
+        // No login after the as-of instant, no such bar.
+        let mut plain = sample_audit();
+        for report in &mut plain.reports {
+            if let Rows::Users(users) = &mut report.rows {
+                users.retain(|u| u.last_login.is_none_or(|t| t <= plain.meta.as_of));
+            }
+        }
+        assert!(login_buckets(&plain).iter().all(|b| b.label != "after as-of"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_and_notes_listed() {
+        let html = page();
+        assert!(!html.chars().any(|c| c.is_control() && !"\t\r\n".contains(c)), "no raw control character");
+        assert!(html.contains(CONTROLS_SHOWN), "shown as symbols");
+        let notes = &html[html.find("<ul class=\"notes\">").expect("a notes list")..];
+        let notes = &notes[..notes.find("</ul>").unwrap()];
+        assert!(notes.contains("1 date is after the as-of instant &lt;script&gt;"), "{notes}");
+        assert!(notes.contains(&format!("a note with {CONTROLS_SHOWN}")), "{notes}");
+        let mut quiet = sample_audit();
+        quiet.notes.run.clear();
+        assert!(!render_string(&quiet).unwrap().contains("class=\"notes\""));
     }
 
     #[test]

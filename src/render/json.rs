@@ -6,8 +6,14 @@
 //! ```text
 //! tool_version, org {id, name, instance_url, is_sandbox}, api_version,
 //! pulled_at, as_of, rules, summary, reports {slug: rows}, findings,
+//! notes {run: [text], data_warnings: [{object, id, field, detail}]},
 //! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]}
 //! ```
+//!
+//! `notes.run` holds the run's warnings in plain words (an audited user type
+//! that no user has; how many dates lie after the as-of instant);
+//! `notes.data_warnings` one entry per questionable value, in the shape of the
+//! snapshot manifest's own `data_warnings`, so the two lists join.
 //!
 //! `as_of` is RFC 3339 in UTC to the second (`2024-01-15T10:20:30Z`);
 //! `reports` lists the reports present, in [`ReportKind::ALL`] order;
@@ -22,7 +28,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use super::{RenderError, Renderer, create, finish, rfc3339};
-use crate::model::{Audit, ReportKind, RulesUsed, SourceFile, Summary};
+use crate::model::{Audit, Notes, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
 
@@ -60,6 +66,7 @@ struct SummaryDoc<'a> {
     summary: &'a Summary,
     reports: ReportCounts,
     findings: usize,
+    notes: &'a Notes,
     snapshot: Snapshot<'a>,
 }
 
@@ -112,6 +119,7 @@ impl<'a> SummaryDoc<'a> {
             summary: &audit.summary,
             reports: ReportCounts(counts),
             findings: audit.findings(),
+            notes: &audit.notes,
             snapshot: Snapshot { manifest_sha256: &meta.manifest_sha256, files: &meta.sources },
         }
     }
@@ -171,6 +179,7 @@ mod tests {
                 "summary",
                 "reports",
                 "findings",
+                "notes",
                 "snapshot"
             ]
         );

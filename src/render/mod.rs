@@ -180,11 +180,17 @@ pub fn explanation(kind: ReportKind, audit: &Audit) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{Report, RosterRow, RosterUsed, RulesUsed, RunMeta, SourceFile, Summary, UserRow};
+    use crate::model::{
+        DataWarning, Notes, Report, RosterRow, RosterUsed, RulesUsed, RunMeta, SourceFile, Summary, UserRow,
+    };
     use chrono::TimeZone;
 
     pub(crate) const EVIL_LINK: &str = "=HYPERLINK(\"http://evil\",\"x\")";
     pub(crate) const SCRIPT: &str = "<script>alert(1)</script>";
+    /// Raw control characters: NUL, ESC (starting a colour sequence), BEL, DEL and a C1 control.
+    pub(crate) const CONTROLS: &str = "nul\0 esc\u{1b}[31m bel\u{7} del\u{7f} csi\u{9b}";
+    /// [`CONTROLS`] as every format shows it (README, "Control characters").
+    pub(crate) const CONTROLS_SHOWN: &str = "nul\u{2400} esc\u{241B}[31m bel\u{2407} del\u{2421} csi\u{FFFD}";
 
     /// The hostile strings the tests push through every format.
     pub(crate) fn hostile() -> Vec<String> {
@@ -202,6 +208,7 @@ pub(crate) mod tests {
             "<img src=x onerror=alert(1)>".to_string(),
             "_x0041_ stays as typed".to_string(),
             "x".repeat(5000),
+            CONTROLS.to_string(),
         ]
     }
 
@@ -228,12 +235,13 @@ pub(crate) mod tests {
             created: t(2023, 1, 10, 9),
             last_login: Some(as_of - Duration::days(10)),
             days_since_login: Some(10),
-            days_since_created: 537,
+            days_since_created: Some(537),
             in_grace_period: false,
             certinia_permission_sets: vec![],
             certinia_groups: vec![],
             certinia_licenses: vec![],
             expected_by: vec![],
+            data_warnings: vec![],
         }
     }
 
@@ -261,7 +269,7 @@ pub(crate) mod tests {
         never.last_login = None;
         never.days_since_login = None;
         never.created = as_of - Duration::days(3);
-        never.days_since_created = 3;
+        never.days_since_created = Some(3);
         never.in_grace_period = true;
         never.department = Some("-3".to_string());
         let mut never_old = user(51);
@@ -280,15 +288,25 @@ pub(crate) mod tests {
         frozen.is_frozen = true;
         frozen.certinia_licenses = vec!["c2g".to_string()];
         frozen.expected_by = vec!["licence".to_string()];
-        // A login in the future of the as-of date: negative days.
+        // A login after the as-of instant: no day count, a data warning, and inactive by rule.
         let mut future = user(54);
         future.last_login = Some(as_of + Duration::days(3));
-        future.days_since_login = Some(-3);
+        future.days_since_login = None;
         future.certinia_permission_sets = vec!["Certinia Admin".to_string()];
+        let future_warning = DataWarning {
+            object: "User".to_string(),
+            id: future.id.clone(),
+            field: "LastLoginDate".to_string(),
+            detail: "2024-07-03T12:20:30Z is after the as-of instant 2024-06-30T12:20:30Z".to_string(),
+        };
+        future.data_warnings = vec![future_warning.clone()];
         matrix.extend([never.clone(), never_old.clone(), gone.clone(), frozen.clone(), future.clone()]);
 
-        let inactive: Vec<UserRow> =
-            matrix.iter().filter(|u| u.is_active && u.days_since_login.is_some_and(|d| d > 90)).cloned().collect();
+        let inactive: Vec<UserRow> = matrix
+            .iter()
+            .filter(|u| u.is_active && u.last_login.is_some_and(|t| t < as_of - Duration::days(90) || t > as_of))
+            .cloned()
+            .collect();
         let roster = vec![RosterRow {
             line: 2,
             federation_id: EVIL_LINK.to_string(),
@@ -347,6 +365,10 @@ pub(crate) mod tests {
                 Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) },
                 Report { kind: ReportKind::AccessMatrix, rows: Rows::Users(matrix) },
             ],
+            notes: Notes {
+                run: vec![format!("1 date is after the as-of instant {SCRIPT}"), format!("a note with {CONTROLS}")],
+                data_warnings: vec![future_warning],
+            },
         }
     }
 

@@ -17,8 +17,14 @@
 //! org's own instance, and only when the instance URL is `https`/`http` and the
 //! Id is a real 15/18-character Id.
 //!
+//! Org text has its control characters shown as visible symbols
+//! ([`crate::text::visible`], the same in every format).
+//!
 //! Excel limits, handled rather than hit: a cell holds 32,767 characters (longer
-//! text is cut on a character boundary, ending in `…`), a sheet 1,048,576 rows
+//! text is cut on a character boundary and ends in a visible mark,
+//! `… [cut: N characters]`, N being how many were cut; the CSV keeps the whole
+//! text), dates exist from 1900 to 9999 (a date outside, which Excel would show
+//! as `####`, is written as its RFC 3339 text instead), a sheet 1,048,576 rows
 //! (a bigger report fails with [`RenderError::TooManyRows`] before anything is
 //! written) and 65,530 hyperlinks (Ids past that are plain text). Report sheets
 //! use rust_xlsxwriter's constant-memory mode, so 100k rows stay cheap.
@@ -33,6 +39,7 @@ use rust_xlsxwriter::{
 
 use super::{RenderError, Renderer, each_row, explanation};
 use crate::model::{Audit, Cell, Column, ColumnType, Report, ReportKind};
+use crate::text::visible;
 
 pub const FILE_NAME: &str = "access-review.xlsx";
 pub const SUMMARY_SHEET: &str = "Summary";
@@ -129,23 +136,38 @@ fn write_workbook(audit: &Audit, path: &Path) -> Result<(), XlsxError> {
     workbook.save(path)
 }
 
-/// Cuts text to Excel's cell limit on a character boundary, ending in `…` when cut.
+/// The mark that ends a cut cell: `… [cut: 1234 characters]`.
+fn cut_mark(cut: usize) -> String {
+    format!("… [cut: {cut} characters]")
+}
+
+/// Cuts text to Excel's cell limit on a character boundary, ending in [`cut_mark`] when cut.
 pub fn cell_text(text: &str) -> Cow<'_, str> {
     // Fast path: a UTF-8 string of at most MAX_CELL_TEXT bytes has at most as many UTF-16 units.
     if text.len() <= MAX_CELL_TEXT || text.encode_utf16().count() <= MAX_CELL_TEXT {
         return Cow::Borrowed(text);
     }
-    let budget = MAX_CELL_TEXT - 1; // room for the ellipsis
+    // Room for the mark at its longest: no more characters can be cut than the text has.
+    let total = text.chars().count();
+    let budget = MAX_CELL_TEXT - cut_mark(total).encode_utf16().count();
     let mut units = 0;
     let mut end = 0;
+    let mut kept = 0;
     for (i, ch) in text.char_indices() {
         if units + ch.len_utf16() > budget {
             break;
         }
         units += ch.len_utf16();
         end = i + ch.len_utf8();
+        kept += 1;
     }
-    Cow::Owned(format!("{}…", &text[..end]))
+    Cow::Owned(format!("{}{}", &text[..end], cut_mark(total - kept)))
+}
+
+/// Whether Excel can show `t` as a date: its calendar runs from 1900-01-01 to 9999-12-31.
+fn excel_can_date(t: &chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Datelike;
+    (1900..=9999).contains(&t.year())
 }
 
 /// Whether Excel would turn the text into a formula if the cell were re-entered.
@@ -153,9 +175,10 @@ fn looks_like_formula(text: &str) -> bool {
     text.starts_with(['=', '+', '-', '@'])
 }
 
-/// Writes org text as a string cell, whatever it looks like.
+/// Writes org text as a string cell, whatever it looks like: controls made visible, cut to fit.
 fn write_text(ws: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
-    let text = cell_text(text);
+    let shown = visible(text);
+    let text = cell_text(&shown);
     if looks_like_formula(&text) {
         ws.write_string_with_format(row, col, text.as_ref(), &f.guarded)?;
     } else {
@@ -196,7 +219,7 @@ fn width(column: Column) -> f64 {
         Column::UserLicense | Column::UserRole | Column::Department => 20.0,
         Column::Status | Column::ExpectedBy | Column::MatchedBy => 13.0,
         Column::CreatedDate | Column::LastLoginDate => 17.0,
-        Column::CertiniaPermissionSets | Column::MatchedUserIds | Column::Reason => 40.0,
+        Column::CertiniaPermissionSets | Column::MatchedUserIds | Column::Reason | Column::DataWarnings => 40.0,
         Column::CertiniaPermissionSetGroups => 36.0,
         Column::CertiniaLicenses => 24.0,
         _ => 10.0,
@@ -273,9 +296,10 @@ fn report_sheet(
                 Cell::Bool(b) => {
                     ws.write_boolean(row, col, *b)?;
                 }
-                Cell::DateTime(t) => {
+                Cell::DateTime(t) if excel_can_date(t) => {
                     ws.write_datetime_with_format(row, col, t.naive_utc(), &f.datetime)?;
                 }
+                Cell::DateTime(t) => write_text(ws, row, col, &super::rfc3339(*t), f)?,
                 Cell::Integer(n) => {
                     ws.write_number(row, col, *n as f64)?;
                 }
@@ -353,6 +377,15 @@ fn summary_sheet(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Result<(), X
         row += 1;
     }
     row += 1;
+    if !audit.notes.run.is_empty() {
+        ws.write_string_with_format(row, 0, "Notes", &f.header)?;
+        row += 1;
+        for note in &audit.notes.run {
+            write_text(ws, row, 0, note, f)?;
+            row += 1;
+        }
+        row += 1;
+    }
     ws.write_string_with_format(
         row,
         0,
@@ -452,7 +485,7 @@ fn run_sheet(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Result<(), XlsxE
 mod tests {
     use super::*;
     use crate::model::Rows;
-    use crate::render::tests::{EVIL_LINK, SCRIPT, hostile, sample_audit};
+    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, EVIL_LINK, SCRIPT, hostile, sample_audit};
     use calamine::{Data, Reader, Xlsx, open_workbook};
 
     fn render(audit: &Audit) -> (tempfile::TempDir, PathBuf) {
@@ -527,10 +560,37 @@ mod tests {
         let serial = (expected.naive_utc() - epoch).num_milliseconds() as f64 / 86_400_000.0;
         assert!((dt.as_f64() - serial).abs() < 1e-6, "{} vs {serial}", dt.as_f64());
 
-        // A negative count is a number.
+        // A login after the as-of instant: no count, a warning.
         let matrix = book.worksheet_range(ReportKind::AccessMatrix.sheet_name()).unwrap();
-        let days = column(&matrix, "DaysSinceLogin");
-        assert!(matrix.rows().any(|r| r[days] == Data::Float(-3.0)));
+        let (id, days, warnings) =
+            (column(&matrix, "Id"), column(&matrix, "DaysSinceLogin"), column(&matrix, "DataWarnings"));
+        let future = matrix.rows().find(|r| r[id] == Data::String("005000000000054AAA".into())).unwrap();
+        assert_eq!(future[days], Data::Empty);
+        assert_eq!(
+            future[warnings],
+            Data::String("LastLoginDate: 2024-07-03T12:20:30Z is after the as-of instant 2024-06-30T12:20:30Z".into())
+        );
+        assert!(matrix.rows().skip(1).all(|r| !matches!(r[days], Data::Float(d) if d < 0.0)));
+    }
+
+    #[test]
+    fn dates_excel_cannot_show_are_text() {
+        let mut audit = sample_audit();
+        let old = chrono::DateTime::parse_from_rfc3339("1850-03-01T10:00:00Z").unwrap().to_utc();
+        let first_excel_day = chrono::DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").unwrap().to_utc();
+        if let Some(Report { rows: Rows::Users(users), .. }) =
+            audit.reports.iter_mut().find(|r| r.kind == ReportKind::NeverLoggedIn)
+        {
+            users[0].created = first_excel_day;
+            users[1].created = old;
+        }
+        let (_dir, path) = render(&audit);
+        let mut book = open(&path);
+        let range = book.worksheet_range(ReportKind::NeverLoggedIn.sheet_name()).unwrap();
+        let created = column(&range, "CreatedDate");
+        let cells: Vec<&Data> = range.rows().skip(1).map(|r| &r[created]).collect();
+        assert!(matches!(cells[0], Data::DateTime(d) if d.as_f64() == 1.0), "{:?}", cells[0]);
+        assert_eq!(cells[1], &Data::String("1850-03-01T10:00:00Z".into()), "no negative serial (####)");
     }
 
     #[test]
@@ -543,7 +603,8 @@ mod tests {
         let name = column(&range, "Name");
         let names: Vec<&Data> = range.rows().skip(1).map(|r| &r[name]).collect();
         for text in hostile() {
-            assert!(names.contains(&&Data::String(text.clone())), "{:?} not found", &text[..text.len().min(40)]);
+            let shown = if text == CONTROLS { CONTROLS_SHOWN.to_string() } else { text.clone() };
+            assert!(names.contains(&&Data::String(shown)), "{:?} not found", &text[..text.len().min(40)]);
         }
         let formulas = book.worksheet_formula(sheet).unwrap();
         assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no formula cells");
@@ -613,13 +674,18 @@ mod tests {
         let short = "x".repeat(MAX_CELL_TEXT);
         assert!(matches!(cell_text(&short), Cow::Borrowed(_)));
         // Emoji are two UTF-16 units: the cut must not split one.
+        // The mark at its longest here, `… [cut: 32767 characters]`, is 25 units: 32,742 are left
+        // for the text, 16,371 emoji; 16,396 are cut.
         let long = "\u{1F600}".repeat(MAX_CELL_TEXT);
         let cut = cell_text(&long);
-        assert!(cut.encode_utf16().count() <= MAX_CELL_TEXT);
-        assert!(cut.ends_with("\u{1F600}…"));
+        let expected_long = format!("{}… [cut: 16396 characters]", "\u{1F600}".repeat(16_371));
+        assert_eq!(cut, expected_long);
+        assert_eq!(cut.encode_utf16().count(), MAX_CELL_TEXT);
+        // 40,001 characters of one unit each: 32,742 kept, 7,259 cut (a shorter mark: 32,766 in all).
         let mixed = format!("a{}", "é".repeat(40_000));
         let cut = cell_text(&mixed);
-        assert_eq!(cut.encode_utf16().count(), MAX_CELL_TEXT);
+        assert_eq!(cut, format!("a{}… [cut: 7259 characters]", "é".repeat(32_741)));
+        assert!(cut.encode_utf16().count() <= MAX_CELL_TEXT);
 
         let mut audit = sample_audit();
         if let Some(Report { rows: Rows::Users(users), .. }) =
@@ -632,7 +698,7 @@ mod tests {
         let range = book.worksheet_range(ReportKind::AccessMatrix.sheet_name()).unwrap();
         let title = column(&range, "Title");
         let Data::String(got) = &range.rows().nth(1).unwrap()[title] else { panic!("not a string") };
-        assert_eq!(got.as_str(), cell_text(&long).as_ref());
+        assert_eq!(got, &expected_long);
     }
 
     #[test]

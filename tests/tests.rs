@@ -12,6 +12,8 @@ mod crash;
 mod faults;
 /// `--help` of every command: complete and stable.
 mod help;
+/// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
+mod inputs;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
 mod props;
 /// Pulling a whole org: paging, completeness, relationship fields, API versions.

@@ -463,9 +463,12 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         (
             ReportKind::InactiveUsers,
             // A login after the as-of instant is not a recent login (see `after_as_of`).
-            select(m().filter(col("IsActive").and(
-                col("LastLoginMs").lt(lit(inactive_cutoff)).or(col("LastLoginMs").gt(lit(as_of_ms))),
-            )))?,
+            select(
+                m().filter(
+                    col("IsActive")
+                        .and(col("LastLoginMs").lt(lit(inactive_cutoff)).or(col("LastLoginMs").gt(lit(as_of_ms)))),
+                ),
+            )?,
         ),
         (ReportKind::NeverLoggedIn, select(m().filter(col("IsActive").and(col("LastLoginMs").is_null())))?),
         (
@@ -653,9 +656,7 @@ fn notes(users: &[UserRecord<'_>], rules: &Rules, as_of: DateTime<Utc>) -> Notes
     }
     for audited in &rules.user_types {
         if !users.iter().any(|u| u.user_type.eq_ignore_ascii_case(audited)) {
-            run.push(format!(
-                "the audited user type {audited} matches no user in the snapshot: check --user-types"
-            ));
+            run.push(format!("the audited user type {audited} matches no user in the snapshot: check --user-types"));
         }
     }
     let flagged: Vec<&UserRecord<'_>> = users.iter().filter(|u| u.audited && !u.warnings.is_empty()).collect();

@@ -346,7 +346,8 @@ mod tests {
 
     #[test]
     fn options_from_the_command_line_are_not_from_the_environment() {
-        let cli = Cli::parse_from_args(["access-audit", "config", "--namespaces", "pse", "--inactive-days", "3"]).unwrap();
+        let cli =
+            Cli::parse_from_args(["access-audit", "config", "--namespaces", "pse", "--inactive-days", "3"]).unwrap();
         let Command::Config(args) = cli.command else { panic!("not config") };
         assert_eq!(args.rules.namespaces, Some(vec!["pse".to_string()]));
         assert!(!args.rules.from_env.contains("namespaces"));

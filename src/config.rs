@@ -328,12 +328,8 @@ struct Setting {
     key: &'static str,
 }
 
-const INACTIVE_DAYS: Setting = Setting {
-    id: "inactive_days",
-    flag: "--inactive-days",
-    env: "ACCESS_AUDIT_INACTIVE_DAYS",
-    key: "inactive_days",
-};
+const INACTIVE_DAYS: Setting =
+    Setting { id: "inactive_days", flag: "--inactive-days", env: "ACCESS_AUDIT_INACTIVE_DAYS", key: "inactive_days" };
 const GRACE_DAYS: Setting =
     Setting { id: "grace_days", flag: "--grace-days", env: "ACCESS_AUDIT_GRACE_DAYS", key: "grace_days" };
 const USER_TYPES_SETTING: Setting =
@@ -1060,9 +1056,11 @@ mod tests {
 
     #[test]
     fn user_types_are_the_documented_ones_in_any_case() {
-        let rules =
-            rules_with(RuleArgs { user_types: strings(&["standard", "POWERPARTNER", "Standard"]), ..Default::default() })
-                .unwrap();
+        let rules = rules_with(RuleArgs {
+            user_types: strings(&["standard", "POWERPARTNER", "Standard"]),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(rules.user_types, ["Standard", "PowerPartner"]);
         let e = rules_with(RuleArgs { user_types: strings(&["Standard", "Bogus"]), ..Default::default() }).unwrap_err();
         assert!(e.contains("\"Bogus\" is not a Salesforce UserType"), "{e}");

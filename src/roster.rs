@@ -44,8 +44,7 @@ const COLUMNS: [&str; 3] = ["federation_id", "username", "email"];
 /// (`FederationIdentifier`, `Federation ID`, `Username`, `Email`), compared ignoring case,
 /// spaces, `_` and `-`, so `User Name` and `E-mail` are understood too.
 fn key_column(header: &str) -> Option<usize> {
-    let name: String =
-        header.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect();
+    let name: String = header.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect();
     match name.as_str() {
         "federationid" | "federationidentifier" => Some(0),
         "username" => Some(1),
@@ -296,7 +295,8 @@ mod tests {
     #[test]
     fn line_numbers_count_blank_lines_quoted_newlines_and_crlf() {
         let text = "username\r\n\r\na\r\n\"multi\nline\"\r\n\n\n\rb\r\nc";
-        let lines: Vec<(u64, String)> = parse(text.as_bytes()).unwrap().into_iter().map(|e| (e.line, e.username)).collect();
+        let lines: Vec<(u64, String)> =
+            parse(text.as_bytes()).unwrap().into_iter().map(|e| (e.line, e.username)).collect();
         assert_eq!(
             lines,
             [(3, "a".to_string()), (4, "multi\nline".to_string()), (8, "b".to_string()), (9, "c".to_string())]

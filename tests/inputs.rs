@@ -33,14 +33,6 @@ fn sf_instant(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str().map(|s| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z").unwrap().to_utc())
 }
 
-fn demo_users() -> Vec<Map<String, Value>> {
-    std::fs::read_to_string(demo().join("User.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn is_standard(u: &Map<String, Value>) -> bool {
     u["UserType"] == "Standard"
 }
@@ -95,21 +87,6 @@ fn summary(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
 }
 
-/// A CSV report's rows by `Id` (or by `RosterLine` for the roster list), each as header → value.
-fn csv_rows(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            let row: BTreeMap<String, String> =
-                headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
-            (r[0].to_string(), row)
-        })
-        .collect()
-}
-
 /// A failed run: the exit code, one line of message, and no output folder.
 fn assert_refused(work: &Path, out: &str, output: &std::process::Output, code: i32, needles: &[&str]) -> String {
     let err = stderr_of(output);
@@ -141,7 +118,9 @@ fn an_empty_namespace_list_in_the_environment_is_refused_not_silently_applied() 
 
 #[test]
 fn every_other_way_to_switch_certinia_detection_off_is_refused() {
-    let cases: [(&[&str], &[(&str, &str)], Option<&str>, &[&str]); 9] = [
+    /// Arguments, environment, the config file's text, and what the message must say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], Option<&'a str>, &'a [&'a str]);
+    let cases: [Case<'_>; 9] = [
         (&["--name-pattern", ""], &[], None, &["--name-pattern", "empty pattern"]),
         (&[], &[("ACCESS_AUDIT_NAME_PATTERN", "")], None, &["ACCESS_AUDIT_NAME_PATTERN", "empty pattern"]),
         (&["--name-pattern", "x?"], &[], None, &["--name-pattern", "matches the empty text"]),
@@ -317,7 +296,11 @@ fn a_date_after_the_as_of_instant_is_a_data_warning_and_never_hides_a_finding() 
     let keys: BTreeSet<(String, String, String)> = warnings
         .iter()
         .map(|w| {
-            (w["object"].as_str().unwrap().into(), w["id"].as_str().unwrap().into(), w["field"].as_str().unwrap().into())
+            (
+                w["object"].as_str().unwrap().into(),
+                w["id"].as_str().unwrap().into(),
+                w["field"].as_str().unwrap().into(),
+            )
         })
         .collect();
     assert_eq!(
@@ -349,7 +332,10 @@ fn an_org_with_no_user_to_audit_is_an_error_unless_allowed() {
     let output = run(work.path(), &sim, "out", &[]);
     let err = stderr_of(&output);
     assert_eq!(output.status.code(), Some(4), "{err}");
-    assert!(err.contains("no user to audit: the snapshot holds no User record") && err.contains("--allow-empty"), "{err}");
+    assert!(
+        err.contains("no user to audit: the snapshot holds no User record") && err.contains("--allow-empty"),
+        "{err}"
+    );
     assert_eq!(tree(&work.path().join("out")), before, "the previous reports are untouched");
 
     let output = run(work.path(), &sim, "empty", &["--allow-empty"]);
@@ -374,11 +360,8 @@ fn an_org_with_no_user_to_audit_is_an_error_unless_allowed() {
 fn a_roster_of_200k_rows_loads_and_counts_right() {
     // Reading it used to take time quadratic in its size (hours for this one).
     let users = demo_users();
-    let provisioned: Vec<&str> = users
-        .iter()
-        .filter(|u| is_standard(u) && is_active(u))
-        .map(|u| u["Username"].as_str().unwrap())
-        .collect();
+    let provisioned: Vec<&str> =
+        users.iter().filter(|u| is_standard(u) && is_active(u)).map(|u| u["Username"].as_str().unwrap()).collect();
     let mut text = String::from("federation_id,username,email\n");
     let mut line = 1u64;
     let mut ghosts = BTreeSet::new();
@@ -468,7 +451,12 @@ fn a_roster_with_salesforce_or_hr_column_names_and_any_subset_of_them() {
         "bad",
         &output,
         2,
-        &["bad.csv line 1", "federation_id (or FederationIdentifier, Federation ID)", "username (or Username)", "email (or Email)"],
+        &[
+            "bad.csv line 1",
+            "federation_id (or FederationIdentifier, Federation ID)",
+            "username (or Username)",
+            "email (or Email)",
+        ],
     );
 }
 
@@ -487,11 +475,8 @@ fn has_hidden_control(s: &str) -> bool {
 #[test]
 fn control_characters_long_text_and_old_dates_are_safe_and_visible_in_every_format() {
     let users = demo_users();
-    let id = users
-        .iter()
-        .find(|u| is_standard(u) && is_active(u))
-        .map(|u| u["Id"].as_str().unwrap().to_string())
-        .unwrap();
+    let id =
+        users.iter().find(|u| is_standard(u) && is_active(u)).map(|u| u["Id"].as_str().unwrap().to_string()).unwrap();
     let title = format!("{}END", "t".repeat(40_000));
     let sim = demo_sim(|objects| {
         let user = user_mut(objects, &id);

@@ -1284,7 +1284,8 @@ proptest! {
 
 /// Text from the org: anything, often starting like a formula or holding control characters.
 fn org_text() -> impl Strategy<Value = String> {
-    let controls = vec!['\0', '\u{1b}', '\u{7}', '\u{1f}', '\u{7f}', '\u{85}', '\u{9b}', '\t', '\r', '\n', '=', '-', 'a'];
+    let controls =
+        vec!['\0', '\u{1b}', '\u{7}', '\u{1f}', '\u{7f}', '\u{85}', '\u{9b}', '\t', '\r', '\n', '=', '-', 'a'];
     prop_oneof![
         any::<String>(),
         "[=+@\t\r'-]\\PC{0,10}",

@@ -299,7 +299,11 @@ fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
             return Err(());
         }
         shown.push(
-            cells.iter().zip(&classes).map(|(cell, class)| Td { text: visible(&cell.to_plain()).into_owned(), class }).collect(),
+            cells
+                .iter()
+                .zip(&classes)
+                .map(|(cell, class)| Td { text: visible(&cell.to_plain()).into_owned(), class })
+                .collect(),
         );
         Ok(())
     });
@@ -502,7 +506,7 @@ fn profile_chart(audit: &Audit) -> HChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, SCRIPT, sample_audit, user};
+    use crate::render::tests::{CONTROLS_SHOWN, SCRIPT, sample_audit, user};
 
     fn page() -> String {
         render_string(&sample_audit()).unwrap()

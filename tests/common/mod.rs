@@ -107,3 +107,27 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     files
 }
+
+/// The demo org's users, as its snapshot file holds them.
+pub fn demo_users() -> Vec<Map<String, Value>> {
+    std::fs::read_to_string(fixtures().join("demo-org/User.ndjson"))
+        .expect("the demo org")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// A CSV report's rows keyed by their first column (`Id`, or `RosterLine`), each as header → value.
+pub fn csv_rows(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("a CSV report");
+    let headers = reader.headers().expect("a header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV record");
+            let row: BTreeMap<String, String> =
+                headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+            (r[0].to_string(), row)
+        })
+        .collect()
+}

@@ -702,6 +702,22 @@ mod tests {
     }
 
     #[test]
+    fn only_dates_after_the_as_of_instant_are_warnings() {
+        let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-20T09:00:00Z").unwrap().to_utc();
+        assert_eq!(after_as_of("005", "LastLoginDate", as_of, as_of), None, "at the instant is not after it");
+        let later = as_of + Duration::seconds(1);
+        let w = after_as_of("005A", "LastLoginDate", later, as_of).unwrap();
+        assert_eq!((w.object.as_str(), w.id.as_str(), w.field.as_str()), ("User", "005A", "LastLoginDate"));
+        assert_eq!(
+            w.detail,
+            "2026-11-20T09:00:01Z is after the as-of instant 2026-11-20T09:00:00Z: no days are counted, and it \
+             does not count as a recent login"
+        );
+        let w = after_as_of("005B", "CreatedDate", later, as_of).unwrap();
+        assert!(w.detail.ends_with("no grace period applies"), "{}", w.detail);
+    }
+
+    #[test]
     fn display_names() {
         assert_eq!(
             display(Some("PSA - Create Projects"), Some("pse"), Some("PSACreateProjects")),

@@ -136,14 +136,15 @@ pub fn explanation(kind: ReportKind, audit: &Audit) -> String {
     match kind {
         ReportKind::InactiveUsers => format!(
             "Active users (IsActive = true) whose last login is more than {} days before the as-of date: \
-             LastLoginDate before {}. Frozen users are included; their Status says Frozen.",
+             LastLoginDate before {}. Frozen users are included; their Status says Frozen. A LastLoginDate \
+             after the as-of date is not a recent login: such users are listed too, and DataWarnings says so.",
             rules.inactive_days,
             rfc3339(as_of - Duration::days(i64::from(rules.inactive_days))),
         ),
         ReportKind::NeverLoggedIn => format!(
             "Active users (IsActive = true) who have never logged in (no LastLoginDate). InGracePeriod is true \
-             for accounts created in the {} days before the as-of date (CreatedDate on or after {}): those are \
-             probably newly provisioned, not abandoned.",
+             for accounts created in the {} days before the as-of date (CreatedDate on or after {}, and not \
+             after the as-of date): those are probably newly provisioned, not abandoned.",
             rules.grace_days,
             rfc3339(as_of - Duration::days(i64::from(rules.grace_days))),
         ),
@@ -408,6 +409,7 @@ pub(crate) mod tests {
         assert!(inactive.contains("90 days"), "{inactive}");
         assert!(inactive.contains("2024-04-01T12:20:30Z"), "{inactive}");
         assert!(explanation(ReportKind::NeverLoggedIn, &audit).contains("14 days"));
+        assert!(inactive.contains("LastLoginDate after the as-of date is not a recent login"), "{inactive}");
         assert!(explanation(ReportKind::CertiniaAccessLacking, &audit).contains("roster lists them"));
     }
 }

@@ -5,6 +5,8 @@
 //! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
 //! the outcome into a message and an exit code ([`exit::ExitCode`]).
+//! Beside the pipeline: `files` reads every file given from outside (regular
+//! files only, size-capped), `signals` ends an interrupted run cleanly.
 
 pub mod analysis;
 pub mod app;
@@ -13,10 +15,12 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod exit;
+pub mod files;
 pub mod model;
 pub mod render;
 pub mod roster;
 pub mod salesforce;
+pub mod signals;
 pub mod snapshot;
 
 use exit::ExitCode;
@@ -60,8 +64,12 @@ impl Error {
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
                 N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,
+                // A path that is not a snapshot at all is a mistake in the command line.
+                N::Missing { .. } | N::ReportFolder { .. } => ExitCode::Usage,
+                N::Output(e) if e.is_usage() => ExitCode::Usage,
                 N::Output(_) => ExitCode::Io,
             },
+            Error::Output(e) if e.is_usage() => ExitCode::Usage,
             Error::Output(_) | Error::Runtime(_) => ExitCode::Io,
         }
     }

@@ -16,12 +16,11 @@
 //! and text tera escapes, so a profile named `<script>` is text in a `<title>`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use chrono::Duration;
 use serde::Serialize;
 
-use super::{RenderError, Renderer, create, each_row, explanation, finish, rfc3339};
+use super::{RenderError, RenderedFile, Renderer, each_row, explanation, rfc3339};
 use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
 
 pub const FILE_NAME: &str = "report.html";
@@ -46,14 +45,9 @@ impl Renderer for HtmlRenderer {
         "html"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let (mut file, path) = create(dir, FILE_NAME)?;
-        let template_error = |source| RenderError::Template { path: path.clone(), source };
-        let tera = engine().map_err(template_error)?;
-        let context = tera::Context::from_serialize(&Page::new(audit)).map_err(template_error)?;
-        tera.render_to(TEMPLATE_NAME, &context, &mut file).map_err(template_error)?;
-        finish(file, &path)?;
-        Ok(vec![PathBuf::from(FILE_NAME)])
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
+        let page = render_string(audit).map_err(|source| RenderError::Template { file: FILE_NAME.to_string(), source })?;
+        Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes: page.into_bytes() }])
     }
 }
 
@@ -64,7 +58,7 @@ fn engine() -> Result<tera::Tera, tera::Error> {
     Ok(tera)
 }
 
-/// Renders the page to a string (for tests and for callers that mail it).
+/// Renders the page to a string (the renderer's bytes; also for callers that mail it).
 pub fn render_string(audit: &Audit) -> Result<String, tera::Error> {
     let context = tera::Context::from_serialize(&Page::new(audit))?;
     engine()?.render(TEMPLATE_NAME, &context)
@@ -310,7 +304,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

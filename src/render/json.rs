@@ -12,16 +12,16 @@
 //! `as_of` is RFC 3339 in UTC to the second (`2024-01-15T10:20:30Z`);
 //! `reports` lists the reports present, in [`ReportKind::ALL`] order;
 //! `findings` adds up the rows of every report but the access matrix. There is
-//! no "generated at": the same audit gives the same bytes. It is also the
-//! report folder's marker file, so [`super::render_all`] writes it last.
+//! no "generated at": the same audit gives the same bytes. (The report folder's
+//! marker, with every file's SHA-256, is a file of its own:
+//! [`crate::deliver::FILE_LIST`].)
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{RenderError, Renderer, create, finish, rfc3339};
+use super::{RenderError, RenderedFile, Renderer, rfc3339};
 use crate::model::{Audit, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
@@ -34,11 +34,10 @@ impl Renderer for JsonRenderer {
         "json"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let (mut file, path) = create(dir, FILE_NAME)?;
-        write_summary(audit, &mut file).map_err(|source| RenderError::Json { path: path.clone(), source })?;
-        finish(file, &path)?;
-        Ok(vec![PathBuf::from(FILE_NAME)])
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
+        let mut bytes = Vec::new();
+        write_summary(audit, &mut bytes).map_err(|source| RenderError::Json { file: FILE_NAME.to_string(), source })?;
+        Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes }])
     }
 }
 

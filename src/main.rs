@@ -8,7 +8,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     if let Err(e) = access_audit::signals::listen() {
-        eprintln!("access-audit: warning: cannot watch for signals ({e}): an interrupted run leaves its staging folder");
+        eprintln!(
+            "access-audit: warning: cannot watch for signals ({e}): an interrupted run leaves its staging folder"
+        );
     }
     let verbose = cli.verbose;
     match access_audit::app::run(cli) {

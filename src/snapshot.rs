@@ -596,9 +596,7 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
     text.push('\n');
-    File::create_new(&manifest_path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(io_err(&manifest_path))?;
+    File::create_new(&manifest_path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(io_err(&manifest_path))?;
     Ok(manifest)
 }
 
@@ -795,7 +793,8 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
         }
         rows += scanned.lines;
     }
-    for entry in std::fs::read_dir(dir).map_err(|e| SnapshotError::Invalid { dir: shown.to_path_buf(), detail: e.to_string() })?
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| SnapshotError::Invalid { dir: shown.to_path_buf(), detail: e.to_string() })?
     {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -926,19 +925,15 @@ pub fn copy_verified(verified: &Verified, from: &Path, to: &Path) -> Result<Vec<
     for (name, expected) in entries {
         let source = from.join(name);
         let target = to.join(name);
-        let mut reader = files::open_member(&source).map_err(|e| SnapshotError::Invalid {
-            dir: from.to_path_buf(),
-            detail: format!("{name}: {e}"),
-        })?;
+        let mut reader = files::open_member(&source)
+            .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
         let mut writer = File::create_new(&target).map_err(io_err(&target))?;
         let mut hasher = Sha256::new();
         let mut bytes = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = std::io::Read::read(&mut reader, &mut buf).map_err(|e| SnapshotError::Invalid {
-                dir: from.to_path_buf(),
-                detail: format!("{name}: {e}"),
-            })?;
+            let n = std::io::Read::read(&mut reader, &mut buf)
+                .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
             if n == 0 {
                 break;
             }

@@ -146,9 +146,11 @@ pub fn check_replaceable(target: &Path, kind: &dyn FolderKind) -> Result<(), Out
     if std::fs::read_dir(target).map_err(io_err(target))?.next().is_none() {
         return Ok(());
     }
-    let listed = kind
-        .listed_files(target)
-        .map_err(|reason| OutputError::Foreign { path: target.to_path_buf(), kind: kind.what(), reason })?;
+    let listed = kind.listed_files(target).map_err(|reason| OutputError::Foreign {
+        path: target.to_path_buf(),
+        kind: kind.what(),
+        reason,
+    })?;
     let foreign = foreign_entries(target, &listed)?;
     match foreign.first() {
         None => Ok(()),
@@ -178,7 +180,8 @@ fn walk(dir: &Path, prefix: &str, listed: &BTreeSet<String>, found: &mut Vec<Str
         if ft.is_dir() {
             let before = found.len();
             walk(&path, &rel, listed, found)?;
-            let holds_listed = listed.iter().any(|f| f.len() > rel.len() && f.starts_with(&rel) && f[rel.len()..].starts_with('/'));
+            let holds_listed =
+                listed.iter().any(|f| f.len() > rel.len() && f.starts_with(&rel) && f[rel.len()..].starts_with('/'));
             if !holds_listed && found.len() == before {
                 found.push(format!("{rel}/"));
             }

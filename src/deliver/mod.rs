@@ -40,7 +40,9 @@ pub enum OutputError {
     ForeignFile { path: PathBuf, file: String, others: usize },
     #[error("{path} exists and is not a folder")]
     NotADir { path: PathBuf },
-    #[error("--out {out} is inside the snapshot {snapshot}: writing there would change the evidence; choose a folder outside it")]
+    #[error(
+        "--out {out} is inside the snapshot {snapshot}: writing there would change the evidence; choose a folder outside it"
+    )]
     OutInsideSnapshot { out: PathBuf, snapshot: PathBuf },
     #[error(
         "the snapshot {snapshot} is inside --out {out}, which the reports replace: copy the snapshot elsewhere first, or choose another --out"

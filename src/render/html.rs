@@ -46,7 +46,8 @@ impl Renderer for HtmlRenderer {
     }
 
     fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
-        let page = render_string(audit).map_err(|source| RenderError::Template { file: FILE_NAME.to_string(), source })?;
+        let page =
+            render_string(audit).map_err(|source| RenderError::Template { file: FILE_NAME.to_string(), source })?;
         Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes: page.into_bytes() }])
     }
 }

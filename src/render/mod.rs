@@ -19,6 +19,8 @@
 //! data in every format: escaped in HTML, never a formula in CSV or XLSX.
 
 pub mod csv;
+#[cfg(test)]
+mod dom;
 pub mod html;
 pub mod json;
 pub mod xlsx;

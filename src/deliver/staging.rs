@@ -217,8 +217,13 @@ fn create_locked(parent: &Path, name: &str, prefix: &str) -> Result<(PathBuf, Op
         let lock = match lock(&fresh) {
             Ok(lock) => lock,
             Err(e) => {
-                let _ = std::fs::remove_dir(&fresh);
-                return Err(OutputError::Io { path: fresh, source: e });
+                // A file system without locks (some network mounts): other runs cannot take the
+                // lock either, so they leave this folder alone; only a killed run's stays behind.
+                tracing::warn!(
+                    "cannot lock {} ({e}): if this run is killed, remove its staging folder by hand",
+                    fresh.display()
+                );
+                None
             }
         };
         if dir.exists() {

@@ -22,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{OutputError, io_err};
+use super::error::{OutputError, io_err};
 use crate::files;
 
 /// A report folder's marker: every file the tool wrote there, with its SHA-256.

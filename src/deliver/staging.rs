@@ -29,8 +29,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
+use super::error::{OutputError, io_err};
 use super::folders::{FILE_LIST, FileList, FileRecord, FolderKind, check_replaceable};
-use super::{OutputError, io_err};
 
 /// Live staging folders of this process: (staging folder, target).
 static LIVE: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());

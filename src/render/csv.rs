@@ -86,7 +86,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::model::{ReportKind, Rows};
-    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit};
+    use crate::render::tests::{EVIL_LINK, SCRIPT, SLUGS, sample_audit};
 
     fn render(report: &Report) -> Vec<u8> {
         write_report(report, Vec::new()).unwrap()
@@ -212,18 +212,8 @@ mod tests {
         let audit = sample_audit();
         let files = CsvRenderer.render(&audit).unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "inactive-users.csv",
-                "never-logged-in.csv",
-                "certinia-access-retained.csv",
-                "certinia-access-lacking.csv",
-                "not-provisioned.csv",
-                "unexpected-access.csv",
-                "access-matrix.csv"
-            ]
-        );
+        let expected: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
+        assert_eq!(names, expected);
         assert_eq!(files[0].bytes, render(&audit.reports[0]));
     }
 }

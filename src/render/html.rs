@@ -475,7 +475,7 @@ fn profile_chart(audit: &Audit) -> HChart {
 mod tests {
     use super::*;
     use crate::render::dom::{self, Element};
-    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit, user};
+    use crate::render::tests::{EVIL_LINK, SCRIPT, SLUGS, sample_audit, user};
 
     fn page() -> String {
         render_string(&sample_audit()).unwrap()
@@ -584,18 +584,7 @@ mod tests {
         let doc = dom(&sample_audit());
         let sections: Vec<&Element> = doc.all("section");
         let ids: Vec<&str> = sections.iter().filter_map(|s| s.attr("id")).collect();
-        assert_eq!(
-            ids,
-            [
-                "inactive-users",
-                "never-logged-in",
-                "certinia-access-retained",
-                "certinia-access-lacking",
-                "not-provisioned",
-                "unexpected-access",
-                "access-matrix"
-            ]
-        );
+        assert_eq!(ids, SLUGS);
         let heading = |id: &str| doc.by_id(id).unwrap().all("h2")[0].words();
         assert_eq!(heading("never-logged-in"), "Never logged in (2)");
         assert_eq!(heading("unexpected-access"), "Roster: unexpected access (0)");

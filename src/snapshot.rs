@@ -760,11 +760,11 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             }
             for r in &references {
                 if let Some(Value::String(to)) = record.get(r.field) {
-                    wanted
-                        .entry(r.target)
-                        .or_default()
-                        .entry(to.clone())
-                        .or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
+                    // The first record that refers to each Id is kept, to be named if it does not resolve.
+                    let ids = wanted.entry(r.target).or_default();
+                    if !ids.contains_key(to.as_str()) {
+                        ids.insert(to.clone(), format!("{} {id}: {} {to}", r.object, r.field));
+                    }
                 }
             }
         });

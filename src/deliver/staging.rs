@@ -14,7 +14,8 @@
 //! owner gone; a live run's folder is never touched. A folder is created under
 //! another name (`.NAME.access-audit-new-…`), locked, and only then renamed to
 //! the staging name, so no run can ever see a staging folder that is not yet
-//! locked.
+//! locked (a run killed in that instant leaves an empty `-new-` folder, removed
+//! once it is ten minutes old).
 //!
 //! **Signals.** Every live staging folder of this process is registered; the
 //! signal handler ([`abandon_all`]) removes them all under the same lock that the
@@ -89,6 +90,7 @@ impl Staging {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let prefix = format!(".{name}.access-audit-tmp-");
         remove_orphans(&parent, &prefix);
+        remove_unborn(&parent, &format!(".{name}.access-audit-new-"));
 
         // Created, locked and registered in one step with respect to the signal handler.
         let mut live = live();
@@ -289,6 +291,31 @@ fn remove_orphans(parent: &Path, prefix: &str) {
     }
 }
 
+/// How old an empty, unlocked `.NAME.access-audit-new-…` folder must be to be removed: a live run
+/// renames its folder microseconds after creating it, so only a run killed in between leaves one.
+const UNBORN_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes folders a run killed between creating and locking its staging folder left: empty
+/// (nothing was ever written into them), unlocked, and older than [`UNBORN_AGE`]. Removing one
+/// could at worst fail a run stopped for that long in that instant; it can never lose data.
+fn remove_unborn(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > UNBORN_AGE);
+        if old && entry.file_name().to_string_lossy().starts_with(prefix) && owner_gone(&path).is_some() {
+            // `remove_dir` removes only an empty folder.
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+}
+
 /// Removes a folder and everything in it, even while another thread is still adding files to it.
 fn remove_all(dir: &Path) {
     for _ in 0..20 {
@@ -415,6 +442,21 @@ mod tests {
         // Once its owner is gone, the next run removes it.
         drop(Staging::new(&target, &Marked).unwrap());
         assert_eq!(names(root.path()), [".other.access-audit-tmp-x", "out"]);
+    }
+
+    #[test]
+    fn folders_killed_before_they_were_locked_are_removed_once_old() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("out");
+        let unborn = root.path().join(".out.access-audit-new-old");
+        std::fs::create_dir(&unborn).unwrap();
+        let young = root.path().join(".out.access-audit-new-young");
+        std::fs::create_dir(&young).unwrap();
+        let long_ago = std::time::SystemTime::now() - UNBORN_AGE - std::time::Duration::from_secs(1);
+        File::open(&unborn).unwrap().set_modified(long_ago).unwrap();
+        drop(Staging::new(&target, &Marked).unwrap());
+        assert!(!unborn.exists(), "an old empty one is removed");
+        assert!(young.exists(), "a young one may be a live run's, about to be locked");
     }
 
     #[test]

@@ -735,8 +735,12 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             problems.push(format!("{}: missing from the manifest", spec.name));
         }
     }
+    // Ids of the objects others refer to, filled as their file is read.
     let mut targets: HashMap<&'static str, HashSet<String>> = HashMap::new();
-    let mut wanted: HashMap<&'static str, BTreeMap<String, String>> = HashMap::new();
+    // References to an object whose file comes later in the manifest: resolved at the end.
+    let mut pending: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    // Ids that do not resolve, each with the first record that names it.
+    let mut dangling: BTreeMap<(&'static str, String), String> = BTreeMap::new();
     let mut rows = 0;
     let mut seen = HashSet::new();
     for object in &manifest.objects {
@@ -753,19 +757,23 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             continue;
         }
         let is_target = REFERENCES.iter().any(|r| r.target == spec.name);
+        if is_target {
+            // From here on, references to this object are checked as they are read.
+            targets.entry(spec.name).or_default();
+        }
         let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
         let scanned = scan(&dir.join(&object.file), &object.file, spec, |id, record| {
             if is_target {
                 targets.entry(spec.name).or_default().insert(id.to_string());
             }
             for r in &references {
-                if let Some(Value::String(to)) = record.get(r.field) {
-                    // The first record that refers to each Id is kept, to be named if it does not resolve.
-                    let ids = wanted.entry(r.target).or_default();
-                    if !ids.contains_key(to.as_str()) {
-                        ids.insert(to.clone(), format!("{} {id}: {} {to}", r.object, r.field));
-                    }
-                }
+                let Some(Value::String(to)) = record.get(r.field) else { continue };
+                let bucket = match targets.get(r.target) {
+                    Some(known) if known.contains(to) => continue,
+                    Some(_) => &mut dangling,
+                    None => &mut pending,
+                };
+                bucket.entry((r.target, to.clone())).or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
             }
         });
         let scanned = match scanned {
@@ -807,22 +815,18 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
         problems.dedup();
         return Err(SnapshotError::Tampered { dir: shown.to_path_buf(), problems });
     }
-    let mut unresolved = Vec::new();
-    let mut count = 0;
-    for (target, ids) in &wanted {
-        let known = targets.get(target);
-        for (id, referrer) in ids {
-            if !known.is_some_and(|k| k.contains(id)) {
-                count += 1;
-                if unresolved.len() < UNRESOLVED_LISTED {
-                    unresolved.push(format!("{referrer} is not in {target}.ndjson"));
-                }
-            }
+    for (key, referrer) in pending {
+        if !targets.get(key.0).is_some_and(|known| known.contains(&key.1)) {
+            dangling.entry(key).or_insert(referrer);
         }
     }
+    let mut unresolved: Vec<String> =
+        dangling.iter().map(|((target, _), referrer)| format!("{referrer} is not in {target}.ndjson")).collect();
     unresolved.sort();
-    if count > unresolved.len() {
-        unresolved.push(format!("… and {} more references that do not resolve", count - unresolved.len()));
+    if unresolved.len() > UNRESOLVED_LISTED {
+        let more = unresolved.len() - UNRESOLVED_LISTED;
+        unresolved.truncate(UNRESOLVED_LISTED);
+        unresolved.push(format!("… and {more} more references that do not resolve"));
     }
     let manifest_sha256 = files::open_member(&dir.join(MANIFEST))
         .and_then(|f| hash_reader(BufReader::new(f)))
@@ -1092,6 +1096,57 @@ mod tests {
         assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
         c.restart();
         assert!(c.lines.is_empty());
+    }
+
+    /// A copy of the demo snapshot in which `object` holds no records (manifest fixed up).
+    fn demo_without(object: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-org");
+        for entry in std::fs::read_dir(&demo).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+        std::fs::write(dir.path().join(format!("{object}.ndjson")), "").unwrap();
+        let path = dir.path().join(MANIFEST);
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for o in manifest["objects"].as_array_mut().unwrap().iter_mut().filter(|o| o["object"] == object) {
+            o["rows"] = 0.into();
+            o["total_size"] = 0.into();
+            // SHA-256 of no bytes.
+            o["sha256"] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into();
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn references_to_records_not_in_the_snapshot_are_listed_once_per_id() {
+        // The demo org has 4 permission set groups; assignments (read before the groups) and
+        // group components (read after) both refer to them.
+        let dir = demo_without("PermissionSetGroup");
+        let verified = verify(dir.path()).unwrap();
+        assert_eq!(verified.unresolved.len(), 4, "{:?}", verified.unresolved);
+        for line in &verified.unresolved {
+            assert!(line.contains(": PermissionSetGroupId 0PG"), "{line}");
+            assert!(line.ends_with(" is not in PermissionSetGroup.ndjson"), "{line}");
+        }
+    }
+
+    #[test]
+    fn many_unresolved_references_are_counted_beyond_the_first_twenty() {
+        // 300 users, each referred to by a login and most by assignments: 300 distinct Ids.
+        let dir = demo_without("User");
+        let unresolved = verify(dir.path()).unwrap().unresolved;
+        assert_eq!(unresolved.len(), UNRESOLVED_LISTED + 1);
+        assert_eq!(unresolved.last().unwrap(), "… and 280 more references that do not resolve");
+    }
+
+    #[test]
+    fn the_demo_snapshot_is_consistent() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-org");
+        let verified = verify(&demo).unwrap();
+        assert_eq!(verified.unresolved, Vec::<String>::new());
+        assert_eq!(verified.rows, 1 + 300 + 756 + 4 + 10 + 263 + 300);
     }
 
     #[test]

@@ -156,7 +156,8 @@ fn a_second_run_leaves_a_live_runs_staging_folder_alone() {
     // The reproduction: two runs started together; the second deleted the first's staging folder
     // and the first failed with exit 5.
     let sim = sim(small_org());
-    sim.set_faults(Faults { latency: Duration::from_millis(300), ..Faults::none() });
+    // Every request takes 2 s: the first run is still pulling when the second has finished.
+    sim.set_faults(Faults { latency: Duration::from_secs(2), ..Faults::none() });
     let work = tempfile::tempdir().unwrap();
     let first = run_process(work.path(), &sim, "out", AS_OF).stderr(Stdio::piped()).spawn().unwrap();
     let staging = wait_for_staging(work.path(), "out");

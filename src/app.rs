@@ -1,23 +1,20 @@
 //! The subcommands, each a straight run through the pipeline's stages:
 //! config → auth → pull → snapshot → analyse → render → (atomic) deliver.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::analysis::{self, Inputs};
 use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, RunArgs, VerifyArgs};
 use crate::config::{self, LoadedFile, Rules, SalesforceConfig};
-use crate::deliver::{OutputError, Staging, io_err};
+use crate::deliver::{self, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{self, Client};
 use crate::{Error, render, snapshot};
 
-/// The marker that makes a folder a report folder (it may then be replaced).
-const REPORT_MARKER: &str = render::MARKER;
-const REPORT_KIND: &str = "a report folder";
 /// Where the evidence goes inside a report folder.
-pub const SNAPSHOT_DIR: &str = "snapshot";
+pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
 
 /// Runs one command to completion.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -73,9 +70,9 @@ impl Plan {
         Ok(Plan { rules, roster, as_of, allow_empty: args.allow_empty, fail_on_findings: args.fail_on_findings })
     }
 
-    /// Analyses the snapshot in `staging/snapshot`, renders into `staging`, and swaps it into place.
-    fn finish(&self, staging: Staging) -> Result<ExitCode, Error> {
-        let loaded = snapshot::load(&staging.path().join(SNAPSHOT_DIR))?;
+    /// Analyses the snapshot already in `staging/snapshot`, writes the reports into `staging`
+    /// (each file recorded in the folder's file list), and swaps it into place.
+    fn finish(&self, mut staging: Staging, loaded: snapshot::Loaded) -> Result<ExitCode, Error> {
         let audit = analysis::analyse(
             &loaded,
             &Inputs {
@@ -85,29 +82,49 @@ impl Plan {
                 allow_empty: self.allow_empty,
             },
         )?;
-        render::render_all(&audit, staging.path())?;
+        render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
         let out = staging.target().to_path_buf();
-        staging.commit(REPORT_KIND, REPORT_MARKER)?;
+        staging.commit()?;
         print_summary(&audit, &out);
         Ok(if self.fail_on_findings && audit.findings() > 0 { ExitCode::Findings } else { ExitCode::Ok })
     }
 }
 
+/// Says which references of a snapshot do not resolve (the same lines for `verify` and `report`).
+fn warn_unresolved(verified: &snapshot::Verified) {
+    for line in &verified.unresolved {
+        tracing::warn!("snapshot: {line}");
+    }
+}
+
+/// A staging folder for the reports, with an empty `snapshot/` for the evidence.
+fn report_staging(out: &Path) -> Result<(Staging, PathBuf), Error> {
+    let staging = Staging::new(out, &ReportFolder)?;
+    let dir = staging.path().join(SNAPSHOT_DIR);
+    std::fs::create_dir(&dir).map_err(io_err(&dir))?;
+    Ok((staging, dir))
+}
+
 fn report(args: ReportArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
     let plan = Plan::new(&args.audit, file)?;
+    // The evidence is never written into, and never inside what the reports replace.
+    deliver::check_apart(&args.snapshot, &args.out)?;
     // The source must verify before anything is written.
     let verified = snapshot::verify(&args.snapshot)?;
-    let staging = Staging::new(&args.out, REPORT_KIND, REPORT_MARKER)?;
-    copy_snapshot(&args.snapshot, &verified.manifest, &staging.path().join(SNAPSHOT_DIR))?;
-    plan.finish(staging)
+    warn_unresolved(&verified);
+    let (mut staging, dir) = report_staging(&args.out)?;
+    for (name, bytes, sha256) in snapshot::copy_verified(&verified, &args.snapshot, &dir)? {
+        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
+    }
+    // What was copied is what was verified, byte for byte: it is read without a second check.
+    plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))
 }
 
 fn pull_and_report(args: RunArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let plan = Plan::new(&args.audit, file)?;
     let floor = config.min_api_remaining;
-    let staging = Staging::new(&args.out, REPORT_KIND, REPORT_MARKER)?;
-    let snapshot_dir = staging.path().join(SNAPSHOT_DIR);
+    let (mut staging, snapshot_dir) = report_staging(&args.out)?;
     let previous = args.out.join(SNAPSHOT_DIR);
     runtime()?.block_on(async {
         let http = salesforce::http_client(&config)?;
@@ -117,16 +134,17 @@ fn pull_and_report(args: RunArgs, file: &LoadedFile) -> Result<ExitCode, Error> 
         tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
         Ok::<(), Error>(())
     })?;
-    plan.finish(staging)
-}
-
-/// Copies exactly the files the manifest lists (and the manifest), so the evidence travels with the reports.
-fn copy_snapshot(from: &Path, manifest: &snapshot::Manifest, to: &Path) -> Result<(), OutputError> {
-    std::fs::create_dir_all(to).map_err(io_err(to))?;
-    for name in manifest.objects.iter().map(|o| o.file.as_str()).chain([snapshot::MANIFEST]) {
-        std::fs::copy(from.join(name), to.join(name)).map_err(io_err(&to.join(name)))?;
+    // Checked like any snapshot; messages name where the user will find it, not the staging folder.
+    let loaded = snapshot::load_as(&snapshot_dir, &previous)?;
+    warn_unresolved(&loaded.verified);
+    let verified = &loaded.verified;
+    let files = verified.manifest.objects.iter().map(|o| (o.file.as_str(), o.sha256.clone()));
+    for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.clone())]) {
+        let path = snapshot_dir.join(name);
+        let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
+        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
     }
-    Ok(())
+    plan.finish(staging, loaded)
 }
 
 fn print_summary(audit: &Audit, out: &Path) {
@@ -138,6 +156,7 @@ fn print_summary(audit: &Audit, out: &Path) {
 
 fn verify(args: VerifyArgs) -> Result<ExitCode, Error> {
     let verified = snapshot::verify(&args.snapshot)?;
+    warn_unresolved(&verified);
     println!(
         "ok: {} files, {} rows, org {} pulled at {}; manifest SHA-256 {}",
         verified.manifest.objects.len(),

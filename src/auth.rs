@@ -34,7 +34,8 @@ impl std::fmt::Debug for JwtKey {
 
 impl JwtKey {
     pub fn load(path: &Path) -> Result<JwtKey, AuthError> {
-        let pem = std::fs::read(path).map_err(|source| AuthError::KeyRead { path: path.to_path_buf(), source })?;
+        let pem = crate::files::read(path, crate::files::PRIVATE_KEY)
+            .map_err(|source| AuthError::KeyRead { path: path.to_path_buf(), source })?;
         let bad = || AuthError::KeyParse { path: path.to_path_buf() };
         let key = EncodingKey::from_rsa_pem(&pem).map_err(|_| bad())?;
         // A certificate PEM is accepted by from_rsa_pem and only fails when signing: sign once now.

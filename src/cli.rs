@@ -118,7 +118,7 @@ pub enum Command {
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
 
-    /// Re-check a snapshot: every file's SHA-256 and row count against its manifest.
+    /// Re-check a snapshot: every file's SHA-256, rows and records against its manifest.
     Verify(VerifyArgs),
 
     /// Print the effective configuration (flags, environment, file, defaults), secrets redacted.

@@ -121,7 +121,7 @@ impl LoadedFile {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_to_string(&path, crate::files::CONFIG) {
             Ok(t) => t,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LoadedFile::default());
@@ -635,7 +635,7 @@ fn secret(
         (Some(_), Some(_)) => Err(invalid(format!("both {env} and {flag} are set: keep one of them"))),
         (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env)))),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
+            let text = crate::files::read_to_string(&path, crate::files::SECRET)
                 .map_err(|e| invalid(format!("cannot read {flag} {}: {e}", path.display())))?;
             let value = text.trim();
             if value.is_empty() {
@@ -712,7 +712,7 @@ impl SalesforceConfig {
         let ca_pem = match &m.ca_file {
             None => None,
             Some(path) => {
-                let pem = std::fs::read(path)
+                let pem = crate::files::read(path, crate::files::CA_BUNDLE)
                     .map_err(|e| invalid(format!("cannot read --ca-file {}: {e}", path.display())))?;
                 match reqwest::Certificate::from_pem_bundle(&pem) {
                     Ok(certs) if !certs.is_empty() => {}

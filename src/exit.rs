@@ -19,8 +19,15 @@ pub enum ExitCode {
     /// Incomplete or inconsistent data: rows missing against `totalSize`, a malformed record,
     /// or a snapshot whose hashes no longer match.
     Incomplete = 4,
-    /// A local failure: the output folder cannot be written, the disk is full.
+    /// A local failure: the output folder cannot be written, the disk is full, or it is not the
+    /// tool's to replace (it holds files the tool did not write).
     Io = 5,
+    /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
+    HungUp = 129,
+    /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15); the output folder is as it was.
+    Terminated = 143,
 }
 
 impl ExitCode {
@@ -41,5 +48,8 @@ mod tests {
         assert_eq!(ExitCode::Salesforce.code(), 3);
         assert_eq!(ExitCode::Incomplete.code(), 4);
         assert_eq!(ExitCode::Io.code(), 5);
+        assert_eq!(ExitCode::HungUp.code(), 129);
+        assert_eq!(ExitCode::Interrupted.code(), 130);
+        assert_eq!(ExitCode::Terminated.code(), 143);
     }
 }

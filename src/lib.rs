@@ -4,8 +4,10 @@
 //! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
 //! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
-//! the outcome into a message and an exit code ([`exit::ExitCode`]). `text` is a
-//! leaf every stage may use: it makes outside text safe to show.
+//! the outcome into a message and an exit code ([`exit::ExitCode`]).
+//! Beside the pipeline: `files` reads every file given from outside (regular
+//! files only, size-capped), `signals` ends an interrupted run cleanly, and
+//! `text` makes outside text safe to show (every stage may use it).
 
 pub mod analysis;
 pub mod app;
@@ -14,10 +16,12 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod exit;
+pub mod files;
 pub mod model;
 pub mod render;
 pub mod roster;
 pub mod salesforce;
+pub mod signals;
 pub mod snapshot;
 pub mod text;
 
@@ -62,8 +66,12 @@ impl Error {
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
                 N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,
+                // A path that is not a snapshot at all is a mistake in the command line.
+                N::Missing { .. } | N::ReportFolder { .. } => ExitCode::Usage,
+                N::Output(e) if e.is_usage() => ExitCode::Usage,
                 N::Output(_) => ExitCode::Io,
             },
+            Error::Output(e) if e.is_usage() => ExitCode::Usage,
             Error::Output(_) | Error::Runtime(_) => ExitCode::Io,
         }
     }

@@ -6,6 +6,11 @@ use access_audit::text::visible;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_args();
     init_logging(cli.verbose, cli.quiet);
+    if let Err(e) = access_audit::signals::listen() {
+        eprintln!(
+            "access-audit: warning: cannot watch for signals ({e}): an interrupted run leaves its staging folder"
+        );
+    }
     let verbose = cli.verbose;
     match access_audit::app::run(cli) {
         Ok(code) => exit(code),

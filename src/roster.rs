@@ -55,7 +55,8 @@ fn key_column(header: &str) -> Option<usize> {
 
 impl Roster {
     pub fn load(path: &Path) -> Result<Roster, RosterError> {
-        let bytes = std::fs::read(path).map_err(|source| RosterError::Read { path: path.to_path_buf(), source })?;
+        let bytes = crate::files::read(path, crate::files::ROSTER)
+            .map_err(|source| RosterError::Read { path: path.to_path_buf(), source })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let entries = parse(&bytes).map_err(|(line, detail)| RosterError::Malformed {
             path: path.to_path_buf(),

@@ -9,9 +9,16 @@
 //! The queries are fixed here (REPORTS.md's input table) and run concurrently.
 //! Every record is checked against the field types below as it arrives, so a
 //! malformed record fails the pull naming object, record and field, instead of
-//! turning into a silent null three stages later. `verify` re-checks the hashes;
-//! `load` (the offline report) verifies before it reads.
+//! turning into a silent null three stages later.
+//!
+//! A snapshot checks itself, not only its hashes: [`verify`] (the `verify`
+//! command) and [`load`] (every report) run the same one check, because a file
+//! and its hash can be fixed up together. Every file must be a regular file (no
+//! link is followed, no FIFO read), every line a valid record ending in a
+//! newline, Ids unique and in order, the rows equal to the manifest's count and
+//! to Salesforce's `totalSize`; references that do not resolve are reported.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,7 +29,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::ApiFloor;
-use crate::deliver::{OutputError, Staging, io_err};
+use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
+use crate::files;
 use crate::salesforce::{ApiUsage, Client, Limit, RecordSink, SalesforceError, json_kind};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
@@ -181,6 +189,10 @@ pub enum SnapshotError {
     Output(#[from] OutputError),
     #[error("snapshot {dir}: {detail}")]
     Invalid { dir: PathBuf, detail: String },
+    #[error("snapshot {dir}: {detail}")]
+    Missing { dir: PathBuf, detail: String },
+    #[error("{dir} is a report folder, not a snapshot: its evidence is {snapshot} (access-audit verify {snapshot})")]
+    ReportFolder { dir: PathBuf, snapshot: PathBuf },
     #[error("snapshot {dir} failed verification:\n{}", problems.join("\n"))]
     Tampered { dir: PathBuf, problems: Vec<String> },
 }
@@ -528,18 +540,19 @@ async fn org_info(client: &Client, organization: Option<&Pulled>) -> OrgInfo {
 /// Pulls every object concurrently and writes the snapshot folder atomically.
 pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manifest, SnapshotError> {
     // Fail on a bad --out before spending any API request.
-    let staging = Staging::new(out, KIND, MANIFEST)?;
+    let staging = Staging::new(out, &SnapshotFolder)?;
     let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
     let manifest = pull_into(client, staging.path(), limit).await?;
-    staging.commit(KIND, MANIFEST)?;
+    staging.commit()?;
     Ok(manifest)
 }
 
-/// Pulls every object concurrently into `dir`, an empty folder that the caller stages.
+/// Pulls every object concurrently into `dir`, an existing empty folder that the caller stages.
 ///
 /// `limit_before` is the org's `DailyApiRequests` as the quota check read it, for the manifest.
+/// The folder is not created here: if it vanishes (a signal handler removed the staging folder),
+/// writing fails instead of creating it again.
 pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let pulled_at = Utc::now();
     let pulled: Vec<Pulled> = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)))
         .await?
@@ -583,7 +596,7 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
     text.push('\n');
-    std::fs::write(&manifest_path, text).map_err(io_err(&manifest_path))?;
+    File::create_new(&manifest_path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(io_err(&manifest_path))?;
     Ok(manifest)
 }
 
@@ -604,7 +617,10 @@ fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> Result<
 
 /// SHA-256 (hex) of a file, and its number of lines.
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut reader = BufReader::new(File::open(path)?);
+    hash_reader(BufReader::new(File::open(path)?))
+}
+
+fn hash_reader(mut reader: impl BufRead) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut lines = 0u64;
     loop {
@@ -621,15 +637,41 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
-    let path = dir.join(MANIFEST);
-    let invalid = |detail: String| SnapshotError::Invalid { dir: dir.to_path_buf(), detail };
-    let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("cannot read {MANIFEST}: {e}")))?;
+    manifest_of(dir, dir)
+}
+
+/// Reads `dir`'s manifest (a regular file, never through a link), naming `shown` in errors.
+fn manifest_of(dir: &Path, shown: &Path) -> Result<Manifest, SnapshotError> {
+    let invalid = |detail: String| SnapshotError::Invalid { dir: shown.to_path_buf(), detail };
+    let bytes = files::read_member(&dir.join(MANIFEST), files::MARKER)
+        .map_err(|e| invalid(format!("cannot read {MANIFEST}: {e}")))?;
     let manifest: Manifest =
-        serde_json::from_str(&text).map_err(|e| invalid(format!("{MANIFEST} is not a snapshot manifest: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{MANIFEST} is not a snapshot manifest: {e}")))?;
     if manifest.format != FORMAT {
         return Err(invalid(format!("format {:?} is not {FORMAT:?}", manifest.format)));
     }
+    if !folders::is_tool(&manifest.tool) {
+        return Err(invalid(format!("{MANIFEST} was written by {:?}, not by access-audit", manifest.tool)));
+    }
     Ok(manifest)
+}
+
+/// A snapshot folder, as [`Staging`] needs to know it: ours when its manifest is an access-audit
+/// snapshot manifest, holding the files that manifest lists.
+pub struct SnapshotFolder;
+
+impl FolderKind for SnapshotFolder {
+    fn what(&self) -> &'static str {
+        KIND
+    }
+
+    fn listed_files(&self, dir: &Path) -> Result<BTreeSet<String>, String> {
+        let manifest = read_manifest(dir).map_err(|e| match e {
+            SnapshotError::Invalid { detail, .. } => detail,
+            other => other.to_string(),
+        })?;
+        Ok(manifest.objects.into_iter().map(|o| o.file).chain([MANIFEST.to_string()]).collect())
+    }
 }
 
 /// The outcome of [`verify`]: the manifest, and the SHA-256 of the manifest itself.
@@ -638,67 +680,307 @@ pub struct Verified {
     pub manifest: Manifest,
     pub manifest_sha256: String,
     pub rows: u64,
+    /// References that do not resolve (an assignment whose user is not in `User.ndjson`), one
+    /// line each. Reported, not fatal: objects are queried one after another, so a user created
+    /// during the pull can be assigned before it could be listed. The analysis ignores them.
+    pub unresolved: Vec<String>,
 }
 
-/// Re-checks every file of a snapshot against its manifest: present, same SHA-256, same row count,
-/// and nothing else in the folder. Every problem is listed, not just the first.
+/// A field that holds the Id of a record of another object in the snapshot.
+struct Reference {
+    object: &'static str,
+    field: &'static str,
+    target: &'static str,
+}
+
+/// The references that must resolve for the findings to be right.
+const REFERENCES: &[Reference] = &[
+    Reference { object: "PermissionSetAssignment", field: "AssigneeId", target: "User" },
+    Reference { object: "PermissionSetAssignment", field: "PermissionSetGroupId", target: "PermissionSetGroup" },
+    Reference { object: "PermissionSetGroupComponent", field: "PermissionSetGroupId", target: "PermissionSetGroup" },
+    Reference { object: "UserPackageLicense", field: "UserId", target: "User" },
+    Reference { object: "UserLogin", field: "UserId", target: "User" },
+];
+
+/// Unresolved references listed one by one; beyond that, counted.
+const UNRESOLVED_LISTED: usize = 20;
+
+/// Re-checks a snapshot: the manifest is ours, every file it lists is a regular file with the
+/// SHA-256, row count and `totalSize` it records, every line ends with a newline and is a valid
+/// record, Ids are unique and in order, and nothing else is in the folder. Every problem is
+/// listed, not just the first. References that do not resolve are reported in
+/// [`Verified::unresolved`].
+///
+/// `verify` and `report` run exactly this; `report` reads only what passed it.
 pub fn verify(dir: &Path) -> Result<Verified, SnapshotError> {
-    let manifest = read_manifest(dir)?;
+    check(dir, dir)
+}
+
+/// [`verify`] of the snapshot in `dir`, naming `shown` (the user's path) in every message.
+fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
+    let missing = |detail: &str| SnapshotError::Missing { dir: shown.to_path_buf(), detail: detail.to_string() };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing("no such folder")),
+        Err(e) => return Err(SnapshotError::Invalid { dir: shown.to_path_buf(), detail: e.to_string() }),
+        Ok(m) if !m.is_dir() => return Err(missing("not a folder")),
+        Ok(_) => {}
+    }
+    if std::fs::symlink_metadata(dir.join(MANIFEST)).is_err() && is_report_folder(dir) {
+        return Err(SnapshotError::ReportFolder { dir: shown.to_path_buf(), snapshot: shown.join(REPORT_SNAPSHOT) });
+    }
+    let manifest = manifest_of(dir, shown)?;
     let mut problems = Vec::new();
-    let mut rows = 0;
     for spec in OBJECTS.iter().filter(|o| !o.optional) {
         if manifest.object(spec.name).is_none() {
             problems.push(format!("{}: missing from the manifest", spec.name));
         }
     }
+    // Ids of the objects others refer to, filled as their file is read.
+    let mut targets: HashMap<&'static str, HashSet<String>> = HashMap::new();
+    // References to an object whose file comes later in the manifest: resolved at the end.
+    let mut pending: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    // Ids that do not resolve, each with the first record that names it.
+    let mut dangling: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    let mut rows = 0;
+    let mut seen = HashSet::new();
     for object in &manifest.objects {
-        if object.file.contains(['/', '\\']) || object.file.starts_with('.') {
+        if object.file.contains(['/', '\\']) || object.file.starts_with('.') || object.file == MANIFEST {
             problems.push(format!("{}: file name {:?} is not a plain file name", object.object, object.file));
             continue;
         }
-        match hash_file(&dir.join(&object.file)) {
-            Err(e) => problems.push(format!("{}: cannot read it: {e}", object.file)),
-            Ok((sha, lines)) => {
-                if sha != object.sha256 {
-                    problems.push(format!(
-                        "{}: SHA-256 is {sha}, the manifest says {}: the file was changed after the pull",
-                        object.file, object.sha256
-                    ));
-                }
-                if lines != object.rows {
-                    problems.push(format!("{}: {lines} rows, the manifest says {}", object.file, object.rows));
-                }
-                rows += lines;
-            }
+        let Some(spec) = spec(&object.object) else {
+            problems.push(format!("{}: not an object access-audit pulls", object.object));
+            continue;
+        };
+        if !seen.insert(spec.name) || manifest.objects.iter().filter(|o| o.file == object.file).count() > 1 {
+            problems.push(format!("{}: listed twice in the manifest", object.object));
+            continue;
         }
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
-                problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
+        let is_target = REFERENCES.iter().any(|r| r.target == spec.name);
+        if is_target {
+            // From here on, references to this object are checked as they are read.
+            targets.entry(spec.name).or_default();
+        }
+        let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
+        let scanned = scan(&dir.join(&object.file), &object.file, spec, |id, record| {
+            if is_target {
+                targets.entry(spec.name).or_default().insert(id.to_string());
             }
+            for r in &references {
+                let Some(Value::String(to)) = record.get(r.field) else { continue };
+                let bucket = match targets.get(r.target) {
+                    Some(known) if known.contains(to) => continue,
+                    Some(_) => &mut dangling,
+                    None => &mut pending,
+                };
+                bucket.entry((r.target, to.clone())).or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
+            }
+        });
+        let scanned = match scanned {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{}: cannot read it: {e}", object.file));
+                continue;
+            }
+        };
+        problems.extend(scanned.problems);
+        if scanned.sha256 != object.sha256 {
+            problems.push(format!(
+                "{}: SHA-256 is {}, the manifest says {}: the file was changed after the pull",
+                object.file, scanned.sha256, object.sha256
+            ));
+        }
+        if scanned.lines != object.rows {
+            problems.push(format!("{}: {} rows, the manifest says {}", object.file, scanned.lines, object.rows));
+        }
+        if object.rows != object.total_size {
+            problems.push(format!(
+                "{}: the manifest says {} rows but a totalSize of {}: a pull never writes that",
+                object.file, object.rows, object.total_size
+            ));
+        }
+        rows += scanned.lines;
+    }
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| SnapshotError::Invalid { dir: shown.to_path_buf(), detail: e.to_string() })?
+    {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
+            problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
         }
     }
     if !problems.is_empty() {
         problems.sort();
-        return Err(SnapshotError::Tampered { dir: dir.to_path_buf(), problems });
+        problems.dedup();
+        return Err(SnapshotError::Tampered { dir: shown.to_path_buf(), problems });
     }
-    let (manifest_sha256, _) = hash_file(&dir.join(MANIFEST))
-        .map_err(|e| SnapshotError::Invalid { dir: dir.to_path_buf(), detail: e.to_string() })?;
-    Ok(Verified { manifest, manifest_sha256, rows })
+    for (key, referrer) in pending {
+        if !targets.get(key.0).is_some_and(|known| known.contains(&key.1)) {
+            dangling.entry(key).or_insert(referrer);
+        }
+    }
+    let mut unresolved: Vec<String> =
+        dangling.iter().map(|((target, _), referrer)| format!("{referrer} is not in {target}.ndjson")).collect();
+    unresolved.sort();
+    if unresolved.len() > UNRESOLVED_LISTED {
+        let more = unresolved.len() - UNRESOLVED_LISTED;
+        unresolved.truncate(UNRESOLVED_LISTED);
+        unresolved.push(format!("… and {more} more references that do not resolve"));
+    }
+    let manifest_sha256 = files::open_member(&dir.join(MANIFEST))
+        .and_then(|f| hash_reader(BufReader::new(f)))
+        .map(|(sha, _)| sha)
+        .map_err(|e| SnapshotError::Invalid { dir: shown.to_path_buf(), detail: format!("{MANIFEST}: {e}") })?;
+    Ok(Verified { manifest, manifest_sha256, rows, unresolved })
+}
+
+/// Where the evidence sits inside a report folder.
+pub const REPORT_SNAPSHOT: &str = "snapshot";
+
+/// A report folder rather than a snapshot: it holds a `snapshot/` with a manifest.
+fn is_report_folder(dir: &Path) -> bool {
+    dir.join(REPORT_SNAPSHOT).join(MANIFEST).is_file()
+}
+
+/// What [`scan`] found in one file.
+struct Scanned {
+    sha256: String,
+    lines: u64,
+    problems: Vec<String>,
+}
+
+/// Reads one snapshot file once: hashes every byte, counts the lines, and checks each line (ends
+/// with a newline, is a valid record of `spec`, its Id above the previous one), handing each good
+/// record to `each`. After the first bad record the rest are only hashed and counted.
+fn scan(
+    path: &Path,
+    file: &str,
+    spec: &ObjectSpec,
+    mut each: impl FnMut(&str, &Map<String, Value>),
+) -> std::io::Result<Scanned> {
+    let mut reader = BufReader::new(files::open_member(path)?);
+    let mut hasher = Sha256::new();
+    let mut problems = Vec::new();
+    let mut line = Vec::new();
+    let mut lines = 0u64;
+    let mut previous: Option<String> = None;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        hasher.update(&line);
+        lines += 1;
+        if !problems.is_empty() {
+            continue;
+        }
+        let at = |detail: String| format!("{file} line {lines}: {detail}");
+        let Some(text) = line.strip_suffix(b"\n") else {
+            problems.push(at("the last line does not end with a newline (a pull always ends every line)".into()));
+            continue;
+        };
+        if text.is_empty() {
+            problems.push(at("is blank".into()));
+            continue;
+        }
+        let record: Map<String, Value> = match serde_json::from_slice(text) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(at(format!("not a JSON record ({e})")));
+                continue;
+            }
+        };
+        let id = match validate(spec, &record) {
+            Ok(id) => id,
+            Err(e) => {
+                problems.push(at(e.to_string()));
+                continue;
+            }
+        };
+        match previous.as_deref().map(|p| id.as_str().cmp(p)) {
+            Some(std::cmp::Ordering::Equal) => {
+                problems.push(at(format!("record {id} appears twice")));
+                continue;
+            }
+            Some(std::cmp::Ordering::Less) => {
+                problems.push(at(format!("record {id} is out of order (a pull sorts the lines by Id)")));
+                continue;
+            }
+            _ => {}
+        }
+        each(&id, &record);
+        previous = Some(id);
+    }
+    Ok(Scanned { sha256: hex::encode(hasher.finalize()), lines, problems })
+}
+
+/// Copies a verified snapshot's files and manifest from `from` into the existing folder `to`,
+/// checking each copy's SHA-256 against the manifest, so that a file changed after verification
+/// is not copied unnoticed. Returns each copied file's name, size and SHA-256.
+pub fn copy_verified(verified: &Verified, from: &Path, to: &Path) -> Result<Vec<(String, u64, String)>, SnapshotError> {
+    let mut copied = Vec::new();
+    let entries = verified
+        .manifest
+        .objects
+        .iter()
+        .map(|o| (o.file.as_str(), o.sha256.as_str()))
+        .chain([(MANIFEST, verified.manifest_sha256.as_str())]);
+    for (name, expected) in entries {
+        let source = from.join(name);
+        let target = to.join(name);
+        let mut reader = files::open_member(&source)
+            .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
+        let mut writer = File::create_new(&target).map_err(io_err(&target))?;
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buf)
+                .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            writer.write_all(&buf[..n]).map_err(io_err(&target))?;
+            bytes += n as u64;
+        }
+        let sha = hex::encode(hasher.finalize());
+        if sha != expected {
+            return Err(SnapshotError::Tampered {
+                dir: from.to_path_buf(),
+                problems: vec![format!("{name}: changed while it was being copied (SHA-256 {sha})")],
+            });
+        }
+        copied.push((name.to_string(), bytes, sha));
+    }
+    Ok(copied)
 }
 
 /// A verified snapshot, read one object at a time so that no more than one record is held as JSON.
 pub struct Loaded {
     pub verified: Verified,
     dir: PathBuf,
+    /// The path the user knows the snapshot by, for messages.
+    shown: PathBuf,
 }
 
 /// Verifies a snapshot, ready to be read.
 pub fn load(dir: &Path) -> Result<Loaded, SnapshotError> {
-    let verified = verify(dir)?;
-    Ok(Loaded { verified, dir: dir.to_path_buf() })
+    load_as(dir, dir)
+}
+
+/// [`load`] of the snapshot in `dir` (a staging folder), naming `shown` (where the user will find
+/// it) in every message.
+pub fn load_as(dir: &Path, shown: &Path) -> Result<Loaded, SnapshotError> {
+    let verified = check(dir, shown)?;
+    Ok(Loaded { verified, dir: dir.to_path_buf(), shown: shown.to_path_buf() })
+}
+
+/// A snapshot that [`copy_verified`] copied into `dir` (a staging folder): it passed [`verify`]
+/// as `shown`, and every copied byte was checked against it.
+pub fn load_copy(verified: Verified, dir: &Path, shown: &Path) -> Loaded {
+    Loaded { verified, dir: dir.to_path_buf(), shown: shown.to_path_buf() }
 }
 
 impl Loaded {
@@ -713,9 +995,9 @@ impl Loaded {
         let Some(entry) = self.verified.manifest.object(spec.name) else {
             return Ok(()); // only an optional object can be missing: verify checked the others
         };
-        let invalid = |detail: String| SnapshotError::Invalid { dir: self.dir.clone(), detail };
+        let invalid = |detail: String| SnapshotError::Invalid { dir: self.shown.clone(), detail };
         let path = self.dir.join(&entry.file);
-        let reader = BufReader::new(File::open(&path).map_err(|e| invalid(format!("{}: {e}", entry.file)))?);
+        let reader = BufReader::new(files::open_member(&path).map_err(|e| invalid(format!("{}: {e}", entry.file)))?);
         for (n, line) in reader.lines().enumerate() {
             let line = line.map_err(|e| invalid(format!("{} line {}: {e}", entry.file, n + 1)))?;
             let record: Map<String, Value> = serde_json::from_str(&line)
@@ -814,6 +1096,57 @@ mod tests {
         assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
         c.restart();
         assert!(c.lines.is_empty());
+    }
+
+    /// A copy of the demo snapshot in which `object` holds no records (manifest fixed up).
+    fn demo_without(object: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-org");
+        for entry in std::fs::read_dir(&demo).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+        std::fs::write(dir.path().join(format!("{object}.ndjson")), "").unwrap();
+        let path = dir.path().join(MANIFEST);
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for o in manifest["objects"].as_array_mut().unwrap().iter_mut().filter(|o| o["object"] == object) {
+            o["rows"] = 0.into();
+            o["total_size"] = 0.into();
+            // SHA-256 of no bytes.
+            o["sha256"] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into();
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn references_to_records_not_in_the_snapshot_are_listed_once_per_id() {
+        // The demo org has 4 permission set groups; assignments (read before the groups) and
+        // group components (read after) both refer to them.
+        let dir = demo_without("PermissionSetGroup");
+        let verified = verify(dir.path()).unwrap();
+        assert_eq!(verified.unresolved.len(), 4, "{:?}", verified.unresolved);
+        for line in &verified.unresolved {
+            assert!(line.contains(": PermissionSetGroupId 0PG"), "{line}");
+            assert!(line.ends_with(" is not in PermissionSetGroup.ndjson"), "{line}");
+        }
+    }
+
+    #[test]
+    fn many_unresolved_references_are_counted_beyond_the_first_twenty() {
+        // 300 users, each referred to by a login and most by assignments: 300 distinct Ids.
+        let dir = demo_without("User");
+        let unresolved = verify(dir.path()).unwrap().unresolved;
+        assert_eq!(unresolved.len(), UNRESOLVED_LISTED + 1);
+        assert_eq!(unresolved.last().unwrap(), "… and 280 more references that do not resolve");
+    }
+
+    #[test]
+    fn the_demo_snapshot_is_consistent() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-org");
+        let verified = verify(&demo).unwrap();
+        assert_eq!(verified.unresolved, Vec::<String>::new());
+        assert_eq!(verified.rows, 1 + 300 + 756 + 4 + 10 + 263 + 300);
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn the_same_snapshot_and_as_of_give_byte_identical_outputs() {
         assert!(std::fs::read(&a).unwrap() == b, "{name:?} differs between two runs");
         compared += 1;
     }
-    assert_eq!(compared, 10, "seven CSVs, summary.json, report.html and the workbook");
+    assert_eq!(compared, 11, "seven CSVs, summary.json, report.html, the workbook and access-audit-files.json");
 }
 
 #[test]

@@ -10,6 +10,8 @@ mod auth;
 mod crash;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
+/// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
+mod folders;
 /// `--help` of every command: complete and stable.
 mod help;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
@@ -28,6 +30,8 @@ mod rules;
 mod secrets;
 /// Configuration precedence and one-line errors.
 mod settings;
+/// Snapshots fixed up after tampering, and files that are not regular files: refused, everywhere alike.
+mod tamper;
 /// TLS verification and the custom CA file.
 mod tls;
 /// `verify` catches any change to a snapshot.

@@ -18,9 +18,8 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use super::{RenderError, Renderer, create, each_row, finish};
+use super::{RenderError, RenderedFile, Renderer, each_row};
 use crate::model::{Audit, Cell, Report};
 use crate::text::visible;
 
@@ -32,16 +31,15 @@ impl Renderer for CsvRenderer {
         "csv"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let mut written = Vec::with_capacity(audit.reports.len());
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
+        let mut files = Vec::with_capacity(audit.reports.len());
         for report in &audit.reports {
             let name = file_name(report);
-            let (file, path) = create(dir, &name)?;
-            let file = write_report(report, file).map_err(|source| RenderError::Csv { path: path.clone(), source })?;
-            finish(file, &path)?;
-            written.push(PathBuf::from(name));
+            let bytes =
+                write_report(report, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
+            files.push(RenderedFile { name, bytes });
         }
-        Ok(written)
+        Ok(files)
     }
 }
 
@@ -50,7 +48,7 @@ pub fn file_name(report: &Report) -> String {
     format!("{}.csv", report.kind.slug())
 }
 
-/// Writes one report as CSV into `out`, and hands `out` back (unflushed) for the caller to close.
+/// Writes one report as CSV into `out` (a `Vec<u8>` for the renderer), and hands `out` back.
 pub fn write_report<W: Write>(report: &Report, out: W) -> Result<W, ::csv::Error> {
     let mut writer = ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::CRLF)
@@ -94,7 +92,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::model::{ReportKind, Rows};
-    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, EVIL_LINK, SCRIPT, sample_audit};
+    use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, EVIL_LINK, SCRIPT, SLUGS, sample_audit};
 
     fn render(report: &Report) -> Vec<u8> {
         write_report(report, Vec::new()).unwrap()
@@ -227,13 +225,12 @@ mod tests {
     }
 
     #[test]
-    fn renderer_writes_one_file_per_report() {
+    fn renderer_returns_one_file_per_report() {
         let audit = sample_audit();
-        let dir = tempfile::tempdir().unwrap();
-        let files = CsvRenderer.render(&audit, dir.path()).unwrap();
-        assert_eq!(files.len(), audit.reports.len());
-        assert_eq!(files[0], PathBuf::from("inactive-users.csv"));
-        let on_disk = std::fs::read(dir.path().join("inactive-users.csv")).unwrap();
-        assert_eq!(on_disk, render(&audit.reports[0]));
+        let files = CsvRenderer.render(&audit).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let expected: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(files[0].bytes, render(&audit.reports[0]));
     }
 }

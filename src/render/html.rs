@@ -19,12 +19,11 @@
 //! not a raw ESC or NUL.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use chrono::Duration;
 use serde::Serialize;
 
-use super::{RenderError, Renderer, create, each_row, explanation, finish, rfc3339};
+use super::{RenderError, RenderedFile, Renderer, each_row, explanation, rfc3339};
 use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
@@ -50,14 +49,10 @@ impl Renderer for HtmlRenderer {
         "html"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let (mut file, path) = create(dir, FILE_NAME)?;
-        let template_error = |source| RenderError::Template { path: path.clone(), source };
-        let tera = engine().map_err(template_error)?;
-        let context = tera::Context::from_serialize(&Page::new(audit)).map_err(template_error)?;
-        tera.render_to(TEMPLATE_NAME, &context, &mut file).map_err(template_error)?;
-        finish(file, &path)?;
-        Ok(vec![PathBuf::from(FILE_NAME)])
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
+        let page =
+            render_string(audit).map_err(|source| RenderError::Template { file: FILE_NAME.to_string(), source })?;
+        Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes: page.into_bytes() }])
     }
 }
 
@@ -68,7 +63,7 @@ fn engine() -> Result<tera::Tera, tera::Error> {
     Ok(tera)
 }
 
-/// Renders the page to a string (for tests and for callers that mail it).
+/// Renders the page to a string (the renderer's bytes; also for callers that mail it).
 pub fn render_string(audit: &Audit) -> Result<String, tera::Error> {
     let context = tera::Context::from_serialize(&Page::new(audit))?;
     engine()?.render(TEMPLATE_NAME, &context)
@@ -328,7 +323,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -506,115 +501,141 @@ fn profile_chart(audit: &Audit) -> HChart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::{CONTROLS_SHOWN, SCRIPT, sample_audit, user};
+    use crate::render::dom::{self, Element};
+    use crate::render::tests::{CONTROLS_SHOWN, EVIL_LINK, SCRIPT, SLUGS, sample_audit, user};
 
     fn page() -> String {
         render_string(&sample_audit()).unwrap()
     }
 
-    /// Attribute names of every tag in `html`, lower-cased (a small scanner, enough for our output).
-    fn attribute_names(html: &str) -> Vec<String> {
-        let mut names = Vec::new();
-        let mut rest = html;
-        while let Some(start) = rest.find('<') {
-            let after = &rest[start + 1..];
-            let end = after.find('>').unwrap_or(after.len());
-            let tag = &after[..end];
-            let mut inside_quote = false;
-            let mut word = String::new();
-            for ch in tag.chars().chain(std::iter::once(' ')) {
-                match ch {
-                    '"' => {
-                        inside_quote = !inside_quote;
-                        word.clear();
-                    }
-                    _ if inside_quote => {}
-                    '=' => {
-                        names.push(word.to_ascii_lowercase());
-                        word.clear();
-                    }
-                    c if c.is_whitespace() || c == '/' => word.clear(),
-                    c => word.push(c),
-                }
-            }
-            rest = &after[end..];
-        }
-        names
+    /// The page as a tree; parsing fails on a page whose elements do not nest.
+    fn dom(audit: &Audit) -> Element {
+        dom::parse(&render_string(audit).unwrap()).unwrap()
+    }
+
+    /// A `<section>`'s data table: header texts and row texts.
+    fn table(section: &Element) -> (Vec<String>, Vec<Vec<String>>) {
+        let cells = |tr: &Element| tr.elements().iter().map(|c| c.text()).collect::<Vec<_>>();
+        let thead = &section.all("thead")[0];
+        let tbody = &section.all("tbody")[0];
+        (cells(thead.all("tr")[0]), tbody.all("tr").into_iter().map(cells).collect())
     }
 
     #[test]
-    fn escapes_org_text_and_has_no_script() {
-        let html = page();
-        let lower = html.to_ascii_lowercase();
-        assert!(!lower.contains("<script"), "no script element");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(!html.contains(SCRIPT));
-        assert!(!lower.contains("<img"), "the hostile img tag is text");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
-        assert!(html.contains("&quot;quoted&quot; &amp; &#39;apos&#39;"));
-        assert!(html.contains("=HYPERLINK(&quot;http:"), "HTML shows the text as it is");
-        assert!(html.contains("roster &lt;b&gt;.csv"));
-        let handlers: Vec<String> = attribute_names(&html).into_iter().filter(|n| n.starts_with("on")).collect();
+    fn org_text_is_text_and_the_page_runs_nothing() {
+        let doc = dom(&sample_audit());
+        for tag in ["script", "img", "iframe", "object", "embed", "link", "base", "form"] {
+            assert!(doc.all(tag).is_empty(), "no <{tag}> element");
+        }
+        let handlers: Vec<&String> =
+            doc.descendants().into_iter().flat_map(|e| e.attrs.keys()).filter(|n| n.starts_with("on")).collect();
         assert!(handlers.is_empty(), "event handler attributes: {handlers:?}");
-        assert!(!lower.contains("javascript:"));
+        // The hostile names come back as the text of their cells, exactly as the org wrote them.
+        let (headers, rows) = table(doc.by_id("access-matrix").unwrap());
+        let name = headers.iter().position(|h| h == "Name").unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r[name].as_str()).collect();
+        for hostile in [SCRIPT, "<img src=x onerror=alert(1)>", "\"quoted\" & 'apos'", EVIL_LINK] {
+            assert!(names.contains(&hostile), "{hostile}");
+        }
+        // And in the header: the org's name and the roster's file name.
+        assert_eq!(
+            doc.all("title")[0].text(),
+            "Certinia access audit: Acme <script>alert(1)</script> & \"Co\" (00D000000000001EAA)"
+        );
+        let header = &doc.all("header")[0];
+        assert_eq!(header.all("bdi")[0].text(), "Acme <script>alert(1)</script> & \"Co\"");
+        assert!(header.all("td").iter().any(|td| td.words().starts_with("roster <b>.csv, 3 entries")));
     }
 
     #[test]
     fn is_self_contained() {
         let html = page();
-        let lower = html.to_ascii_lowercase();
-        assert!(html.starts_with("<!DOCTYPE html>"));
-        assert!(lower.contains("<style>"));
-        for external in ["<link", "src=\"", "url(", "@import", "<iframe", "<object", "<embed"] {
-            assert!(!lower.contains(external), "{external}");
+        let doc = dom::parse(&html).unwrap();
+        assert_eq!(doc.attr("doctype"), Some("DOCTYPE html"));
+        let head = &doc.all("head")[0];
+        assert_eq!(head.all("style").len(), 1, "inline CSS");
+        let css = head.all("style")[0].text().to_ascii_lowercase();
+        assert!(!css.contains("url(") && !css.contains("@import"), "no external stylesheet or font");
+        for element in doc.descendants() {
+            assert!(element.attr("src").is_none(), "<{}> loads something", element.tag);
+            if let Some(href) = element.attr("href") {
+                assert!(href.starts_with('#'), "only links within the page: {href}");
+            }
         }
-        assert!(!lower.contains("href=\"http"), "no external links");
     }
 
     #[test]
     fn has_both_charts_with_titles() {
-        let html = page();
-        assert_eq!(html.matches("<svg").count(), 2, "two charts");
-        assert!(html.contains("id=\"chart-last-login\""));
-        assert!(html.contains("id=\"chart-profiles\""));
-        assert!(html.contains("<title id=\"chart-last-login-title\">"));
-        assert!(html.contains("<title id=\"chart-profiles-title\">"));
-        assert!(html.contains("aria-labelledby=\"chart-last-login-title\""));
-        // The hostile profile name is an escaped label in the profile chart.
-        let chart = &html[html.find("id=\"chart-profiles\"").unwrap()..];
-        let chart = &chart[..chart.find("</svg>").unwrap()];
-        assert!(chart.contains("&lt;script&gt;alert(1)&lt;"), "{chart}");
-        assert!(html.contains(FILL_WARN));
+        let doc = dom(&sample_audit());
+        let charts: Vec<&Element> = doc.all("svg");
+        let ids: Vec<&str> = charts.iter().filter_map(|c| c.attr("id")).collect();
+        assert_eq!(ids, ["chart-last-login", "chart-profiles"]);
+        for chart in &charts {
+            let title = chart.elements()[0];
+            assert_eq!(title.tag, "title", "a chart's first child is its title");
+            assert_eq!(title.attr("id"), Some(format!("{}-title", chart.attr("id").unwrap()).as_str()));
+            assert_eq!(chart.attr("aria-labelledby"), title.attr("id"));
+            assert_eq!(chart.attr("role"), Some("img"));
+        }
+        // Bars beyond the inactive threshold are red.
+        assert!(charts[0].all("rect").iter().any(|r| r.attr("fill") == Some(FILL_WARN)));
+        // The hostile profile name is the text of a label in the profile chart.
+        let labels: Vec<String> = charts[1].all("text").iter().map(|t| t.text()).collect();
+        assert!(labels.iter().any(|l| l == SCRIPT), "{labels:?}");
     }
 
     #[test]
     fn header_shows_org_and_rules() {
-        let html = page();
-        assert!(html.contains("Acme &lt;script&gt;"));
-        assert!(html.contains("00D000000000001EAA"));
-        assert!(html.contains("<bdi>https://acme.my.salesforce.com</bdi>"));
-        assert!(html.contains("2024-06-30 12:20:30 UTC"));
-        assert!(html.contains("2024-06-30T11:00:00Z"));
-        assert!(html.contains("90 days"));
-        assert!(html.contains("14 days"));
-        assert!(html.contains("Standard"));
-        assert!(html.contains("generated by access-audit 0.1.0"));
-        assert!(html.contains(&"cd".repeat(32)));
+        let doc = dom(&sample_audit());
+        let header = &doc.all("header")[0];
+        let meta: BTreeMap<String, String> =
+            header.all("tr").iter().map(|tr| (tr.all("th")[0].words(), tr.all("td")[0].words())).collect();
+        assert_eq!(meta["Instance"], "https://acme.my.salesforce.com");
+        assert_eq!(meta["As of"], "2024-06-30 12:20:30 UTC");
+        assert_eq!(meta["Pulled at"], "2024-06-30T11:00:00Z");
+        assert_eq!(meta["Inactive after"], "90 days without a login (last login before 2024-04-01T12:20:30Z)");
+        assert_eq!(meta["Grace period"], "14 days for accounts that never logged in");
+        assert_eq!(meta["Audited user types"], "Standard");
+        assert_eq!(meta["Certinia namespaces"], "pse, c2g");
+        assert_eq!(meta["API version"], "v62.0");
+        assert_eq!(meta["Tool"], "access-audit 0.1.0");
+        let footer: Vec<String> = doc.all("footer")[0].all("p").iter().map(|p| p.words()).collect();
+        assert_eq!(
+            footer,
+            [format!("Snapshot manifest SHA-256: {}", "cd".repeat(32)), "generated by access-audit 0.1.0".into()]
+        );
     }
 
     #[test]
     fn every_report_has_a_section_and_empty_ones_say_none() {
-        let audit = sample_audit();
-        let html = render_string(&audit).unwrap();
-        for report in &audit.reports {
-            assert!(html.contains(&format!("id=\"{}\"", report.kind.slug())), "{}", report.kind.slug());
-            assert!(html.contains(report.kind.title()));
-        }
-        let unexpected = &html[html.find("<section id=\"unexpected-access\"").unwrap()..];
-        let unexpected = &unexpected[..unexpected.find("</section>").unwrap()];
-        assert!(unexpected.contains("None."));
-        assert!(!unexpected.contains("<table"));
-        assert!(html.contains("deactivated users") || html.contains("Deactivated users"));
+        let doc = dom(&sample_audit());
+        let sections: Vec<&Element> = doc.all("section");
+        let ids: Vec<&str> = sections.iter().filter_map(|s| s.attr("id")).collect();
+        assert_eq!(ids, SLUGS);
+        let heading = |id: &str| doc.by_id(id).unwrap().all("h2")[0].words();
+        assert_eq!(heading("never-logged-in"), "Never logged in (2)");
+        assert_eq!(heading("unexpected-access"), "Roster: unexpected access (0)");
+        let unexpected = doc.by_id("unexpected-access").unwrap();
+        assert!(unexpected.all("table").is_empty());
+        let none: Vec<&Element> = unexpected.all("p").into_iter().filter(|p| p.has_class("none")).collect();
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0].text(), "None.");
+        // A non-empty report: one row per user, with the report's columns.
+        let (headers, rows) = table(doc.by_id("never-logged-in").unwrap());
+        assert_eq!(&headers[..3], ["Id", "Username", "Name"]);
+        let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(ids, ["005000000000050AAA", "005000000000051AAA"]);
+        assert!(rows.iter().all(|r| r.len() == headers.len()));
+        // The summary cards link to the sections.
+        let cards: Vec<&str> = doc
+            .all("table")
+            .iter()
+            .filter(|t| t.has_class("cards"))
+            .flat_map(|t| t.all("a"))
+            .filter_map(|a| a.attr("href"))
+            .collect();
+        assert_eq!(cards.len(), 7);
+        assert!(cards.iter().all(|href| doc.by_id(&href[1..]).is_some()), "{cards:?}");
     }
 
     #[test]
@@ -622,12 +643,16 @@ mod tests {
         let mut audit = sample_audit();
         let many: Vec<UserRow> = (0..ROW_LIMIT + 7).map(user).collect();
         audit.reports.iter_mut().find(|r| r.kind == ReportKind::AccessMatrix).unwrap().rows = Rows::Users(many);
-        let html = render_string(&audit).unwrap();
-        assert!(html.contains("Showing the first 500 of 507 rows; the CSV and the workbook have them all."));
-        let matrix = &html[html.find("<section id=\"access-matrix\"").unwrap()..];
-        let matrix = &matrix[..matrix.find("</section>").unwrap()];
-        assert_eq!(matrix.matches("<tr>").count(), 1 + ROW_LIMIT, "header and 500 rows");
-        assert!(!page().contains("Showing the first"), "no note when all rows fit");
+        let doc = dom(&audit);
+        let matrix = doc.by_id("access-matrix").unwrap();
+        let notes: Vec<String> = matrix.all("p").iter().filter(|p| p.has_class("note")).map(|p| p.words()).collect();
+        assert_eq!(notes, ["Showing the first 500 of 507 rows; the CSV and the workbook have them all."]);
+        let (_, rows) = table(matrix);
+        assert_eq!(rows.len(), ROW_LIMIT);
+        assert_eq!(rows[0][0], "005000000000000AAA");
+        assert_eq!(rows[ROW_LIMIT - 1][0], "005000000000499AAA");
+        let small = dom(&sample_audit());
+        assert!(small.all("p").iter().all(|p| !p.has_class("note")), "no note when all rows fit");
     }
 
     #[test]

@@ -18,16 +18,16 @@
 //! `as_of` is RFC 3339 in UTC to the second (`2024-01-15T10:20:30Z`);
 //! `reports` lists the reports present, in [`ReportKind::ALL`] order;
 //! `findings` adds up the rows of every report but the access matrix. There is
-//! no "generated at": the same audit gives the same bytes. It is also the
-//! report folder's marker file, so [`super::render_all`] writes it last.
+//! no "generated at": the same audit gives the same bytes. (The report folder's
+//! marker, with every file's SHA-256, is a file of its own:
+//! [`crate::deliver::FILE_LIST`].)
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{RenderError, Renderer, create, finish, rfc3339};
+use super::{RenderError, RenderedFile, Renderer, rfc3339};
 use crate::model::{Audit, Notes, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
@@ -40,11 +40,10 @@ impl Renderer for JsonRenderer {
         "json"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let (mut file, path) = create(dir, FILE_NAME)?;
-        write_summary(audit, &mut file).map_err(|source| RenderError::Json { path: path.clone(), source })?;
-        finish(file, &path)?;
-        Ok(vec![PathBuf::from(FILE_NAME)])
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
+        let mut bytes = Vec::new();
+        write_summary(audit, &mut bytes).map_err(|source| RenderError::Json { file: FILE_NAME.to_string(), source })?;
+        Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes }])
     }
 }
 
@@ -128,7 +127,7 @@ impl<'a> SummaryDoc<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::sample_audit;
+    use crate::render::tests::{SLUGS, sample_audit};
     use serde_json::Value;
 
     fn render(audit: &Audit) -> Vec<u8> {
@@ -150,10 +149,15 @@ mod tests {
         assert_eq!(v["org"]["is_sandbox"], false);
         assert_eq!(v["rules"]["inactive_days"], 90);
         assert_eq!(v["rules"]["roster"]["entries"], 3);
-        assert_eq!(v["summary"]["audited_users"], audit.summary.audited_users);
-        assert_eq!(v["findings"], audit.findings());
+        assert_eq!(v["summary"]["audited_users"], 19);
+        assert_eq!(v["summary"]["frozen"], 1);
+        // The hostile users 3..=13 last logged in 120 to 520 days ago, and one user logged in after
+        // the as-of instant (inactive by rule): 12 inactive. Every report's rows but the access
+        // matrix's: 12 + 2 never + 1 retained + 1 lacking + 1 roster + 0.
+        assert_eq!(v["reports"]["inactive-users"], 12);
+        assert_eq!(v["findings"], 17);
         assert_eq!(v["reports"]["never-logged-in"], 2);
-        assert_eq!(v["reports"]["access-matrix"], audit.report(ReportKind::AccessMatrix).unwrap().rows.len());
+        assert_eq!(v["reports"]["access-matrix"], 19);
         assert_eq!(v["snapshot"]["manifest_sha256"], "cd".repeat(32));
         assert_eq!(v["snapshot"]["files"][0]["object"], "User");
         assert_eq!(v["snapshot"]["files"][0]["soql"], "SELECT Id, Username FROM User");
@@ -161,14 +165,11 @@ mod tests {
 
     #[test]
     fn keys_are_in_the_documented_order() {
-        let text = String::from_utf8(render(&sample_audit())).unwrap();
-        let top: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("  \"") && !l.starts_with("   "))
-            .map(|l| l.trim_start().split('"').nth(1).unwrap())
-            .collect();
+        // serde_json keeps the document's key order (the `preserve_order` feature).
+        let v: Value = serde_json::from_slice(&render(&sample_audit())).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(
-            top,
+            keys(&v),
             [
                 "tool_version",
                 "org",
@@ -183,9 +184,10 @@ mod tests {
                 "snapshot"
             ]
         );
-        let slugs: Vec<usize> =
-            ReportKind::ALL.iter().map(|k| text.find(&format!("\"{}\":", k.slug())).unwrap()).collect();
-        assert!(slugs.windows(2).all(|w| w[0] < w[1]), "reports in ReportKind::ALL order");
+        assert_eq!(keys(&v["org"]), ["id", "name", "instance_url", "is_sandbox"]);
+        assert_eq!(keys(&v["snapshot"]), ["manifest_sha256", "files"]);
+        assert_eq!(keys(&v["snapshot"]["files"][0]), ["object", "file", "soql", "rows", "sha256"]);
+        assert_eq!(keys(&v["reports"]), SLUGS, "reports in ReportKind::ALL order");
     }
 
     #[test]

@@ -2,14 +2,16 @@
 //!
 //! Every format sits behind one [`Renderer`] (hyperfine's `Exporter` shape) and
 //! reads only the report model, never raw Salesforce JSON, so all formats show
-//! the same rows and columns in the same order. [`render_all`] writes, into a
-//! folder the caller has staged (see [`crate::deliver::Staging`]):
+//! the same rows and columns in the same order. A renderer returns its files as
+//! bytes ([`RenderedFile`]) and never touches the file system: [`render_all`]
+//! hands them to one writer (the caller's, [`crate::deliver::Staging::write`]),
+//! which writes them into the staging folder and records each file's SHA-256 in
+//! the folder's file list. The files:
 //!
 //! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
 //! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
 //! - `report.html` ([`html`]): one self-contained page, safe to paste into email;
-//! - `summary.json` ([`json`]): counts and run metadata, written last because it
-//!   is the folder's marker file.
+//! - `summary.json` ([`json`]): counts and run metadata.
 //!
 //! Everything is a pure function of the [`Audit`]: no wall-clock time, no hash
 //! map iteration order, so the same audit gives the same bytes (the workbook's
@@ -17,43 +19,44 @@
 //! data in every format: escaped in HTML, never a formula in CSV or XLSX.
 
 pub mod csv;
+#[cfg(test)]
+mod dom;
 pub mod html;
 pub mod json;
 pub mod xlsx;
-
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::model::{Audit, Cell, Column, ReportKind, Rows};
 
-/// The folder's marker file (see [`crate::deliver`]): a report folder holds it.
-pub const MARKER: &str = json::FILE_NAME;
+/// One file of the report folder, rendered: its name and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// The file name in the report folder, e.g. `inactive-users.csv`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
 
 /// One output format.
 pub trait Renderer {
     /// Short name for logs: `csv`, `xlsx`, `html`, `json`.
     fn name(&self) -> &'static str;
 
-    /// Writes this format's files into `dir`; returns their names, relative to `dir`.
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError>;
+    /// This format's files for `audit`, as bytes; writing them is the caller's.
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError>;
 }
 
-/// Everything that can go wrong while writing the report files.
+/// Everything that can go wrong while rendering the report files.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("cannot write the CSV file {path}: {source}")]
-    Csv { path: PathBuf, source: ::csv::Error },
-    #[error("cannot encode {path}: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
-    #[error("cannot render the HTML report {path}: {source:#}")]
-    Template { path: PathBuf, source: tera::Error },
-    #[error("cannot write the workbook {path}: {source}")]
-    Xlsx { path: PathBuf, source: rust_xlsxwriter::XlsxError },
+    #[error("cannot write the CSV file {file}: {source}")]
+    Csv { file: String, source: ::csv::Error },
+    #[error("cannot encode {file}: {source}")]
+    Json { file: String, source: serde_json::Error },
+    #[error("cannot render the HTML report {file}: {source:#}")]
+    Template { file: String, source: tera::Error },
+    #[error("cannot write the workbook {file}: {source}")]
+    Xlsx { file: String, source: rust_xlsxwriter::XlsxError },
     #[error(
         "the {report} report has {rows} rows, more than the {max} an Excel sheet can hold; \
          narrow the audited population, or use {slug}.csv"
@@ -61,7 +64,7 @@ pub enum RenderError {
     TooManyRows { report: &'static str, slug: &'static str, rows: usize, max: usize },
 }
 
-/// Every renderer, in the order [`render_all`] runs them (the marker file last).
+/// Every renderer, in the order [`render_all`] runs them.
 pub fn renderers() -> Vec<Box<dyn Renderer>> {
     vec![
         Box::new(csv::CsvRenderer),
@@ -71,27 +74,22 @@ pub fn renderers() -> Vec<Box<dyn Renderer>> {
     ]
 }
 
-/// Runs every renderer into `dir` (an empty staging folder); returns the files written.
-pub fn render_all(audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-    let mut written = Vec::new();
+/// Runs every renderer and hands each file to `write`, one format at a time (so that no more than
+/// one format's bytes are held at once); returns the names of the files, in order.
+pub fn render_all<E: From<RenderError>>(
+    audit: &Audit,
+    mut write: impl FnMut(RenderedFile) -> Result<(), E>,
+) -> Result<Vec<String>, E> {
+    let mut names = Vec::new();
     for renderer in renderers() {
-        let files = renderer.render(audit, dir)?;
-        tracing::debug!("{}: wrote {} file(s)", renderer.name(), files.len());
-        written.extend(files);
+        let files = renderer.render(audit)?;
+        tracing::debug!("{}: {} file(s)", renderer.name(), files.len());
+        for file in files {
+            names.push(file.name.clone());
+            write(file)?;
+        }
     }
-    Ok(written)
-}
-
-/// Creates `dir/name` for buffered writing.
-pub(crate) fn create(dir: &Path, name: &str) -> Result<(BufWriter<File>, PathBuf), RenderError> {
-    let path = dir.join(name);
-    let file = File::create(&path).map_err(|source| RenderError::Io { path: path.clone(), source })?;
-    Ok((BufWriter::new(file), path))
-}
-
-/// Flushes a buffered file, naming it on failure.
-pub(crate) fn finish(mut writer: BufWriter<File>, path: &Path) -> Result<(), RenderError> {
-    writer.flush().map_err(|source| RenderError::Io { path: path.to_path_buf(), source })
+    Ok(names)
 }
 
 /// Calls `f` with each row's cells of `columns`, one row at a time.
@@ -187,6 +185,16 @@ pub(crate) mod tests {
     use chrono::TimeZone;
 
     pub(crate) const EVIL_LINK: &str = "=HYPERLINK(\"http://evil\",\"x\")";
+    /// The sample audit's reports, in the order REPORTS.md lists them (the roster ones included).
+    pub(crate) const SLUGS: [&str; 7] = [
+        "inactive-users",
+        "never-logged-in",
+        "certinia-access-retained",
+        "certinia-access-lacking",
+        "not-provisioned",
+        "unexpected-access",
+        "access-matrix",
+    ];
     pub(crate) const SCRIPT: &str = "<script>alert(1)</script>";
     /// Raw control characters: NUL, ESC (starting a colour sequence), BEL, DEL and a C1 control.
     pub(crate) const CONTROLS: &str = "nul\0 esc\u{1b}[31m bel\u{7} del\u{7f} csi\u{9b}";
@@ -373,33 +381,51 @@ pub(crate) mod tests {
         }
     }
 
+    /// Every file `render_all` hands on, by name.
+    fn rendered(audit: &Audit) -> Vec<RenderedFile> {
+        let mut files = Vec::new();
+        let names = render_all(audit, |f| {
+            files.push(f);
+            Ok::<(), RenderError>(())
+        })
+        .unwrap();
+        assert_eq!(names, files.iter().map(|f| f.name.clone()).collect::<Vec<_>>());
+        files
+    }
+
     #[test]
-    fn render_all_writes_every_format_and_the_marker() {
-        let audit = sample_audit();
-        let dir = tempfile::tempdir().unwrap();
-        let files = render_all(&audit, dir.path()).unwrap();
-        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        for kind in ReportKind::ALL {
-            assert!(names.contains(&format!("{}.csv", kind.slug())), "{names:?}");
-        }
-        for name in [xlsx::FILE_NAME, html::FILE_NAME, MARKER] {
-            assert!(names.contains(&name.to_string()), "{names:?}");
-        }
-        assert_eq!(names.last().map(String::as_str), Some(MARKER), "the marker is written last");
-        for name in &names {
-            assert!(dir.path().join(name).is_file(), "{name}");
-        }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), names.len(), "no stray files");
+    fn render_all_hands_on_every_format_once() {
+        let files = rendered(&sample_audit());
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let csvs: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
+        assert_eq!(names[..7], csvs);
+        assert_eq!(names[7..], ["access-review.xlsx", "report.html", "summary.json"]);
+        assert!(files.iter().all(|f| !f.bytes.is_empty()));
+        // Each is what its own format says it is.
+        let by_name = |n: &str| &files.iter().find(|f| f.name == n).unwrap().bytes;
+        assert!(by_name("access-review.xlsx").starts_with(b"PK\x03\x04"), "a zip container");
+        assert!(by_name("report.html").starts_with(b"<!DOCTYPE html>"));
+        serde_json::from_slice::<serde_json::Value>(by_name("summary.json")).unwrap();
+    }
+
+    #[test]
+    fn a_failing_writer_stops_the_rendering() {
+        let mut calls = 0;
+        let result = render_all(&sample_audit(), |_| {
+            calls += 1;
+            Err(RenderError::Json { file: "x".into(), source: serde::de::Error::custom("disk full") })
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]
     fn roster_reports_are_left_out_when_absent() {
         let mut audit = sample_audit();
         audit.reports.retain(|r| !r.kind.needs_roster());
-        let dir = tempfile::tempdir().unwrap();
-        let files = render_all(&audit, dir.path()).unwrap();
-        assert!(!files.iter().any(|p| p.to_string_lossy().starts_with("not-provisioned")));
-        assert!(!files.iter().any(|p| p.to_string_lossy().starts_with("unexpected-access")));
+        let files = rendered(&audit);
+        assert!(!files.iter().any(|f| f.name.starts_with("not-provisioned")));
+        assert!(!files.iter().any(|f| f.name.starts_with("unexpected-access")));
     }
 
     #[test]

@@ -30,14 +30,13 @@
 //! use rust_xlsxwriter's constant-memory mode, so 100k rows stay cheap.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{
     Color, DataValidation, DocProperties, Format, FormatAlign, Table, TableColumn, TableStyle, Url, Workbook,
     Worksheet, XlsxError,
 };
 
-use super::{RenderError, Renderer, each_row, explanation};
+use super::{RenderError, RenderedFile, Renderer, each_row, explanation};
 use crate::model::{Audit, Cell, Column, ColumnType, Report, ReportKind};
 use crate::text::visible;
 
@@ -65,13 +64,12 @@ impl Renderer for XlsxRenderer {
         "xlsx"
     }
 
-    fn render(&self, audit: &Audit, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    fn render(&self, audit: &Audit) -> Result<Vec<RenderedFile>, RenderError> {
         for report in &audit.reports {
             check_rows(report.kind, report.rows.len())?;
         }
-        let path = dir.join(FILE_NAME);
-        write_workbook(audit, &path).map_err(|source| RenderError::Xlsx { path: path.clone(), source })?;
-        Ok(vec![PathBuf::from(FILE_NAME)])
+        let bytes = workbook(audit).map_err(|source| RenderError::Xlsx { file: FILE_NAME.to_string(), source })?;
+        Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes }])
     }
 }
 
@@ -116,7 +114,9 @@ impl Formats {
     }
 }
 
-fn write_workbook(audit: &Audit, path: &Path) -> Result<(), XlsxError> {
+/// The workbook's bytes (report sheets in constant-memory mode: rows go to temporary files
+/// as they are written, and only the compressed workbook is held in memory).
+fn workbook(audit: &Audit) -> Result<Vec<u8>, XlsxError> {
     let formats = Formats::new();
     let links = LinkPolicy::new(&audit.meta.instance_url);
     let mut workbook = Workbook::new();
@@ -133,7 +133,7 @@ fn write_workbook(audit: &Audit, path: &Path) -> Result<(), XlsxError> {
         report_sheet(workbook.add_worksheet_with_constant_memory()?, audit, report, &formats, &links)?;
     }
     run_sheet(workbook.add_worksheet(), audit, &formats)?;
-    workbook.save(path)
+    workbook.save_to_buffer()
 }
 
 /// The mark that ends a cut cell: `… [cut: 1234 characters]`.
@@ -486,18 +486,17 @@ mod tests {
     use super::*;
     use crate::model::Rows;
     use crate::render::tests::{CONTROLS, CONTROLS_SHOWN, EVIL_LINK, SCRIPT, hostile, sample_audit};
-    use calamine::{Data, Reader, Xlsx, open_workbook};
+    use calamine::{Data, Reader, Xlsx};
 
-    fn render(audit: &Audit) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let files = XlsxRenderer.render(audit, dir.path()).unwrap();
-        assert_eq!(files, [PathBuf::from(FILE_NAME)]);
-        let path = dir.path().join(FILE_NAME);
-        (dir, path)
+    fn render(audit: &Audit) -> Vec<u8> {
+        let mut files = XlsxRenderer.render(audit).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, FILE_NAME);
+        files.remove(0).bytes
     }
 
-    fn open(path: &Path) -> Xlsx<std::io::BufReader<std::fs::File>> {
-        open_workbook(path).unwrap()
+    fn open(bytes: &[u8]) -> Xlsx<std::io::Cursor<Vec<u8>>> {
+        Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap()
     }
 
     fn header(range: &calamine::Range<Data>) -> Vec<String> {
@@ -511,8 +510,8 @@ mod tests {
     #[test]
     fn sheets_are_summary_reports_run() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let book = open(&path);
+        let bytes = render(&audit);
+        let book = open(&bytes);
         let mut expected = vec![SUMMARY_SHEET.to_string()];
         expected.extend(audit.reports.iter().map(|r| r.kind.sheet_name().to_string()));
         expected.push(RUN_SHEET.to_string());
@@ -522,8 +521,8 @@ mod tests {
     #[test]
     fn report_sheets_have_headers_reviewer_columns_and_tables() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         book.load_tables().unwrap();
         for report in &audit.reports {
             let range = book.worksheet_range(report.kind.sheet_name()).unwrap();
@@ -543,8 +542,8 @@ mod tests {
     #[test]
     fn values_keep_their_types() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let range = book.worksheet_range(ReportKind::InactiveUsers.sheet_name()).unwrap();
         let first = range.rows().nth(1).unwrap();
         assert!(matches!(first[column(&range, "LastLoginDate")], Data::DateTime(_)), "{first:?}");
@@ -584,8 +583,8 @@ mod tests {
             users[0].created = first_excel_day;
             users[1].created = old;
         }
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let range = book.worksheet_range(ReportKind::NeverLoggedIn.sheet_name()).unwrap();
         let created = column(&range, "CreatedDate");
         let cells: Vec<&Data> = range.rows().skip(1).map(|r| &r[created]).collect();
@@ -596,8 +595,8 @@ mod tests {
     #[test]
     fn hostile_text_comes_back_as_strings_not_formulas() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let sheet = ReportKind::AccessMatrix.sheet_name();
         let range = book.worksheet_range(sheet).unwrap();
         let name = column(&range, "Name");
@@ -624,8 +623,8 @@ mod tests {
     #[test]
     fn ids_link_to_the_org_and_summary_links_to_sheets() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let links = book.hyperlinks_by_sheet_name(ReportKind::AccessMatrix.sheet_name()).unwrap();
         let rows = audit.report(ReportKind::AccessMatrix).unwrap().rows.len();
         assert_eq!(links.len(), rows);
@@ -648,8 +647,8 @@ mod tests {
     #[test]
     fn run_sheet_records_rules_and_snapshot() {
         let audit = sample_audit();
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let range = book.worksheet_range(RUN_SHEET).unwrap();
         let value = |key: &str| {
             range
@@ -693,8 +692,8 @@ mod tests {
         {
             users[0].title = Some(long.clone());
         }
-        let (_dir, path) = render(&audit);
-        let mut book = open(&path);
+        let bytes = render(&audit);
+        let mut book = open(&bytes);
         let range = book.worksheet_range(ReportKind::AccessMatrix.sheet_name()).unwrap();
         let title = column(&range, "Title");
         let Data::String(got) = &range.rows().nth(1).unwrap()[title] else { panic!("not a string") };
@@ -729,8 +728,6 @@ mod tests {
     #[test]
     fn same_audit_same_bytes() {
         let audit = sample_audit();
-        let (_a, first) = render(&audit);
-        let (_b, second) = render(&audit);
-        assert_eq!(std::fs::read(first).unwrap(), std::fs::read(second).unwrap());
+        assert_eq!(render(&audit), render(&audit));
     }
 }

@@ -131,3 +131,61 @@ pub fn csv_rows(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
         })
         .collect()
 }
+
+/// The shipped demo snapshot.
+pub fn demo_org() -> PathBuf {
+    fixtures().join("demo-org")
+}
+
+/// Copies the files of a flat folder (a snapshot) into `to`, which is created.
+pub fn copy_snapshot(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Names in `dir` that belong to a staging folder of the output `name` (`.NAME.access-audit-…`).
+pub fn staging_leftovers(dir: &Path, name: &str) -> Vec<String> {
+    let prefix = format!(".{name}.access-audit-");
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    found.sort();
+    found
+}
+
+/// `run --out NAME` against `sim` with a pre-issued access token, as a plain process (to signal or kill).
+pub fn run_process(cwd: &Path, sim: &Sim, out: &str, as_of: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("access-audit"));
+    cmd.current_dir(cwd)
+        .args(["--quiet", "run", "--out", out, "--as-of", as_of])
+        .args(["--instance-url", &sim.base_url()])
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SF_") || key.starts_with("ACCESS_AUDIT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
+    cmd
+}
+
+/// Waits (up to 30 s) until `dir` holds a staging folder of the output `name`.
+pub fn wait_for_staging(dir: &Path, name: &str) -> PathBuf {
+    let prefix = format!(".{name}.access-audit-tmp-");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                return entry.path();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no staging folder appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

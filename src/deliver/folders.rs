@@ -1,0 +1,303 @@
+//! Whose folder is it? The rules that decide whether `--out` may be replaced.
+//!
+//! A folder is the tool's to replace only when it is empty or when
+//!
+//! 1. its marker carries the tool's own format and name: a snapshot's
+//!    `manifest.json` (checked by [`crate::snapshot`]), a report folder's
+//!    [`FILE_LIST`] (checked here), and
+//! 2. it holds nothing but the files that marker lists: any other file, folder,
+//!    link or pipe is someone else's, and the run refuses, naming it.
+//!
+//! A folder is never "ours" by a file name alone: a browser extension's folder
+//! has a `manifest.json` too. File-manager metadata ([`OS_METADATA`]: Finder's
+//! `.DS_Store`, Windows' `Thumbs.db` and `desktop.ini`) is nobody's document and
+//! goes with the folder; anything else is refused.
+//!
+//! The report folder's file list records each file's size and SHA-256 as it was
+//! written, so that a later step can tell a file a reviewer changed (the
+//! workbook's decisions) from the one the tool wrote.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{OutputError, io_err};
+use crate::files;
+
+/// A report folder's marker: every file the tool wrote there, with its SHA-256.
+pub const FILE_LIST: &str = "access-audit-files.json";
+/// The `format` of [`FILE_LIST`].
+pub const FILE_LIST_FORMAT: &str = "access-audit-report-folder/1";
+/// Every marker's `tool` starts with this (then the version).
+const TOOL_PREFIX: &str = "access-audit ";
+
+/// File-manager metadata, not anyone's document: it may be replaced along with the folder.
+pub const OS_METADATA: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
+
+/// `access-audit 0.1.0`: the `tool` of every marker this build writes.
+pub fn tool_name() -> String {
+    format!("{TOOL_PREFIX}{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Whether a marker's `tool` names access-audit (any version).
+pub fn is_tool(tool: &str) -> bool {
+    tool.starts_with(TOOL_PREFIX)
+}
+
+/// One file the tool wrote into a folder.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Relative to the folder, `/`-separated: `report.html`, `snapshot/User.ndjson`.
+    pub file: String,
+    pub bytes: u64,
+    /// SHA-256 of the bytes written (hex).
+    pub sha256: String,
+}
+
+/// The report folder's [`FILE_LIST`]: format, tool, and the files in path order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileList {
+    pub format: String,
+    pub tool: String,
+    pub files: Vec<FileRecord>,
+}
+
+impl FileList {
+    pub fn new(mut files: Vec<FileRecord>) -> FileList {
+        files.sort_by(|a, b| a.file.cmp(&b.file));
+        FileList { format: FILE_LIST_FORMAT.to_string(), tool: tool_name(), files }
+    }
+
+    /// Reads `dir`'s file list; the error says why `dir` is not a report folder of ours.
+    pub fn read(dir: &Path) -> Result<FileList, String> {
+        let path = dir.join(FILE_LIST);
+        let bytes = match files::read_member(&path, files::MARKER) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let older = dir.join("summary.json").is_file();
+                return Err(if older {
+                    format!(
+                        "it has no {FILE_LIST}: it was written by an older access-audit or by something else; \
+                         check that it holds nothing you need and delete it, or choose another folder"
+                    )
+                } else {
+                    format!("it has no {FILE_LIST}; choose another folder")
+                });
+            }
+            Err(e) => return Err(format!("{FILE_LIST} {e}")),
+        };
+        let list: FileList =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{FILE_LIST} is not an access-audit file list: {e}"))?;
+        if list.format != FILE_LIST_FORMAT || !is_tool(&list.tool) {
+            return Err(format!(
+                "{FILE_LIST} has format {:?} by {:?}, not {FILE_LIST_FORMAT:?} by access-audit",
+                list.format, list.tool
+            ));
+        }
+        Ok(list)
+    }
+}
+
+/// A kind of folder the tool writes, and how to recognise one it wrote.
+pub trait FolderKind: Sync {
+    /// `a snapshot`, `a report folder`: for messages.
+    fn what(&self) -> &'static str;
+
+    /// The files (relative, `/`-separated, the marker included) that the marker in `dir` says the
+    /// tool wrote; or, in a few words, why `dir` is not such a folder.
+    fn listed_files(&self, dir: &Path) -> Result<BTreeSet<String>, String>;
+
+    /// Whether committing this kind writes [`FILE_LIST`] (the report folder), last.
+    fn has_file_list(&self) -> bool {
+        false
+    }
+}
+
+/// A report folder: the reports, the evidence (`snapshot/`) and [`FILE_LIST`].
+pub struct ReportFolder;
+
+impl FolderKind for ReportFolder {
+    fn what(&self) -> &'static str {
+        "a report folder"
+    }
+
+    fn listed_files(&self, dir: &Path) -> Result<BTreeSet<String>, String> {
+        let list = FileList::read(dir)?;
+        Ok(list.files.into_iter().map(|f| f.file).chain([FILE_LIST.to_string()]).collect())
+    }
+
+    fn has_file_list(&self) -> bool {
+        true
+    }
+}
+
+/// Checks that `target` may be replaced by a folder of `kind`: missing, empty, or ours and holding
+/// only what its marker lists.
+pub fn check_replaceable(target: &Path, kind: &dyn FolderKind) -> Result<(), OutputError> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(OutputError::Io { path: target.to_path_buf(), source: e }),
+        Ok(m) => m,
+    };
+    if !meta.is_dir() {
+        return Err(OutputError::NotADir { path: target.to_path_buf() });
+    }
+    if std::fs::read_dir(target).map_err(io_err(target))?.next().is_none() {
+        return Ok(());
+    }
+    let listed = kind.listed_files(target).map_err(|reason| OutputError::Foreign {
+        path: target.to_path_buf(),
+        kind: kind.what(),
+        reason,
+    })?;
+    let foreign = foreign_entries(target, &listed)?;
+    match foreign.first() {
+        None => Ok(()),
+        Some(first) => {
+            Err(OutputError::ForeignFile { path: target.to_path_buf(), file: first.clone(), others: foreign.len() - 1 })
+        }
+    }
+}
+
+/// Everything under `dir` that `listed` does not name, sorted: files, links, pipes, and folders
+/// that hold none of the listed files (named with a trailing `/` when empty).
+pub fn foreign_entries(dir: &Path, listed: &BTreeSet<String>) -> Result<Vec<String>, OutputError> {
+    let mut found = Vec::new();
+    walk(dir, "", listed, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, prefix: &str, listed: &BTreeSet<String>, found: &mut Vec<String>) -> Result<(), OutputError> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let path = entry.path();
+        // `file_type` does not follow a symbolic link: a link is never one of ours.
+        let ft = entry.file_type().map_err(io_err(&path))?;
+        if ft.is_dir() {
+            let before = found.len();
+            walk(&path, &rel, listed, found)?;
+            let holds_listed =
+                listed.iter().any(|f| f.len() > rel.len() && f.starts_with(&rel) && f[rel.len()..].starts_with('/'));
+            if !holds_listed && found.len() == before {
+                found.push(format!("{rel}/"));
+            }
+        } else if ft.is_file() && (listed.contains(&rel) || OS_METADATA.contains(&name.as_str())) {
+            continue;
+        } else {
+            found.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output folder inside the snapshot it reads, and a snapshot inside the output folder
+/// it would replace; paths are compared canonicalised (links resolved), whether or not `out` exists.
+pub fn check_apart(snapshot: &Path, out: &Path) -> Result<(), OutputError> {
+    let s = canonical(snapshot).map_err(io_err(snapshot))?;
+    let o = canonical(out).map_err(io_err(out))?;
+    if o.starts_with(&s) {
+        return Err(OutputError::OutInsideSnapshot { out: out.to_path_buf(), snapshot: snapshot.to_path_buf() });
+    }
+    if s.starts_with(&o) {
+        return Err(OutputError::SnapshotInsideOut { snapshot: snapshot.to_path_buf(), out: out.to_path_buf() });
+    }
+    Ok(())
+}
+
+/// The absolute, link-free form of `path`, which need not exist: its longest existing ancestor is
+/// canonicalised, and the rest is appended with `.` and `..` taken as written.
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
+    let parts: Vec<Component> = absolute.components().collect();
+    for existing in (1..=parts.len()).rev() {
+        let base: PathBuf = parts[..existing].iter().collect();
+        match base.canonicalize() {
+            Ok(mut resolved) => {
+                for part in &parts[existing..] {
+                    match part {
+                        Component::ParentDir => {
+                            resolved.pop();
+                        }
+                        Component::Normal(name) => resolved.push(name),
+                        _ => {}
+                    }
+                }
+                return Ok(resolved);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(absolute)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn foreign_entries_name_what_the_list_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("snapshot")).unwrap();
+        std::fs::create_dir_all(d.join("evidence")).unwrap();
+        std::fs::create_dir_all(d.join("empty")).unwrap();
+        for f in ["report.html", "snapshot/manifest.json", "evidence/signoff.pdf", "DECISIONS.xlsx", ".DS_Store"] {
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        let listed = set(&["report.html", "snapshot/manifest.json", "summary.json"]);
+        assert_eq!(foreign_entries(d, &listed).unwrap(), ["DECISIONS.xlsx", "empty/", "evidence/signoff.pdf"]);
+        assert_eq!(
+            foreign_entries(d, &set(&["report.html"])).unwrap(),
+            ["DECISIONS.xlsx", "empty/", "evidence/signoff.pdf", "snapshot/manifest.json"]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_is_never_ours_even_under_a_listed_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("report.html")).unwrap();
+        assert_eq!(foreign_entries(dir.path(), &set(&["report.html"])).unwrap(), ["report.html"]);
+    }
+
+    #[test]
+    fn a_report_folder_needs_our_file_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("summary.json"), "{}").unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err().to_string();
+        assert!(e.contains("older access-audit"), "{e}");
+        let list = FileList { format: "other/1".into(), tool: tool_name(), files: vec![] };
+        std::fs::write(d.join(FILE_LIST), serde_json::to_vec(&list).unwrap()).unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err().to_string();
+        assert!(e.contains("format \"other/1\""), "{e}");
+        let record = FileRecord { file: "summary.json".into(), bytes: 2, sha256: "00".repeat(32) };
+        let list = FileList::new(vec![record]);
+        std::fs::write(d.join(FILE_LIST), serde_json::to_vec(&list).unwrap()).unwrap();
+        check_replaceable(d, &ReportFolder).unwrap();
+        std::fs::write(d.join("notes.txt"), "mine").unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err().to_string();
+        assert!(e.contains("it holds notes.txt, which access-audit did not write"), "{e}");
+    }
+
+    #[test]
+    fn canonical_paths_need_not_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("s")).unwrap();
+        assert_eq!(canonical(&root.join("s/x/../reports")).unwrap(), root.join("s/reports"));
+        assert_eq!(canonical(&root.join("s/./a/b")).unwrap(), root.join("s/a/b"));
+        check_apart(&root.join("s"), &root.join("s/x/../reports")).unwrap_err();
+        check_apart(&root.join("s"), &root.join("s2")).unwrap();
+        check_apart(&root.join("s/snapshot"), &root.join("s")).unwrap_err();
+    }
+}

@@ -24,6 +24,7 @@
 
 pub mod faults;
 pub mod generate;
+mod http;
 mod oauth;
 pub mod org;
 mod server;

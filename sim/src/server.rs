@@ -26,6 +26,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Injected, Malformed};
+use crate::http::json_response;
 use crate::{Cursor, CursorEntry, Shared, SimState, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
@@ -37,8 +38,6 @@ pub const LIMITS_SINCE: u32 = 29;
 pub const DEFAULT_BATCH_SIZE: usize = 2000;
 pub const MIN_BATCH_SIZE: usize = 200;
 pub const MAX_BATCH_SIZE: usize = 2000;
-
-const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
@@ -104,12 +103,6 @@ fn parse_version(segment: &str) -> Option<u32> {
         return None;
     }
     major.parse().ok().filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
-}
-
-/// A JSON response with Salesforce's content type.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], bytes).into_response()
 }
 
 /// A REST error: `[{"message": ..., "errorCode": ...}]`.
@@ -612,11 +605,6 @@ fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>,
     }
     body.insert("records".into(), Value::Array(records));
     json_response(StatusCode::OK, &Value::Object(body))
-}
-
-/// Reads a whole request body (bounded), for the token endpoint.
-pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, String> {
-    axum::body::to_bytes(body, 1 << 20).await.map_err(|e| format!("cannot read the request body: {e}"))
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub enum ExitCode {
     Incomplete = 4,
     /// A local failure: the output folder cannot be written, the disk is full.
     Io = 5,
+    /// An internal error (a bug of this tool, e.g. in the dataframe engine): please report it.
+    Internal = 6,
 }
 
 impl ExitCode {
@@ -41,5 +43,6 @@ mod tests {
         assert_eq!(ExitCode::Salesforce.code(), 3);
         assert_eq!(ExitCode::Incomplete.code(), 4);
         assert_eq!(ExitCode::Io.code(), 5);
+        assert_eq!(ExitCode::Internal.code(), 6);
     }
 }

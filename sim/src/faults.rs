@@ -18,10 +18,11 @@
 //! - **token expiry** after N data requests per token
 //!   ([`Faults::expire_tokens_after`]);
 //! - **data faults** that change the answers without failing them: a wrong
-//!   `totalSize`, a malformed record, text that is not valid Unicode in one
-//!   record ([`Faults::bad_text`]: a lone surrogate escape or a byte that is not
-//!   UTF-8, which no `serde_json::Value` can hold, so it is written into the
-//!   serialised page), short pages.
+//!   `totalSize`, a malformed record, bad text in one record
+//!   ([`Faults::bad_text`]: a lone surrogate escape or a byte that is not UTF-8,
+//!   or a raw control character that makes the page invalid JSON; no
+//!   `serde_json::Value` can hold them, so they are written into the serialised
+//!   page), short pages.
 //!
 //! The order in which a `/services/data` request is handled is: latency;
 //! unknown path or method (404/405, no faults); bearer token (401
@@ -98,8 +99,8 @@ pub struct Faults {
     /// every odd page holds half), as Salesforce may. Fixed per query when
     /// it starts.
     pub short_pages: bool,
-    /// Put text that is not valid Unicode at the start of one text field of
-    /// one record in query answers (the rest of the answer stays valid JSON).
+    /// Put bad text at the start of one text field of one record in query
+    /// answers (see [`BadTextKind`]).
     pub bad_text: Option<BadText>,
 }
 
@@ -150,6 +151,9 @@ pub enum BadTextKind {
     LoneSurrogate,
     /// The byte 0xFF, which never occurs in UTF-8.
     InvalidUtf8,
+    /// A raw control character (0x01) inside the string: not valid JSON at all
+    /// (JSON strings must escape it), as a broken proxy or encoder might send.
+    RawControl,
 }
 
 impl BadTextKind {
@@ -158,6 +162,7 @@ impl BadTextKind {
         match self {
             BadTextKind::LoneSurrogate => br"\ud800",
             BadTextKind::InvalidUtf8 => b"\xff",
+            BadTextKind::RawControl => b"\x01",
         }
     }
 }
@@ -427,14 +432,15 @@ pub fn parse_malformed(spec: &str) -> Result<Malformed, String> {
     Ok(Malformed { object, index, field: field.to_string(), value })
 }
 
-/// `OBJECT:INDEX:FIELD=surrogate|utf8` (`User:3:Name=surrogate`) for [`Faults::bad_text`].
+/// `OBJECT:INDEX:FIELD=surrogate|utf8|control` (`User:3:Name=surrogate`) for [`Faults::bad_text`].
 pub fn parse_bad_text(spec: &str) -> Result<BadText, String> {
     let context = |e: String| format!("--bad-text '{spec}': {e}");
-    let form = || context("expected OBJECT:INDEX:FIELD=surrogate|utf8, e.g. User:3:Name=surrogate".into());
+    let form = || context("expected OBJECT:INDEX:FIELD=surrogate|utf8|control, e.g. User:3:Name=surrogate".into());
     let (target, kind) = spec.split_once('=').ok_or_else(form)?;
     let kind = match kind {
         "surrogate" => BadTextKind::LoneSurrogate,
         "utf8" => BadTextKind::InvalidUtf8,
+        "control" => BadTextKind::RawControl,
         _ => return Err(form()),
     };
     let mut parts = target.split(':');
@@ -549,6 +555,7 @@ mod tests {
             ("User", 3, "Name", BadTextKind::LoneSurrogate)
         );
         assert_eq!(parse_bad_text("User:0:Email=utf8").unwrap().kind, BadTextKind::InvalidUtf8);
+        assert_eq!(parse_bad_text("User:0:Email=control").unwrap().kind, BadTextKind::RawControl);
         for bad in ["User:3:Name", "User:3:Name=other", "User:x:Name=utf8", "User:1:Profile.Name=utf8", "Nope:1:A=utf8"]
         {
             assert!(parse_bad_text(bad).is_err(), "{bad}");

@@ -128,9 +128,10 @@ struct Cli {
     /// a JSON value in query answers, e.g. User:3:IsActive='"yes"'.
     #[arg(long, value_name = "OBJECT:INDEX:FIELD=JSON", value_parser = faults::parse_malformed)]
     malformed: Option<Malformed>,
-    /// Put text that is not valid Unicode (a lone surrogate escape \ud800, or the byte 0xFF) in
-    /// front of FIELD of OBJECT's record number INDEX in query answers, e.g. User:3:Name=surrogate.
-    #[arg(long, value_name = "OBJECT:INDEX:FIELD=surrogate|utf8", value_parser = faults::parse_bad_text)]
+    /// Put bad text (a lone surrogate escape \ud800, the byte 0xFF, or a raw control character
+    /// 0x01, which is not valid JSON) in front of FIELD of OBJECT's record number INDEX in query
+    /// answers, e.g. User:3:Name=surrogate.
+    #[arg(long, value_name = "OBJECT:INDEX:FIELD=surrogate|utf8|control", value_parser = faults::parse_bad_text)]
     bad_text: Option<BadText>,
     /// Every second query page holds half the batch size.
     #[arg(long)]

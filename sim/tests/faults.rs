@@ -248,6 +248,13 @@ fn text_that_is_not_unicode_in_one_record() {
     // Not selected: the page is untouched.
     let clean: Value = query(&sim, "SELECT Id FROM User").json().unwrap();
     assert!(clean["records"][1].get("Username").is_none());
+
+    let sim = start_with(10, bad(BadTextKind::RawControl));
+    let bytes = query(&sim, "SELECT Id, Username FROM User").bytes().unwrap();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    assert!(text.contains("\"Username\":\"\u{1}user1@example.com\""), "{text}");
+    let e = serde_json::from_slice::<Value>(&bytes).unwrap_err();
+    assert_eq!(e.classify(), serde_json::error::Category::Syntax, "not valid JSON at all: {e}");
 }
 
 #[test]

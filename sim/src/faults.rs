@@ -416,20 +416,26 @@ pub fn parse_malformed(spec: &str) -> Result<Malformed, String> {
     let context = |e: String| format!("--malformed '{spec}': {e}");
     let form = || context("expected OBJECT:INDEX:FIELD=JSON, e.g. User:3:IsActive=\"yes\"".into());
     let (target, json) = spec.split_once('=').ok_or_else(form)?;
+    let (object, index, field) = record_field(target).map_err(|e| e.map(context).unwrap_or_else(form))?;
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| context(format!("the value is not JSON ({e}); quote strings, e.g. FIELD='\"yes\"' in a shell")))?;
+    Ok(Malformed { object, index, field, value })
+}
+
+/// `OBJECT:INDEX:FIELD` of the record faults: a queryable object, a record number and a
+/// top-level field. `Err(None)`: not of that form at all.
+fn record_field(target: &str) -> Result<(String, usize, String), Option<String>> {
     let mut parts = target.split(':');
     let (Some(object), Some(index), Some(field), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(form());
+        return Err(None);
     };
-    let object = object_name(object).map_err(context)?;
-    let index =
-        usize::try_from(number(index, "INDEX").map_err(context)?).map_err(|_| context("INDEX is too large".into()))?;
+    let object = object_name(object)?;
+    let index = usize::try_from(number(index, "INDEX")?).map_err(|_| "INDEX is too large".to_string())?;
     if field.is_empty() || field.contains('.') {
-        return Err(context(format!("FIELD must be a top-level field name, got '{field}'")));
+        return Err(Some(format!("FIELD must be a top-level field name, got '{field}'")));
     }
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| context(format!("the value is not JSON ({e}); quote strings, e.g. FIELD='\"yes\"' in a shell")))?;
-    Ok(Malformed { object, index, field: field.to_string(), value })
+    Ok((object, index, field.to_string()))
 }
 
 /// `OBJECT:INDEX:FIELD=surrogate|utf8|control` (`User:3:Name=surrogate`) for [`Faults::bad_text`].
@@ -443,18 +449,8 @@ pub fn parse_bad_text(spec: &str) -> Result<BadText, String> {
         "control" => BadTextKind::RawControl,
         _ => return Err(form()),
     };
-    let mut parts = target.split(':');
-    let (Some(object), Some(index), Some(field), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(form());
-    };
-    let object = object_name(object).map_err(context)?;
-    let index =
-        usize::try_from(number(index, "INDEX").map_err(context)?).map_err(|_| context("INDEX is too large".into()))?;
-    if field.is_empty() || field.contains('.') {
-        return Err(context(format!("FIELD must be a top-level field name, got '{field}'")));
-    }
-    Ok(BadText { object, index, field: field.to_string(), kind })
+    let (object, index, field) = record_field(target).map_err(|e| e.map(context).unwrap_or_else(form))?;
+    Ok(BadText { object, index, field, kind })
 }
 
 #[cfg(test)]

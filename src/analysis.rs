@@ -32,7 +32,9 @@ pub enum AnalysisError {
         "{object} record {id}: field {field} is {value:?}, not a Salesforce datetime such as 2024-01-15T10:20:30.000+0000"
     )]
     BadDateTime { object: &'static str, id: String, field: &'static str, value: String },
-    #[error("the analysis failed: {0}")]
+    #[error(
+        "internal error in the analysis ({0}); this is a bug of access-audit, not a fault of the data: please report it with the command line used"
+    )]
     Polars(#[from] PolarsError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),

@@ -1,7 +1,9 @@
 //! The subcommands, each a straight run through the pipeline's stages:
 //! config → auth → pull → snapshot → analyse → render → (atomic) deliver.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::analysis::{self, Inputs};
 use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, RunArgs, VerifyArgs};
@@ -10,19 +12,20 @@ use crate::deliver::{self, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
 use crate::model::Audit;
 use crate::roster::Roster;
-use crate::salesforce::{self, Client};
-use crate::{Error, render, snapshot};
+use crate::salesforce::{Client, SalesforceError};
+use crate::{Error, http, render, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
 
 /// Runs one command to completion.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let started = Instant::now();
     let file = LoadedFile::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Pull(args) => pull(args, &file),
+        Command::Pull(args) => pull(args, &file, started),
         Command::Report(args) => report(args, &file),
-        Command::Run(args) => pull_and_report(args, &file),
+        Command::Run(args) => pull_and_report(args, &file, started),
         Command::Verify(args) => verify(args),
         Command::Config(args) => show_config(args, &file),
     }
@@ -32,13 +35,31 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)
 }
 
-fn pull(args: PullArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
+/// Runs the part of a run that waits on Salesforce, stopping it when `--max-run-secs`,
+/// counted from the start of the run, has passed. Stopping drops every request in flight and
+/// every staging folder with them: nothing half-written stays behind.
+async fn within_deadline<T>(
+    started: Instant,
+    max_run: Duration,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout_at((started + max_run).into(), work).await {
+        Ok(done) => done,
+        Err(_) => Err(SalesforceError::Deadline { secs: max_run.as_secs() }.into()),
+    }
+}
+
+fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let floor = config.min_api_remaining;
+    let max_run = config.max_run;
     runtime()?.block_on(async {
-        let http = salesforce::http_client(&config)?;
-        let client = Client::connect(config, http).await?;
-        let manifest = snapshot::pull(&client, &args.out, floor).await?;
+        let http = http::client(&config.http)?;
+        let manifest = within_deadline(started, max_run, async {
+            let client = Client::connect(config, http).await?;
+            Ok(snapshot::pull(&client, &args.out, floor).await?)
+        })
+        .await?;
         let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum();
         let (sha, _) = snapshot::hash_file(&args.out.join(snapshot::MANIFEST)).map_err(io_err(&args.out))?;
         tracing::info!(
@@ -120,19 +141,23 @@ fn report(args: ReportArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
     plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))
 }
 
-fn pull_and_report(args: RunArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
+fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let plan = Plan::new(&args.audit, file)?;
     let floor = config.min_api_remaining;
     let (mut staging, snapshot_dir) = report_staging(&args.out)?;
     let previous = args.out.join(SNAPSHOT_DIR);
+    let max_run = config.max_run;
     runtime()?.block_on(async {
-        let http = salesforce::http_client(&config)?;
-        let client = Client::connect(config, http).await?;
-        let limit = client.check_quota(floor, snapshot::estimate_requests(Some(&previous))).await?;
-        let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
-        tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
-        Ok::<(), Error>(())
+        let http = http::client(&config.http)?;
+        within_deadline(started, max_run, async {
+            let client = Client::connect(config, http).await?;
+            let limit = client.check_quota(floor, snapshot::estimate_requests(Some(&previous))).await?;
+            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
+            tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
+            Ok(())
+        })
+        .await
     })?;
     // Checked like any snapshot; messages name where the user will find it, not the staging folder.
     let loaded = snapshot::load_as(&snapshot_dir, &previous)?;

@@ -18,7 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::endpoint_url;
+use crate::endpoint::{EndpointError, endpoint_url};
+use crate::http::{self, BodyLimit, TransportError};
+
+/// A token response is a few hundred bytes; anything near this is not one.
+const TOKEN_BODY_LIMIT: BodyLimit = BodyLimit { bytes: BodyLimit::MIB, setting: "the token endpoint's fixed cap" };
 
 /// An RS256 private key, checked by signing once when loaded.
 pub struct JwtKey {
@@ -135,23 +139,17 @@ impl Credentials {
             }
         };
         let flow = self.flow_title();
-        let url = token_host.join("services/oauth2/token").map_err(|e| AuthError::Transport {
-            flow,
-            url: token_host.to_string(),
-            message: e.to_string(),
-        })?;
+        let mut url = token_host.clone();
+        url.set_path("/services/oauth2/token");
         tracing::debug!(flow, url = %url, "requesting an access token");
-        let response = http.post(url.clone()).form(&form).send().await.map_err(|e| AuthError::Transport {
-            flow,
-            url: url.to_string(),
-            message: crate::salesforce::describe_reqwest(&e),
-        })?;
+        let transport = |source: TransportError| AuthError::Transport { flow, url: url.to_string(), source };
+        let response =
+            http.post(url.clone()).form(&form).send().await.map_err(|e| transport(TransportError::from_reqwest(e)))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| AuthError::Transport {
-            flow,
-            url: url.to_string(),
-            message: crate::salesforce::describe_reqwest(&e),
-        })?;
+        if let Some(location) = http::redirect_target(&response) {
+            return Err(AuthError::Redirected { flow, url: url.to_string(), status: status.as_u16(), location });
+        }
+        let body = http::read_body(response, TOKEN_BODY_LIMIT, url.path()).await.map_err(transport)?;
         if !status.is_success() {
             return Err(match serde_json::from_slice::<TokenError>(&body) {
                 Ok(e) => AuthError::Refused {
@@ -172,7 +170,7 @@ impl Credentials {
         // Salesforce always names the instance; a token endpoint that does not is the instance itself.
         let instance_url = match &ok.instance_url {
             Some(u) => endpoint_url("the instance_url returned by the token endpoint", u)
-                .map_err(|e| AuthError::BadInstance { message: e.to_string() })?,
+                .map_err(|source| AuthError::BadInstance { source })?,
             None => token_host.clone(),
         };
         tracing::debug!(flow, instance = %instance_url, "logged in");
@@ -237,10 +235,7 @@ impl AuthError {
     /// Worth another try: the token endpoint unreachable, timed out, or failing with 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
-            AuthError::Transport { message, .. } => {
-                let m = message.to_ascii_lowercase();
-                !(m.contains("certificate") || m.contains("unknownissuer") || m.contains("handshake"))
-            }
+            AuthError::Transport { source, .. } => source.is_transient(),
             AuthError::Unexpected { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
@@ -257,10 +252,19 @@ pub enum AuthError {
     KeyParse { path: PathBuf },
     #[error("Salesforce refused the {flow} login: {error}{}. {hint}", if description.is_empty() { String::new() } else { format!(" ({description})") })]
     Refused { flow: &'static str, error: String, description: String, hint: &'static str },
-    #[error("the {flow} login to {url} failed: {message}")]
-    Transport { flow: &'static str, url: String, message: String },
+    #[error("the {flow} login to {url} failed: {source}")]
+    Transport {
+        flow: &'static str,
+        url: String,
+        #[source]
+        source: TransportError,
+    },
     #[error("the {flow} login to {url} got an unexpected answer (HTTP {status}, not Salesforce's token response)")]
     Unexpected { flow: &'static str, url: String, status: u16 },
-    #[error("{message}")]
-    BadInstance { message: String },
+    #[error(
+        "the {flow} login to {url} was redirected (HTTP {status}) to {location}; Salesforce's token endpoint does not redirect: is the login URL (--login-url, or --instance-url for the client credentials flow) the org's login host or My Domain URL?"
+    )]
+    Redirected { flow: &'static str, url: String, status: u16, location: String },
+    #[error(transparent)]
+    BadInstance { source: EndpointError },
 }

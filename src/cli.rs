@@ -296,6 +296,14 @@ pub struct SalesforceArgs {
     #[arg(long, value_name = "SECONDS", env = "ACCESS_AUDIT_TIMEOUT_SECS", hide_env_values = true)]
     pub timeout_secs: Option<u64>,
 
+    /// The most one REST answer (a query page) may hold, in MB (MiB), 1 to 4096; a larger answer stops the run (default 64).
+    #[arg(long, value_name = "MB", env = "ACCESS_AUDIT_MAX_BODY_MB", hide_env_values = true)]
+    pub max_body_mb: Option<u64>,
+
+    /// The longest a run may wait on Salesforce in all (login, quota check, every page, retries and their pauses), in seconds; then it stops, writing nothing (default 14400, four hours).
+    #[arg(long, value_name = "SECONDS", env = "ACCESS_AUDIT_MAX_RUN_SECS", hide_env_values = true)]
+    pub max_run_secs: Option<u64>,
+
     /// Extra trusted CA certificates (PEM), e.g. a corporate TLS-inspecting proxy's; certificates are always verified.
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_CA_FILE", hide_env_values = true)]
     pub ca_file: Option<PathBuf>,

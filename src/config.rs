@@ -12,17 +12,23 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::auth::{Credentials, JwtKey};
 use crate::cli::{AuditArgs, AuthFlow, FromEnv, RuleArgs, SalesforceArgs};
+use crate::endpoint::{
+    DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
+};
+use crate::http::{BodyLimit, HttpSettings};
 
 /// The default configuration file, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "access-audit.toml";
 pub const DEFAULT_API_VERSION: &str = "62.0";
-pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
-pub const SANDBOX_LOGIN_URL: &str = "https://test.salesforce.com";
 pub const DEFAULT_BATCH_SIZE: u32 = 2000;
+/// The most one REST answer may hold, in MB (MiB): a 2,000-row page is well under 10 MB.
+pub const DEFAULT_MAX_BODY_MB: u64 = 64;
+/// How long a run may wait on Salesforce in all, in seconds (4 hours): far above any
+/// measured pull, and short enough that a weekly or daily cron run never overlaps the next.
+pub const DEFAULT_MAX_RUN_SECS: u64 = 4 * 3600;
 
 /// The Certinia namespaces of REPORTS.md (see SALESFORCE.md §7.1 for each).
 pub const DEFAULT_NAMESPACES: &[&str] = &[
@@ -58,6 +64,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
 fn invalid(message: impl Into<String>) -> ConfigError {
@@ -93,6 +101,8 @@ pub struct FileSalesforce {
     pub retries: Option<u32>,
     pub retry_delay_ms: Option<u64>,
     pub timeout_secs: Option<u64>,
+    pub max_body_mb: Option<u64>,
+    pub max_run_secs: Option<u64>,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -155,8 +165,12 @@ pub struct SalesforceConfig {
     pub batch_size: u32,
     pub retry: RetryPolicy,
     pub min_api_remaining: ApiFloor,
-    /// PEM bytes of extra trusted CA certificates.
-    pub ca_pem: Option<(PathBuf, Vec<u8>)>,
+    /// Timeouts and extra trusted CAs of every HTTP client.
+    pub http: HttpSettings,
+    /// The most bytes one REST answer may hold (`--max-body-mb`).
+    pub max_body: BodyLimit,
+    /// How long the run may wait on Salesforce in all (`--max-run-secs`).
+    pub max_run: std::time::Duration,
 }
 
 /// How transient failures are retried: capped exponential backoff with full jitter.
@@ -165,7 +179,6 @@ pub struct RetryPolicy {
     pub retries: u32,
     pub first_delay: std::time::Duration,
     pub max_delay: std::time::Duration,
-    pub timeout: std::time::Duration,
 }
 
 impl Default for RetryPolicy {
@@ -174,7 +187,6 @@ impl Default for RetryPolicy {
             retries: 4,
             first_delay: std::time::Duration::from_millis(500),
             max_delay: std::time::Duration::from_secs(30),
-            timeout: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -555,59 +567,6 @@ pub fn as_of_checked(
     Ok(t)
 }
 
-/// A URL the tool may send credentials to: `https://`, or `http://` on a loopback host only.
-pub fn endpoint_url(what: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value.trim()).map_err(|e| invalid(format!("{what} is not a URL ({e}): {value:?}")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(invalid(format!(
-                "{what} must use https:// (plain http:// is accepted only for loopback hosts such as 127.0.0.1): {value}"
-            )));
-        }
-        other => {
-            return Err(invalid(format!("{what} must be an https:// URL, not {other}: {value}")));
-        }
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(format!("{what} has no host: {value}")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(format!("{what} must not carry a user name or password")));
-    }
-    // Only the origin matters; `https://acme.my.salesforce.com/` and without the slash are the same org.
-    let mut origin = url.clone();
-    origin.set_path("");
-    origin.set_query(None);
-    origin.set_fragment(None);
-    Ok(origin)
-}
-
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// True for the shared login hosts, which are not an org's My Domain.
-fn is_shared_login_host(url: &Url) -> bool {
-    matches!(url.host_str(), Some(h) if h.eq_ignore_ascii_case("login.salesforce.com") || h.eq_ignore_ascii_case("test.salesforce.com"))
-}
-
-fn is_sandbox_host(url: &Url) -> bool {
-    match url.host_str() {
-        Some(h) => {
-            let h = h.to_ascii_lowercase();
-            h == "test.salesforce.com" || h.ends_with(".sandbox.my.salesforce.com")
-        }
-        None => false,
-    }
-}
-
 /// Where a secret came from, for messages and `access-audit config` (never the value).
 #[derive(Debug, Clone)]
 pub enum SecretSource {
@@ -691,6 +650,8 @@ impl FileSalesforce {
             retries: args.retries.or(f.retries),
             retry_delay_ms: args.retry_delay_ms.or(f.retry_delay_ms),
             timeout_secs: args.timeout_secs.or(f.timeout_secs),
+            max_body_mb: args.max_body_mb.or(f.max_body_mb),
+            max_run_secs: args.max_run_secs.or(f.max_run_secs),
             ca_file: path(&args.ca_file, &f.ca_file),
         }
     }
@@ -727,7 +688,10 @@ impl SalesforceConfig {
             }
         };
         let credentials = credentials(&m)?;
-        Ok(SalesforceConfig { credentials, api_version, batch_size, retry, min_api_remaining, ca_pem })
+        let http = HttpSettings { timeout: timeout(&m)?, ca_pem };
+        let max_body = BodyLimit { bytes: max_body_mb(&m)? * BodyLimit::MIB, setting: "--max-body-mb" };
+        let max_run = std::time::Duration::from_secs(max_run_secs(&m)?);
+        Ok(SalesforceConfig { credentials, api_version, batch_size, retry, min_api_remaining, http, max_body, max_run })
     }
 }
 
@@ -742,13 +706,32 @@ fn retry_policy(m: &FileSalesforce) -> Result<RetryPolicy, ConfigError> {
     if let Some(ms) = m.retry_delay_ms {
         policy.first_delay = std::time::Duration::from_millis(ms.min(60_000));
     }
-    if let Some(t) = m.timeout_secs {
-        if t == 0 || t > 3600 {
-            return Err(invalid(format!("--timeout-secs must be between 1 and 3600, got {t}")));
-        }
-        policy.timeout = std::time::Duration::from_secs(t);
-    }
     Ok(policy)
+}
+
+/// The time limit of one HTTP request.
+fn timeout(m: &FileSalesforce) -> Result<std::time::Duration, ConfigError> {
+    let t = m.timeout_secs.unwrap_or(120);
+    if t == 0 || t > 3600 {
+        return Err(invalid(format!("--timeout-secs must be between 1 and 3600, got {t}")));
+    }
+    Ok(std::time::Duration::from_secs(t))
+}
+
+fn max_body_mb(m: &FileSalesforce) -> Result<u64, ConfigError> {
+    let n = m.max_body_mb.unwrap_or(DEFAULT_MAX_BODY_MB);
+    if !(1..=4096).contains(&n) {
+        return Err(invalid(format!("--max-body-mb must be between 1 and 4096, got {n}")));
+    }
+    Ok(n)
+}
+
+fn max_run_secs(m: &FileSalesforce) -> Result<u64, ConfigError> {
+    let n = m.max_run_secs.unwrap_or(DEFAULT_MAX_RUN_SECS);
+    if !(1..=7 * 24 * 3600).contains(&n) {
+        return Err(invalid(format!("--max-run-secs must be between 1 and 604800 (a week), got {n}")));
+    }
+    Ok(n)
 }
 
 fn batch_size(given: Option<u32>) -> Result<u32, ConfigError> {
@@ -889,7 +872,9 @@ pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFi
     let retry = retry_policy(&m)?;
     push(&mut out, "retries", retry.retries.to_string());
     push(&mut out, "retry_delay_ms", retry.first_delay.as_millis().to_string());
-    push(&mut out, "timeout_secs", retry.timeout.as_secs().to_string());
+    push(&mut out, "timeout_secs", timeout(&m)?.as_secs().to_string());
+    push(&mut out, "max_body_mb", max_body_mb(&m)?.to_string());
+    push(&mut out, "max_run_secs", max_run_secs(&m)?.to_string());
     push(&mut out, "ca_file", optp(&m.ca_file));
     for (name, env, file_path) in [
         ("client secret", "SF_CLIENT_SECRET", &m.client_secret_file),
@@ -957,22 +942,6 @@ mod tests {
         assert_eq!(as_of(Some("2026-10-01")).unwrap().to_rfc3339(), "2026-10-01T00:00:00+00:00");
         assert!(as_of(Some("last tuesday")).is_err());
         assert!(as_of(None).is_ok());
-    }
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        assert!(endpoint_url("--instance-url", "https://acme.my.salesforce.com").is_ok());
-        assert!(endpoint_url("--instance-url", "http://127.0.0.1:8080").is_ok());
-        assert!(endpoint_url("--instance-url", "http://localhost:8080").is_ok());
-        assert!(endpoint_url("--instance-url", "http://[::1]:8080").is_ok());
-        let e = endpoint_url("--instance-url", "http://acme.my.salesforce.com").unwrap_err();
-        assert!(e.to_string().contains("https://"), "{e}");
-        assert!(endpoint_url("--instance-url", "ftp://x").is_err());
-        assert!(endpoint_url("--instance-url", "https://user:pw@x.com").is_err());
-        assert_eq!(
-            endpoint_url("u", "https://acme.my.salesforce.com/some/path?x=1").unwrap().as_str(),
-            "https://acme.my.salesforce.com/"
-        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum ExitCode {
     /// A local failure: the output folder cannot be written, the disk is full, or it is not the
     /// tool's to replace (it holds files the tool did not write).
     Io = 5,
+    /// An internal error (a bug of this tool, e.g. in the dataframe engine): please report it.
+    Internal = 6,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -48,6 +50,7 @@ mod tests {
         assert_eq!(ExitCode::Salesforce.code(), 3);
         assert_eq!(ExitCode::Incomplete.code(), 4);
         assert_eq!(ExitCode::Io.code(), 5);
+        assert_eq!(ExitCode::Internal.code(), 6);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

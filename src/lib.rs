@@ -3,6 +3,8 @@
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
 //! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
+//! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
+//! HTTP client, body caps and transport errors every Salesforce client shares).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
 //! the outcome into a message and an exit code ([`exit::ExitCode`]).
 //! Beside the pipeline: `files` reads every file given from outside (regular
@@ -15,8 +17,10 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod endpoint;
 pub mod exit;
 pub mod files;
+pub mod http;
 pub mod model;
 pub mod render;
 pub mod roster;
@@ -44,23 +48,28 @@ pub enum Error {
     Analysis(#[from] analysis::AnalysisError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    #[error(transparent)]
+    Http(#[from] http::HttpSetupError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
-        use salesforce::SalesforceError as S;
         use snapshot::SnapshotError as N;
         match self {
-            Error::Config(_) | Error::Roster(_) => ExitCode::Usage,
+            Error::Config(_) | Error::Roster(_) | Error::Http(_) => ExitCode::Usage,
+            // A polars error is a bug of this tool, not a fault of the data.
+            Error::Analysis(analysis::AnalysisError::Polars(_)) => ExitCode::Internal,
             Error::Analysis(_) => ExitCode::Incomplete,
             Error::Render(_) => ExitCode::Io,
-            Error::Salesforce(e) | Error::Snapshot(N::Salesforce(e)) => match e {
-                S::Incomplete { .. } | S::Inconsistent { .. } => ExitCode::Incomplete,
-                S::BadResponse { .. } => ExitCode::Incomplete,
-                _ => ExitCode::Salesforce,
-            },
+            Error::Salesforce(e) | Error::Snapshot(N::Salesforce(e)) => {
+                if e.is_data_fault() {
+                    ExitCode::Incomplete
+                } else {
+                    ExitCode::Salesforce
+                }
+            }
             Error::Snapshot(e) => match e {
                 N::Salesforce(_) => unreachable!("matched above"),
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
@@ -73,6 +82,52 @@ impl Error {
             },
             Error::Output(e) if e.is_usage() => ExitCode::Usage,
             Error::Output(_) | Error::Runtime(_) => ExitCode::Io,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polars_error_is_an_internal_error_not_incomplete_data() {
+        let e = Error::Analysis(analysis::AnalysisError::Polars(polars::prelude::PolarsError::ComputeError(
+            "lengths differ".into(),
+        )));
+        assert_eq!(e.exit_code(), ExitCode::Internal);
+        assert!(e.to_string().contains("please report it"), "{e}");
+        let e = Error::Analysis(analysis::AnalysisError::BadDateTime {
+            object: "User",
+            id: "005000000000001AAA".into(),
+            field: "CreatedDate",
+            value: "x".into(),
+        });
+        assert_eq!(e.exit_code(), ExitCode::Incomplete);
+    }
+
+    #[test]
+    fn salesforce_errors_map_by_kind() {
+        use salesforce::SalesforceError as S;
+        let json_error = serde_json::from_str::<serde_json::Value>("{\"a\":\u{1}}").unwrap_err();
+        let data = [
+            S::Incomplete { object: "User".into(), expected: 2, received: 1 },
+            S::Inconsistent { object: "User".into(), detail: "x".into() },
+            S::BadResponse { what: "q".into(), detail: "x".into() },
+            S::MalformedJson { what: "q".into(), near_record: None, source: json_error },
+        ];
+        for e in data {
+            assert_eq!(Error::Salesforce(e).exit_code(), ExitCode::Incomplete);
+        }
+        let network = [
+            S::Deadline { secs: 5 },
+            S::NotApi { what: "q".into(), status: 200, media_type: "text/html".into() },
+            S::Redirected { what: "q".into(), status: 302, location: "https://x/".into() },
+            S::SessionRejected { what: "q".into(), renewable: false },
+        ];
+        for e in network {
+            let e = Error::Snapshot(snapshot::SnapshotError::Salesforce(e));
+            assert_eq!(e.exit_code(), ExitCode::Salesforce);
         }
     }
 }

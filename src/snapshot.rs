@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::config::ApiFloor;
 use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
 use crate::files;
-use crate::salesforce::{ApiUsage, Client, Limit, RecordSink, SalesforceError, json_kind};
+use crate::salesforce::{ApiFailure, ApiUsage, Client, Limit, RecordSink, ReplacedText, SalesforceError, json_kind};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
 pub const MANIFEST: &str = "manifest.json";
@@ -373,6 +373,22 @@ pub struct Manifest {
     pub pulled_at: String,
     pub objects: Vec<ManifestObject>,
     pub api: ApiCost,
+    /// Records kept with a repaired field (text that was not valid Unicode, replaced with
+    /// U+FFFD), sorted by object, Id and field. Empty when every answer was clean; absent in
+    /// snapshots of earlier versions.
+    #[serde(default)]
+    pub data_warnings: Vec<DataWarning>,
+}
+
+/// A record kept in the snapshot whose field is not exactly what Salesforce holds: the analysis
+/// and the reports read these as data warnings on that row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DataWarning {
+    pub object: String,
+    pub id: String,
+    /// Dotted path, as in the SOQL (`Name`, `Profile.Name`).
+    pub field: String,
+    pub detail: String,
 }
 
 impl Manifest {
@@ -386,6 +402,7 @@ struct Pulled {
     spec: &'static ObjectSpec,
     soql: String,
     lines: Vec<(String, String)>,
+    warnings: Vec<DataWarning>,
     total_size: u64,
     pages: u64,
 }
@@ -393,7 +410,9 @@ struct Pulled {
 /// Explains INVALID_FIELD and INVALID_TYPE in the audit's own words.
 fn explain(err: SnapshotError, spec: &ObjectSpec, api_version: &str) -> SnapshotError {
     let (code, message) = match &err {
-        SnapshotError::Salesforce(SalesforceError::Api { code, message, .. }) => (code.as_str(), message.clone()),
+        SnapshotError::Salesforce(SalesforceError::Api { failure: ApiFailure { code, message }, .. }) => {
+            (code.as_str(), message.clone())
+        }
         _ => return err,
     };
     let major: u32 = api_version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
@@ -455,37 +474,69 @@ fn field_version(object: &str, field: &str) -> Option<u32> {
     }
 }
 
-/// Collects one object's records as NDJSON lines, validating each as it arrives.
+/// Collects one object's records as NDJSON lines, validating each as it arrives, and the data
+/// warnings of the fields whose text had to be repaired.
 struct Collector {
     spec: &'static ObjectSpec,
     lines: Vec<(String, String)>,
+    warnings: Vec<DataWarning>,
+}
+
+impl Collector {
+    fn new(spec: &'static ObjectSpec) -> Collector {
+        Collector { spec, lines: Vec::new(), warnings: Vec::new() }
+    }
 }
 
 impl RecordSink for Collector {
     type Error = SnapshotError;
 
-    fn record(&mut self, mut record: Map<String, Value>) -> Result<(), SnapshotError> {
+    fn record(&mut self, mut record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), SnapshotError> {
         // Salesforce returns exactly the fields asked for; keep the snapshot to those if a server sends more.
         record.retain(|key, _| self.spec.fields.iter().any(|f| f.path.split('.').next() == Some(key.as_str())));
         let id = validate(self.spec, &record)?;
+        for r in replaced {
+            if record.contains_key(r.field.split('.').next().unwrap_or_default()) {
+                tracing::warn!(
+                    "{} record {id}: field {}: {}; the record is kept and flagged",
+                    self.spec.name,
+                    r.field,
+                    r.detail
+                );
+                self.warnings.push(DataWarning {
+                    object: self.spec.name.to_string(),
+                    id: id.clone(),
+                    field: r.field,
+                    detail: r.detail.to_string(),
+                });
+            }
+        }
         self.lines.push((id, serde_json::to_string(&record).expect("a JSON map always serialises")));
         Ok(())
     }
 
     fn restart(&mut self) {
         self.lines.clear();
+        self.warnings.clear();
     }
 }
 
 async fn pull_object(client: &Client, spec: &'static ObjectSpec) -> Result<Pulled, SnapshotError> {
     let soql = spec.soql();
-    let mut collector = Collector { spec, lines: Vec::new() };
+    let mut collector = Collector::new(spec);
     let stats = client
         .query_all(spec.name, &soql, &mut collector)
         .await
         .map_err(|e| explain(e, spec, client.api_version().as_str()))?;
     tracing::info!("pulled {}: {} rows in {} page(s)", spec.name, stats.rows, stats.pages);
-    Ok(Pulled { spec, soql, lines: collector.lines, total_size: stats.total_size, pages: stats.pages })
+    Ok(Pulled {
+        spec,
+        soql,
+        lines: collector.lines,
+        warnings: collector.warnings,
+        total_size: stats.total_size,
+        pages: stats.pages,
+    })
 }
 
 /// Pulls an optional object; `None` when the org does not offer it (unknown object or field,
@@ -562,7 +613,9 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
     let org = org_info(client, pulled.iter().find(|p| p.spec.name == "Organization")).await;
 
     let mut objects = Vec::new();
+    let mut data_warnings = Vec::new();
     for mut p in pulled {
+        data_warnings.append(&mut p.warnings);
         p.lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = p.lines.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(SnapshotError::Duplicate { object: p.spec.name.to_string(), id: w[0].0.clone() });
@@ -591,6 +644,10 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
             logins: client.logins(),
             org_daily_limit_before: limit_before,
             org_usage_after: client.last_usage(),
+        },
+        data_warnings: {
+            data_warnings.sort();
+            data_warnings
         },
     };
     let manifest_path = dir.join(MANIFEST);
@@ -1088,10 +1145,13 @@ mod tests {
 
     #[test]
     fn fields_nobody_asked_for_are_not_kept() {
-        let mut c = Collector { spec: spec("UserLogin").unwrap(), lines: Vec::new() };
-        c.record(rec(
-            r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false,"IsPasswordLocked":true}"#,
-        ))
+        let mut c = Collector::new(spec("UserLogin").unwrap());
+        c.record(
+            rec(
+                r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false,"IsPasswordLocked":true}"#,
+            ),
+            Vec::new(),
+        )
         .unwrap();
         assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
         c.restart();
@@ -1154,8 +1214,10 @@ mod tests {
         let err = SalesforceError::Api {
             what: "query of PermissionSetAssignment".into(),
             status: 400,
-            code: "INVALID_FIELD".into(),
-            message: "No such column 'PermissionSetGroupId' on entity 'PermissionSetAssignment'.".into(),
+            failure: ApiFailure {
+                code: "INVALID_FIELD".into(),
+                message: "No such column 'PermissionSetGroupId' on entity 'PermissionSetAssignment'.".into(),
+            },
         };
         let e = explain(err.into(), spec("PermissionSetAssignment").unwrap(), "44.0").to_string();
         assert!(e.contains("no field PermissionSetGroupId on PermissionSetAssignment at API v44.0"), "{e}");

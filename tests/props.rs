@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use access_audit::cli::RuleArgs;
 use access_audit::config::{self, ApiFloor, ApiVersion, FileConfig, LoadedFile, Rules};
+use access_audit::endpoint;
 use access_audit::model::{Report, ReportKind, RosterRow, Rows};
 use access_audit::render::csv::{neutralise, write_report};
 use access_audit::roster::{self, RosterEntry, RosterMatch, UserKeys};
@@ -872,8 +873,8 @@ proptest! {
 
     #[test]
     fn endpoint_url_never_panics(s in prop_oneof![any::<String>(), "\\PC{0,30}"]) {
-        if let Ok(url) = config::endpoint_url("--instance-url", &s) {
-            let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && config::is_loopback(&url));
+        if let Ok(url) = endpoint::endpoint_url("--instance-url", &s) {
+            let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && endpoint::is_loopback(&url));
             prop_assert!(scheme_ok, "{s:?} -> {url}");
             prop_assert!(url.username().is_empty() && url.password().is_none(), "{s:?} -> {url}");
         }
@@ -882,7 +883,7 @@ proptest! {
     #[test]
     fn endpoint_url_only_https_or_loopback_http(parts in url_parts()) {
         let text = parts.text();
-        match config::endpoint_url("--login-url", &text) {
+        match endpoint::endpoint_url("--login-url", &text) {
             Ok(url) => {
                 prop_assert!(parts.acceptable(), "{:?} accepted as {}", text, url);
                 prop_assert!(matches!(url.scheme(), "https" | "http"));

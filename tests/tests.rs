@@ -6,6 +6,8 @@ mod common;
 
 /// The four login flows, and what a refused login looks like.
 mod auth;
+/// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.
+mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.

@@ -18,7 +18,11 @@
 //! - **token expiry** after N data requests per token
 //!   ([`Faults::expire_tokens_after`]);
 //! - **data faults** that change the answers without failing them: a wrong
-//!   `totalSize`, a malformed record, short pages.
+//!   `totalSize`, a malformed record, bad text in one record
+//!   ([`Faults::bad_text`]: a lone surrogate escape or a byte that is not UTF-8,
+//!   or a raw control character that makes the page invalid JSON; no
+//!   `serde_json::Value` can hold them, so they are written into the serialised
+//!   page), short pages.
 //!
 //! The order in which a `/services/data` request is handled is: latency;
 //! unknown path or method (404/405, no faults); bearer token (401
@@ -48,6 +52,10 @@
 //! | `cut` | `TruncatedBody` | complete 200 whose JSON stops half way |
 //! | `limit` | `RequestLimitExceeded` | 403, `REQUEST_LIMIT_EXCEEDED` |
 //! | `locator` | `InvalidQueryLocator` | 400, `INVALID_QUERY_LOCATOR`, cursor dropped |
+//! | `endless` | `EndlessBody` | 200 JSON that never ends (chunked, until the client hangs up) |
+//! | `portal` | `CaptivePortal` | 200, a captive portal's HTML sign-in page (text/html) |
+//! | `302` | `Redirect` | 302 to `https://login.salesforce.com/?ec=302&startURL=…` |
+//! | `silent` | `Silent` | the request is read and never answered |
 //!
 //! `OBJECT` is a queryable object (`User`, `PermissionSetAssignment`, ...),
 //! `followups` restricts the rule to `nextRecordsUrl` pages, `AFTER` (default
@@ -91,6 +99,9 @@ pub struct Faults {
     /// every odd page holds half), as Salesforce may. Fixed per query when
     /// it starts.
     pub short_pages: bool,
+    /// Put bad text at the start of one text field of one record in query
+    /// answers (see [`BadTextKind`]).
+    pub bad_text: Option<BadText>,
 }
 
 impl Faults {
@@ -108,6 +119,7 @@ impl Faults {
             && self.total_size_delta.is_none()
             && self.malformed.is_none()
             && !self.short_pages
+            && self.bad_text.is_none()
     }
 }
 
@@ -118,6 +130,41 @@ pub struct Malformed {
     pub index: usize,
     pub field: String,
     pub value: Value,
+}
+
+/// Text that is not valid Unicode in one record's field, written into the
+/// serialised answer in front of the field's text.
+#[derive(Debug, Clone)]
+pub struct BadText {
+    pub object: String,
+    /// Record number (0-based, file order).
+    pub index: usize,
+    /// A top-level text field (null is taken as empty text).
+    pub field: String,
+    pub kind: BadTextKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadTextKind {
+    /// The JSON escape `\ud800`: a UTF-16 high surrogate without its low half
+    /// (valid JSON syntax, not a Unicode character).
+    LoneSurrogate,
+    /// The byte 0xFF, which never occurs in UTF-8.
+    InvalidUtf8,
+    /// A raw control character (0x01) inside the string: not valid JSON at all
+    /// (JSON strings must escape it), as a broken proxy or encoder might send.
+    RawControl,
+}
+
+impl BadTextKind {
+    /// The bytes written into the answer.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            BadTextKind::LoneSurrogate => br"\ud800",
+            BadTextKind::InvalidUtf8 => b"\xff",
+            BadTextKind::RawControl => b"\x01",
+        }
+    }
 }
 
 /// Inject `fault` on some of the requests matching `object` /
@@ -202,10 +249,24 @@ pub enum Injected {
     /// locator keeps failing; the client must restart the query. On a first
     /// page or `/limits` there is no cursor to drop: only the error is sent.
     InvalidQueryLocator,
+    /// HTTP 200 `application/json` whose chunked body starts like a query
+    /// page and never ends (a hostile or broken server): the stream goes on
+    /// until the client hangs up.
+    EndlessBody,
+    /// HTTP 200 `text/html`: a captive portal's sign-in page in place of the
+    /// API (hotel Wi-Fi, a proxy that wants a login).
+    CaptivePortal,
+    /// HTTP 302 with `Location: https://login.salesforce.com/?ec=302&startURL=…`,
+    /// as Salesforce's front end answers a request for a host that is not the
+    /// org's API (no `Sforce-Limit-Info`).
+    Redirect,
+    /// The request is read and never answered (the connection stays open
+    /// until the client gives up).
+    Silent,
 }
 
 impl Injected {
-    pub const ALL: [Injected; 7] = [
+    pub const ALL: [Injected; 11] = [
         Injected::Unavailable,
         Injected::MaintenanceHtml,
         Injected::InternalError,
@@ -213,6 +274,10 @@ impl Injected {
         Injected::TruncatedBody,
         Injected::RequestLimitExceeded,
         Injected::InvalidQueryLocator,
+        Injected::EndlessBody,
+        Injected::CaptivePortal,
+        Injected::Redirect,
+        Injected::Silent,
     ];
 
     /// The variant name, as used as key of
@@ -226,6 +291,10 @@ impl Injected {
             Injected::TruncatedBody => "TruncatedBody",
             Injected::RequestLimitExceeded => "RequestLimitExceeded",
             Injected::InvalidQueryLocator => "InvalidQueryLocator",
+            Injected::EndlessBody => "EndlessBody",
+            Injected::CaptivePortal => "CaptivePortal",
+            Injected::Redirect => "Redirect",
+            Injected::Silent => "Silent",
         }
     }
 
@@ -239,6 +308,10 @@ impl Injected {
             Injected::TruncatedBody => "cut",
             Injected::RequestLimitExceeded => "limit",
             Injected::InvalidQueryLocator => "locator",
+            Injected::EndlessBody => "endless",
+            Injected::CaptivePortal => "portal",
+            Injected::Redirect => "302",
+            Injected::Silent => "silent",
         }
     }
 }
@@ -343,20 +416,41 @@ pub fn parse_malformed(spec: &str) -> Result<Malformed, String> {
     let context = |e: String| format!("--malformed '{spec}': {e}");
     let form = || context("expected OBJECT:INDEX:FIELD=JSON, e.g. User:3:IsActive=\"yes\"".into());
     let (target, json) = spec.split_once('=').ok_or_else(form)?;
+    let (object, index, field) = record_field(target).map_err(|e| e.map(context).unwrap_or_else(form))?;
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| context(format!("the value is not JSON ({e}); quote strings, e.g. FIELD='\"yes\"' in a shell")))?;
+    Ok(Malformed { object, index, field, value })
+}
+
+/// `OBJECT:INDEX:FIELD` of the record faults: a queryable object, a record number and a
+/// top-level field. `Err(None)`: not of that form at all.
+fn record_field(target: &str) -> Result<(String, usize, String), Option<String>> {
     let mut parts = target.split(':');
     let (Some(object), Some(index), Some(field), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(form());
+        return Err(None);
     };
-    let object = object_name(object).map_err(context)?;
-    let index =
-        usize::try_from(number(index, "INDEX").map_err(context)?).map_err(|_| context("INDEX is too large".into()))?;
+    let object = object_name(object)?;
+    let index = usize::try_from(number(index, "INDEX")?).map_err(|_| "INDEX is too large".to_string())?;
     if field.is_empty() || field.contains('.') {
-        return Err(context(format!("FIELD must be a top-level field name, got '{field}'")));
+        return Err(Some(format!("FIELD must be a top-level field name, got '{field}'")));
     }
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| context(format!("the value is not JSON ({e}); quote strings, e.g. FIELD='\"yes\"' in a shell")))?;
-    Ok(Malformed { object, index, field: field.to_string(), value })
+    Ok((object, index, field.to_string()))
+}
+
+/// `OBJECT:INDEX:FIELD=surrogate|utf8|control` (`User:3:Name=surrogate`) for [`Faults::bad_text`].
+pub fn parse_bad_text(spec: &str) -> Result<BadText, String> {
+    let context = |e: String| format!("--bad-text '{spec}': {e}");
+    let form = || context("expected OBJECT:INDEX:FIELD=surrogate|utf8|control, e.g. User:3:Name=surrogate".into());
+    let (target, kind) = spec.split_once('=').ok_or_else(form)?;
+    let kind = match kind {
+        "surrogate" => BadTextKind::LoneSurrogate,
+        "utf8" => BadTextKind::InvalidUtf8,
+        "control" => BadTextKind::RawControl,
+        _ => return Err(form()),
+    };
+    let (object, index, field) = record_field(target).map_err(|e| e.map(context).unwrap_or_else(form))?;
+    Ok(BadText { object, index, field, kind })
 }
 
 #[cfg(test)]
@@ -394,6 +488,9 @@ mod tests {
         let r = rule("limit@5");
         assert_eq!((r.after, r.times), (5, u64::MAX));
         assert_eq!(rule("503html:UserLogin").fault, Injected::MaintenanceHtml);
+        assert_eq!(rule("302:User").fault, Injected::Redirect);
+        assert_eq!((rule("302x1").fault, rule("302x1").times), (Injected::Redirect, 1));
+        assert_eq!(rule("silent@2").fault, Injected::Silent);
 
         for kind in Injected::ALL {
             assert_eq!(rule(kind.cli_name()).fault, kind);
@@ -448,6 +545,17 @@ mod tests {
         assert_eq!((m.field.as_str(), &m.value), ("IsActive", &Value::from("yes")));
         let m = parse_malformed("PermissionSetAssignment:0:PermissionSet={\"Name\":1}").unwrap();
         assert_eq!(m.value["Name"], 1);
+        let b = parse_bad_text("user:3:Name=surrogate").unwrap();
+        assert_eq!(
+            (b.object.as_str(), b.index, b.field.as_str(), b.kind),
+            ("User", 3, "Name", BadTextKind::LoneSurrogate)
+        );
+        assert_eq!(parse_bad_text("User:0:Email=utf8").unwrap().kind, BadTextKind::InvalidUtf8);
+        assert_eq!(parse_bad_text("User:0:Email=control").unwrap().kind, BadTextKind::RawControl);
+        for bad in ["User:3:Name", "User:3:Name=other", "User:x:Name=utf8", "User:1:Profile.Name=utf8", "Nope:1:A=utf8"]
+        {
+            assert!(parse_bad_text(bad).is_err(), "{bad}");
+        }
         for bad in [
             "User:3:IsActive=yes",
             "User:3=1",

@@ -24,6 +24,7 @@
 
 pub mod faults;
 pub mod generate;
+mod http;
 mod oauth;
 pub mod org;
 mod server;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use faults::{FaultRule, Faults, Injected, Malformed};
+pub use faults::{BadText, BadTextKind, FaultRule, Faults, Injected, Malformed};
 pub use org::{Org, Record};
 
 /// The org id used when the org has no `Organization` record.

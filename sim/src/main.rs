@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use sf_sim::faults::{self, FaultRule, Faults, Malformed};
+use sf_sim::faults::{self, BadText, FaultRule, Faults, Malformed};
 use sf_sim::{Org, Sim, SimConfig, generate};
 
 const FAULT_HELP: &str = "\
@@ -29,6 +29,10 @@ Faults (deterministic; they combine):
                cut      a complete 200 whose JSON body stops half way
                limit    403 [{\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\",...}]
                locator  400 INVALID_QUERY_LOCATOR, and the cursor is dropped
+               endless  200 JSON that never ends (until the client hangs up)
+               portal   200 text/html: a captive portal's sign-in page
+               302      302 to https://login.salesforce.com/?ec=302&startURL=...
+               silent   the request is read and never answered
       OBJECT   only that object's query pages (default: every /services/data
                query, follow-up page and /limits request)
       followups  only nextRecordsUrl pages
@@ -124,6 +128,11 @@ struct Cli {
     /// a JSON value in query answers, e.g. User:3:IsActive='"yes"'.
     #[arg(long, value_name = "OBJECT:INDEX:FIELD=JSON", value_parser = faults::parse_malformed)]
     malformed: Option<Malformed>,
+    /// Put bad text (a lone surrogate escape \ud800, the byte 0xFF, or a raw control character
+    /// 0x01, which is not valid JSON) in front of FIELD of OBJECT's record number INDEX in query
+    /// answers, e.g. User:3:Name=surrogate.
+    #[arg(long, value_name = "OBJECT:INDEX:FIELD=surrogate|utf8|control", value_parser = faults::parse_bad_text)]
+    bad_text: Option<BadText>,
     /// Every second query page holds half the batch size.
     #[arg(long)]
     short_pages: bool,
@@ -209,6 +218,7 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
         total_size_delta: cli.total_size_delta,
         malformed: cli.malformed,
         short_pages: cli.short_pages,
+        bad_text: cli.bad_text,
     };
     Ok((config, cli.port))
 }

@@ -25,7 +25,7 @@ use rand::distr::Alphanumeric;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::server::{json_response, read_body};
+use crate::http::{json_response, read_body};
 use crate::{GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_MISSING, GRANT_REFRESH_TOKEN, Shared, SimState};
 
 /// Audiences the JWT bearer flow accepts.

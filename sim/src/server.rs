@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::faults::{Injected, Malformed};
+use crate::faults::{BadText, Injected, Malformed};
+use crate::http::{JSON_CONTENT_TYPE, json_response};
 use crate::{Cursor, CursorEntry, Shared, SimState, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
@@ -37,8 +38,6 @@ pub const LIMITS_SINCE: u32 = 29;
 pub const DEFAULT_BATCH_SIZE: usize = 2000;
 pub const MIN_BATCH_SIZE: usize = 200;
 pub const MAX_BATCH_SIZE: usize = 2000;
-
-const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
@@ -104,12 +103,6 @@ fn parse_version(segment: &str) -> Option<u32> {
         return None;
     }
     major.parse().ok().filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
-}
-
-/// A JSON response with Salesforce's content type.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], bytes).into_response()
 }
 
 /// A REST error: `[{"message": ..., "errorCode": ...}]`.
@@ -185,12 +178,21 @@ struct PageFaults {
     total_delta: i64,
     /// A field replaced in one row.
     malformed: Option<Malformed>,
+    /// Text that is not valid Unicode in one row.
+    bad_text: Option<BadText>,
 }
 
 /// What [`decide`] settled under the lock.
 enum Reply {
     Ready(Response),
-    Page { cursor: Arc<Cursor>, offset: usize, next_records_url: Option<String>, faults: PageFaults },
+    /// Never answered ([`Injected::Silent`]).
+    Silent,
+    Page {
+        cursor: Arc<Cursor>,
+        offset: usize,
+        next_records_url: Option<String>,
+        faults: PageFaults,
+    },
 }
 
 /// A decided data request: the answer, and what to do to it on the way out.
@@ -215,6 +217,8 @@ async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute) -> Respo
     };
     let mut response = match decision.reply {
         Reply::Ready(response) => response,
+        // The client hangs up in the end; hyper then drops this future.
+        Reply::Silent => std::future::pending().await,
         Reply::Page { cursor, offset, next_records_url, faults } => {
             render_page(&cursor, offset, next_records_url, &faults)
         }
@@ -270,6 +274,7 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
         *st.stats.injected_faults_by_kind.entry(kind.name().to_string()).or_default() += 1;
         match kind {
             Injected::DropConnection | Injected::TruncatedBody => {}
+            Injected::Silent => return Decision { reply: Reply::Silent, mangle: None, limit_header: false },
             _ => {
                 if kind == Injected::InvalidQueryLocator
                     && let DataRoute::QueryMore { locator, .. } = &route
@@ -277,11 +282,10 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
                     let id = locator.rsplit_once('-').map_or(locator.as_str(), |p| p.0);
                     st.cursors.remove(id);
                 }
-                return Decision {
-                    reply: Reply::Ready(fault_response(kind)),
-                    mangle: None,
-                    limit_header: kind != Injected::MaintenanceHtml,
-                };
+                // Pages that Salesforce's API did not send carry no Sforce-Limit-Info.
+                let from_api =
+                    !matches!(kind, Injected::MaintenanceHtml | Injected::CaptivePortal | Injected::Redirect);
+                return Decision { reply: Reply::Ready(fault_response(kind)), mangle: None, limit_header: from_api };
             }
         }
     }
@@ -307,7 +311,8 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
                 _ => 0,
             };
             let malformed = st.faults.malformed.as_ref().filter(|m| m.object.eq_ignore_ascii_case(object)).cloned();
-            Reply::Page { cursor, offset, next_records_url, faults: PageFaults { total_delta, malformed } }
+            let bad_text = st.faults.bad_text.as_ref().filter(|b| b.object.eq_ignore_ascii_case(object)).cloned();
+            Reply::Page { cursor, offset, next_records_url, faults: PageFaults { total_delta, malformed, bad_text } }
         }
         Ok(ready) => ready,
         Err(error) => {
@@ -425,10 +430,43 @@ fn fault_response(kind: Injected) -> Response {
             sf_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         }
         Injected::InvalidQueryLocator => invalid_locator("invalid query locator").into_response(),
-        Injected::DropConnection | Injected::TruncatedBody => {
-            unreachable!("made from the real answer")
+        Injected::EndlessBody => endless_body(),
+        Injected::CaptivePortal => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+            CAPTIVE_PORTAL_HTML,
+        )
+            .into_response(),
+        Injected::Redirect => {
+            (StatusCode::FOUND, [(header::LOCATION, HeaderValue::from_static(REDIRECT_LOCATION))], "").into_response()
+        }
+        Injected::DropConnection | Injected::TruncatedBody | Injected::Silent => {
+            unreachable!("made from the real answer, or never answered")
         }
     }
+}
+
+/// A hotel's or a proxy's sign-in page, served in place of the API.
+const CAPTIVE_PORTAL_HTML: &str = "<!DOCTYPE html>\n<html><head><title>Sign in to Guest Wi-Fi</title></head>\n\
+<body><h1>Welcome</h1><p>Accept the terms of use to continue.</p>\n\
+<form method=\"post\" action=\"/login\"><button>Connect</button></form></body></html>\n";
+
+/// Where Salesforce's front end sends a request that is not for the org's API.
+const REDIRECT_LOCATION: &str = "https://login.salesforce.com/?ec=302&startURL=%2Fservices%2Fdata";
+
+/// 200 JSON that starts like a query page and never ends.
+fn endless_body() -> Response {
+    let head = axum::body::Bytes::from_static(
+        br#"{"totalSize":1,"done":true,"records":[{"attributes":{"type":"User"},"Name":""#,
+    );
+    let filler = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+    let chunks = std::iter::once(head).chain(std::iter::repeat(filler)).map(Ok::<_, std::io::Error>);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// The whole body of an in-memory response.
@@ -588,6 +626,7 @@ fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>,
     let total = cursor.rows.len();
     let end = (offset + cursor.page_len(offset)).min(total);
     let start = offset.min(end);
+    let mut bad_text_written = None;
     let records: Vec<Value> = cursor.rows[start..end]
         .iter()
         .enumerate()
@@ -600,6 +639,14 @@ fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>,
             {
                 *value = m.value.clone();
             }
+            if let Some(b) = &faults.bad_text
+                && b.index == start + i
+                && let Value::Object(fields) = &mut row
+                && let Some((_, value)) = fields.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&b.field))
+            {
+                *value = Value::String(format!("{BAD_TEXT_MARK}{}", value.as_str().unwrap_or_default()));
+                bad_text_written = Some(b.kind);
+            }
             row
         })
         .collect();
@@ -611,13 +658,24 @@ fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>,
         body.insert("nextRecordsUrl".into(), Value::String(url));
     }
     body.insert("records".into(), Value::Array(records));
-    json_response(StatusCode::OK, &Value::Object(body))
+    let Some(kind) = bad_text_written else {
+        return json_response(StatusCode::OK, &Value::Object(body));
+    };
+    // No JSON value holds a lone surrogate or a byte that is not UTF-8: write the page,
+    // then put the bad bytes where the mark is.
+    let bytes = serde_json::to_vec(&Value::Object(body)).expect("JSON values serialize");
+    let mark = BAD_TEXT_MARK.as_bytes();
+    let at = bytes.windows(mark.len()).position(|w| w == mark).expect("the mark was written");
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..at]);
+    out.extend_from_slice(kind.bytes());
+    out.extend_from_slice(&bytes[at + mark.len()..]);
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], out).into_response()
 }
 
-/// Reads a whole request body (bounded), for the token endpoint.
-pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, String> {
-    axum::body::to_bytes(body, 1 << 20).await.map_err(|e| format!("cannot read the request body: {e}"))
-}
+/// Stands in for the bad text until the page is serialised (private-use characters that no
+/// org text holds).
+const BAD_TEXT_MARK: &str = "\u{E000}sf-sim-bad-text\u{E000}";
 
 #[cfg(test)]
 mod tests {

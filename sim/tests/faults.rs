@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
-use sf_sim::{FaultRule, Faults, Injected, Malformed, Org, Record, Sim, SimConfig, generate};
+use sf_sim::{BadText, BadTextKind, FaultRule, Faults, Injected, Malformed, Org, Record, Sim, SimConfig, generate};
 
 const TOKEN: &str = "00DSIM000000001!pre-issued-token";
 
@@ -173,6 +173,88 @@ fn each_fault_kind_as_a_client_sees_it() {
     assert_eq!(stats.query_pages["UserLogin"], 1, "only the real page");
     assert_eq!(stats.query_errors, 0);
     assert_eq!(stats.api_usage_used, 2, "injected answers count as API usage");
+}
+
+#[test]
+fn hostile_answers_as_a_client_sees_them() {
+    let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let send = |sim: &Sim, client: &Client| {
+        client.get(format!("{}{}", sim.base_url(), query_path(LOGINS))).bearer_auth(TOKEN).send()
+    };
+
+    // A 200 JSON body that never ends: read 4 MB of it and hang up.
+    let sim = start_with(10, rules(&["endless"]));
+    let response = send(&sim, &no_redirects).unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(!response.headers().contains_key("content-length"), "chunked, no length");
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(response, 4 << 20), &mut head).unwrap();
+    assert_eq!(head.len(), 4 << 20, "still going after 4 MB");
+    assert!(head.starts_with(br#"{"totalSize":1,"done":true,"records":["#));
+
+    // A captive portal's sign-in page, 200 text/html, not from the API.
+    let sim = start_with(10, rules(&["portal"]));
+    let response = send(&sim, &no_redirects).unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(!response.headers().contains_key("Sforce-Limit-Info"));
+    assert!(response.text().unwrap().contains("Sign in"));
+
+    // A redirect to the login page.
+    let sim = start_with(10, rules(&["302x1"]));
+    let response = send(&sim, &no_redirects).unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        "https://login.salesforce.com/?ec=302&startURL=%2Fservices%2Fdata"
+    );
+    assert_eq!(send(&sim, &no_redirects).unwrap().status(), StatusCode::OK, "only once");
+
+    // Read and never answered: the client's own timeout ends it.
+    let sim = start_with(10, rules(&["silent"]));
+    let patient = Client::builder().timeout(Duration::from_millis(400)).build().unwrap();
+    let started = Instant::now();
+    let error = send(&sim, &patient).unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    let stats = sim.stats();
+    assert_eq!(stats.injected_faults_by_kind["Silent"], 1);
+    assert_eq!(stats.api_usage_used, 1, "a request that reached the server counts");
+}
+
+#[test]
+fn text_that_is_not_unicode_in_one_record() {
+    let bad = |kind| Faults {
+        bad_text: Some(BadText { object: "User".into(), index: 1, field: "Username".into(), kind }),
+        ..Faults::default()
+    };
+    let sim = start_with(10, bad(BadTextKind::LoneSurrogate));
+    let bytes = query(&sim, "SELECT Id, Username FROM User").bytes().unwrap();
+    let text = std::str::from_utf8(&bytes).expect("still UTF-8");
+    assert!(text.contains(r#""Username":"\ud800user1@example.com""#), "{text}");
+    assert!(text.contains(r#""Username":"user0@example.com""#), "{text}");
+    assert!(serde_json::from_slice::<Value>(&bytes).is_err(), "serde_json refuses lone surrogates");
+    let repaired: Value = serde_json::from_str(&text.replace(r"\ud800", r"\ufffd")).unwrap();
+    assert_eq!(repaired["records"][1]["Username"], "\u{FFFD}user1@example.com");
+
+    let sim = start_with(10, bad(BadTextKind::InvalidUtf8));
+    let bytes = query(&sim, "SELECT Id, Username FROM User").bytes().unwrap();
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let lossy: Value = serde_json::from_str(&String::from_utf8_lossy(&bytes)).unwrap();
+    assert_eq!(lossy["records"][1]["Username"], "\u{FFFD}user1@example.com");
+    assert_eq!(lossy["records"][0]["Username"], "user0@example.com");
+    // Not selected: the page is untouched.
+    let clean: Value = query(&sim, "SELECT Id FROM User").json().unwrap();
+    assert!(clean["records"][1].get("Username").is_none());
+
+    let sim = start_with(10, bad(BadTextKind::RawControl));
+    let bytes = query(&sim, "SELECT Id, Username FROM User").bytes().unwrap();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    assert!(text.contains("\"Username\":\"\u{1}user1@example.com\""), "{text}");
+    let e = serde_json::from_slice::<Value>(&bytes).unwrap_err();
+    assert_eq!(e.classify(), serde_json::error::Category::Syntax, "not valid JSON at all: {e}");
 }
 
 #[test]

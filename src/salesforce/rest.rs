@@ -1,13 +1,21 @@
-//! The Salesforce REST client: paged SOQL, `/limits`, errors, sessions.
+//! The REST client: paged SOQL, `/limits`, sessions, retries.
 //!
-//! Takes a [`SalesforceConfig`] and hands on whole query results, one record at a
-//! time, to a callback (the snapshot stage), so that a million assignments never
-//! sit in memory twice. Paging follows `nextRecordsUrl` until `done`, never
-//! OFFSET, and the rows counted must equal the `totalSize` of the first page.
+//! Takes a [`SalesforceConfig`] and a shared `reqwest::Client` (`http::client`) and hands
+//! on whole query results, one record at a time, to a [`RecordSink`] (the snapshot stage),
+//! so that a million assignments never sit in memory twice. Paging follows `nextRecordsUrl`
+//! until `done`, never OFFSET, and the rows counted must equal the `totalSize` of the first
+//! page.
 //!
-//! Every request is counted (the manifest reports what the run cost the org's
-//! shared API quota) and the org's own count is read from `Sforce-Limit-Info`.
-//! An expired session is renewed once through the configured flow.
+//! Every answer is read whole up to the REST page cap (`--max-body-mb`) and sorted by kind:
+//! a dropped connection, a timeout, a 5xx or a body that stops mid-JSON is retried with
+//! backoff; an expired session is renewed once through the configured flow; a redirect, a
+//! page that is not the API's (a captive portal's HTML), JSON that is malformed although it
+//! arrived whole, an unknown host or an untrusted certificate fail at once, each saying so.
+//! Text that is not valid Unicode is repaired (see `body`) and the fields are handed on with
+//! the record so that the snapshot can flag them.
+//!
+//! Every request is counted (the manifest reports what the run cost the org's shared API
+//! quota) and the org's own count is read from `Sforce-Limit-Info`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,110 +23,17 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::auth::{AuthError, Credentials, Session};
+use super::body::{self, Repairs, json_kind};
+use super::error::{ApiFailure, SalesforceError, Transient};
+use super::limits::{ApiUsage, Limit};
+use crate::auth::{Credentials, Session};
 use crate::config::{ApiFloor, ApiVersion, RetryPolicy, SalesforceConfig};
-
-/// `Sforce-Limit-Info: api-usage=18/5000`: the org's daily API requests used and allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiUsage {
-    pub used: u64,
-    pub max: u64,
-}
-
-impl ApiUsage {
-    /// Parses the header's `key=value; key=value` list, ignoring unknown keys.
-    pub fn from_header(value: &str) -> Option<ApiUsage> {
-        value.split(';').find_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            if k.trim() != "api-usage" {
-                return None;
-            }
-            let (used, max) = v.trim().split_once('/')?;
-            Some(ApiUsage { used: used.trim().parse().ok()?, max: max.trim().parse().ok()? })
-        })
-    }
-}
-
-/// One entry of `/limits`.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Limit {
-    #[serde(rename = "Max")]
-    pub max: i64,
-    #[serde(rename = "Remaining")]
-    pub remaining: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SalesforceError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("{what}: cannot reach Salesforce: {message}")]
-    Transport { what: String, message: String },
-    #[error(
-        "{what}: gave up after {attempts} attempts; the last: {last}. Salesforce may be down or in maintenance: try again later (--retries, --timeout-secs)"
-    )]
-    GaveUp { what: String, attempts: u32, last: String },
-    #[error("{what}: Salesforce answered HTTP {status} {code}: {message}")]
-    Api { what: String, status: u16, code: String, message: String },
-    #[error(
-        "{what}: the org's daily API request limit is used up (HTTP 403 REQUEST_LIMIT_EXCEEDED: {message}); stopped at once rather than retry against a shared quota. Run again when the rolling 24-hour limit allows"
-    )]
-    RequestLimit { what: String, message: String },
-    #[error(
-        "not starting: the org has {remaining} of {max} daily API requests left, this run needs about {needed}, and it must leave at least {floor} (--min-api-remaining {setting}). Run later, or lower --min-api-remaining"
-    )]
-    QuotaTooLow { remaining: u64, max: u64, needed: u64, floor: u64, setting: String },
-    #[error(
-        "{what}: the session was rejected (HTTP 401 INVALID_SESSION_ID){}",
-        if *renewable { " again right after logging in anew; check the integration user's session settings and IP restrictions" } else { "; the access token is expired or revoked: get a new one (e.g. `sf org display`)" }
-    )]
-    SessionRejected { what: String, renewable: bool },
-    #[error("{what}: Salesforce's answer is not what the REST API returns: {detail}")]
-    BadResponse { what: String, detail: String },
-    #[error("{object}: the query result is inconsistent: {detail}; no snapshot was written")]
-    Inconsistent { object: String, detail: String },
-    #[error(
-        "{object}: Salesforce announced {expected} rows (totalSize) but {received} arrived; the pull is incomplete and no snapshot was written"
-    )]
-    Incomplete { object: String, expected: u64, received: u64 },
-}
-
-impl SalesforceError {
-    /// Salesforce's `errorCode`, when it sent one.
-    pub fn error_code(&self) -> Option<&str> {
-        match self {
-            SalesforceError::Api { code, .. } => Some(code),
-            SalesforceError::RequestLimit { .. } => Some("REQUEST_LIMIT_EXCEEDED"),
-            _ => None,
-        }
-    }
-}
-
-/// A reqwest error with its whole cause chain on one line (TLS causes hide deep in it).
-pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p: &String| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    let joined = parts.join(": ");
-    if e.is_timeout() { format!("timed out ({joined})") } else { joined }
-}
-
-/// A certificate that does not verify is not going to verify on a retry.
-pub fn is_certificate_failure(e: &reqwest::Error) -> bool {
-    let text = describe_reqwest(e).to_ascii_lowercase();
-    text.contains("certificate") || text.contains("unknownissuer") || text.contains("handshake")
-}
+use crate::http::{self, BodyLimit, TransportError};
 
 /// The first page and every follow-up page share this shape.
 #[derive(Deserialize)]
@@ -142,11 +57,21 @@ pub struct QueryStats {
     pub restarts: u32,
 }
 
+/// A text field of a record whose invalid Unicode was replaced with U+FFFD on the way in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacedText {
+    /// Dotted path, e.g. `Name` or `Profile.Name`.
+    pub field: String,
+    /// What was replaced.
+    pub detail: &'static str,
+}
+
 /// Where a query's records go. A restart throws away what the sink holds, so two
 /// cursors are never stitched together.
 pub trait RecordSink {
     type Error: From<SalesforceError>;
-    fn record(&mut self, record: Map<String, Value>) -> Result<(), Self::Error>;
+    /// One record without `attributes`, and the text fields that were repaired in it.
+    fn record(&mut self, record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), Self::Error>;
     fn restart(&mut self);
 }
 
@@ -160,6 +85,8 @@ struct SessionSlot {
 
 pub struct Client {
     http: reqwest::Client,
+    /// The most bytes one REST answer may have.
+    max_body: BodyLimit,
     credentials: Credentials,
     api_version: ApiVersion,
     batch_size: u32,
@@ -175,32 +102,28 @@ pub struct Client {
 /// Logins one run may make: sessions that expire over and over are a configuration problem.
 const MAX_LOGINS: u64 = 20;
 
-/// The HTTP client every stage shares: rustls, certificates always verified, extra CAs merged in.
-pub fn http_client(config: &SalesforceConfig) -> Result<reqwest::Client, SalesforceError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15).min(config.retry.timeout))
-        .timeout(config.retry.timeout)
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some((path, pem)) = &config.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| SalesforceError::Transport {
-            what: format!("--ca-file {}", path.display()),
-            message: describe_reqwest(&e),
-        })?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
-        .build()
-        .map_err(|e| SalesforceError::Transport { what: "HTTP client".into(), message: describe_reqwest(&e) })
-}
-
 /// One request's fate.
 enum Outcome {
-    Done(Value),
+    Done(Value, Repairs),
     Unauthorized,
     /// Worth another try: 5xx, a dropped connection, a timeout, a cut body.
-    Transient(String),
+    Transient(Transient),
     Fatal(SalesforceError),
+}
+
+impl Outcome {
+    fn transport(what: &str, e: TransportError) -> Outcome {
+        if e.is_transient() {
+            Outcome::Transient(Transient::Transport(e))
+        } else {
+            Outcome::Fatal(SalesforceError::Transport { what: what.to_string(), source: e })
+        }
+    }
+}
+
+/// Whether a media type says JSON (or says nothing).
+fn is_json(media_type: &str) -> bool {
+    media_type.is_empty() || media_type == "application/json" || media_type.ends_with("+json")
 }
 
 impl Client {
@@ -210,6 +133,7 @@ impl Client {
         let logins = AtomicU64::new(u64::from(config.credentials.can_renew()));
         Ok(Client {
             http,
+            max_body: config.max_body,
             credentials: config.credentials,
             api_version: config.api_version,
             batch_size: config.batch_size,
@@ -279,16 +203,7 @@ impl Client {
         tracing::debug!(what, path = url.path(), "GET");
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) if is_certificate_failure(&e) => {
-                return Outcome::Fatal(SalesforceError::Transport {
-                    what: what.to_string(),
-                    message: format!(
-                        "{} (TLS certificates are always verified; behind a TLS-inspecting proxy, give its CA with --ca-file)",
-                        describe_reqwest(&e)
-                    ),
-                });
-            }
-            Err(e) => return Outcome::Transient(describe_reqwest(&e)),
+            Err(e) => return Outcome::transport(what, TransportError::from_reqwest(e)),
         };
         self.api_requests.fetch_add(1, Ordering::Relaxed);
         if let Some(usage) =
@@ -297,42 +212,48 @@ impl Client {
             *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = Some(usage);
         }
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = match response.bytes().await {
+        if status.is_redirection() {
+            return Outcome::Fatal(SalesforceError::Redirected {
+                what: what.to_string(),
+                status: status.as_u16(),
+                location: http::redirect_target(&response).unwrap_or_else(|| "(no Location header)".into()),
+            });
+        }
+        let media_type = http::media_type(&response);
+        let body = match http::read_body(response, self.max_body, url.path()).await {
             Ok(b) => b,
-            Err(e) => {
-                return Outcome::Transient(format!(
-                    "the connection broke while reading the answer: {}",
-                    describe_reqwest(&e)
-                ));
-            }
+            Err(e) => return Outcome::transport(what, e),
         };
         if status == StatusCode::UNAUTHORIZED {
             return Outcome::Unauthorized;
         }
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            let SalesforceError::Api { code, message, .. } = api_error(what, status, &content_type, &body) else {
-                unreachable!("api_error builds Api")
-            };
-            return Outcome::Transient(format!("HTTP {} {code}: {message}", status.as_u16()));
+            let failure = ApiFailure::from_body(&media_type, &body);
+            return Outcome::Transient(Transient::Status { status: status.as_u16(), failure });
         }
         if !status.is_success() {
-            return Outcome::Fatal(match api_error(what, status, &content_type, &body) {
-                SalesforceError::Api { code, message, .. } if code == "REQUEST_LIMIT_EXCEEDED" => {
-                    SalesforceError::RequestLimit { what: what.to_string(), message }
-                }
-                other => other,
+            let failure = ApiFailure::from_body(&media_type, &body);
+            return Outcome::Fatal(if failure.code == "REQUEST_LIMIT_EXCEEDED" {
+                SalesforceError::RequestLimit { what: what.to_string(), message: failure.message }
+            } else {
+                SalesforceError::Api { what: what.to_string(), status: status.as_u16(), failure }
             });
         }
-        match serde_json::from_slice(&body) {
-            Ok(v) => Outcome::Done(v),
-            // A 200 whose JSON is cut short: the connection was cut, the data is fine on the server.
-            Err(e) => Outcome::Transient(format!("the answer is not complete JSON ({e})")),
+        // The body arrived whole (its length was met): what does not parse now will not parse
+        // on a second try, unless the JSON merely stops early (a server or proxy cut it short).
+        match body::decode_json(&body) {
+            Ok((value, repairs)) => Outcome::Done(value, repairs),
+            Err(_) if !is_json(&media_type) => {
+                Outcome::Fatal(SalesforceError::NotApi { what: what.to_string(), status: status.as_u16(), media_type })
+            }
+            Err(source) if source.classify() == serde_json::error::Category::Eof => {
+                Outcome::Transient(Transient::CutJson { source })
+            }
+            Err(source) => Outcome::Fatal(SalesforceError::MalformedJson {
+                what: what.to_string(),
+                near_record: body::record_id_before(&body, body::error_offset(&body, &source)),
+                source,
+            }),
         }
     }
 
@@ -343,7 +264,7 @@ impl Client {
         what: &str,
         build: impl Fn(&Url) -> Url,
         query_options: bool,
-    ) -> Result<Value, SalesforceError> {
+    ) -> Result<(Value, Repairs), SalesforceError> {
         let mut renewed = false;
         let mut attempt: u32 = 0;
         loop {
@@ -352,9 +273,9 @@ impl Client {
                 (build(&slot.session.instance_url), slot.session.access_token.clone(), slot.generation)
             };
             match self.send_once(what, url, &token, query_options).await {
-                Outcome::Done(v) => {
+                Outcome::Done(v, repairs) => {
                     self.proven_generation.fetch_max(generation, Ordering::Relaxed);
-                    return Ok(v);
+                    return Ok((v, repairs));
                 }
                 Outcome::Fatal(e) => return Err(e),
                 Outcome::Unauthorized => {
@@ -411,7 +332,7 @@ impl Client {
 
     /// `GET /limits`.
     pub async fn limits(&self) -> Result<Map<String, Value>, SalesforceError> {
-        let value = self.get_json("limits", |base| self.data_url(base, "limits"), false).await?;
+        let (value, _) = self.get_json("limits", |base| self.data_url(base, "limits"), false).await?;
         match value {
             Value::Object(map) => Ok(map),
             _ => Err(SalesforceError::BadResponse { what: "limits".into(), detail: "not a JSON object".into() }),
@@ -486,8 +407,10 @@ impl Client {
                     return Err(SalesforceError::Api {
                         what: format!("query of {object}"),
                         status: 400,
-                        code: "INVALID_QUERY_LOCATOR".into(),
-                        message: format!("{message} (the cursor was lost {} times; giving up)", MAX_RESTARTS + 1),
+                        failure: ApiFailure {
+                            code: "INVALID_QUERY_LOCATOR".into(),
+                            message: format!("{message} (the cursor was lost {} times; giving up)", MAX_RESTARTS + 1),
+                        },
                     }
                     .into());
                 }
@@ -503,7 +426,7 @@ impl Client {
         sink: &mut S,
     ) -> Result<QueryStats, QueryFailure<S::Error>> {
         let what = format!("query of {object}");
-        let first = self
+        let (first, mut repairs) = self
             .get_json(
                 &what,
                 |base| {
@@ -522,8 +445,16 @@ impl Client {
         loop {
             for record in std::mem::take(&mut page.records) {
                 rows += 1;
-                sink.record(clean_record(&what, record).map_err(QueryFailure::from_sf)?)
-                    .map_err(QueryFailure::Other)?;
+                let record = clean_record(&what, record).map_err(QueryFailure::from_sf)?;
+                let replaced = if repairs.any() {
+                    body::fields_with_replacement(&record)
+                        .into_iter()
+                        .map(|field| ReplacedText { field, detail: repairs.detail() })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                sink.record(record, replaced).map_err(QueryFailure::Other)?;
             }
             if page.done {
                 break;
@@ -557,11 +488,13 @@ impl Client {
                 )
                 .await;
             let value = match value {
-                Err(SalesforceError::Api { code, message, .. }) if code == "INVALID_QUERY_LOCATOR" => {
-                    return Err(QueryFailure::LocatorLost { pages, message });
+                Err(SalesforceError::Api { failure, .. }) if failure.code == "INVALID_QUERY_LOCATOR" => {
+                    return Err(QueryFailure::LocatorLost { pages, message: failure.message });
                 }
                 other => other.map_err(QueryFailure::from_sf)?,
             };
+            let (value, page_repairs) = value;
+            repairs = page_repairs;
             page = parse_page(&what, value).map_err(QueryFailure::from_sf)?;
             pages += 1;
             if page.total_size != expected {
@@ -632,7 +565,7 @@ pub async fn login_with_retry(
                 return Err(SalesforceError::GaveUp {
                     what: "login".into(),
                     attempts: attempt + 1,
-                    last: e.to_string(),
+                    last: Transient::Login(Box::new(e)),
                 });
             }
             Err(e) => return Err(e.into()),
@@ -669,54 +602,6 @@ fn clean_record(what: &str, record: Value) -> Result<Map<String, Value>, Salesfo
     }
 }
 
-pub fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-#[derive(Deserialize)]
-struct ApiErrorBody {
-    message: Option<String>,
-    #[serde(rename = "errorCode")]
-    error_code: Option<String>,
-}
-
-fn api_error(what: &str, status: StatusCode, content_type: &str, body: &[u8]) -> SalesforceError {
-    let parsed = serde_json::from_slice::<Vec<ApiErrorBody>>(body)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .or_else(|| serde_json::from_slice::<ApiErrorBody>(body).ok());
-    let (code, message) = match parsed {
-        Some(e) => {
-            (e.error_code.unwrap_or_else(|| "UNKNOWN".into()), e.message.map(|m| one_line(&m)).unwrap_or_default())
-        }
-        None => (
-            "(no error code)".into(),
-            format!(
-                "the body is not Salesforce's JSON error ({})",
-                if content_type.is_empty() { "no content type" } else { content_type }
-            ),
-        ),
-    };
-    SalesforceError::Api { what: what.to_string(), status: status.as_u16(), code, message }
-}
-
-fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if joined.chars().count() > 400 {
-        let cut: String = joined.chars().take(400).collect();
-        format!("{cut}…")
-    } else {
-        joined
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,32 +624,6 @@ mod tests {
         ] {
             assert_eq!(same_org_path(&instance, bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn limit_info_header() {
-        assert_eq!(ApiUsage::from_header("api-usage=18/5000"), Some(ApiUsage { used: 18, max: 5000 }));
-        assert_eq!(
-            ApiUsage::from_header("api-bursts=1/750; api-usage=25/15000; per-app-api-usage=2/100(appName=x)"),
-            Some(ApiUsage { used: 25, max: 15000 })
-        );
-        assert_eq!(ApiUsage::from_header("api-bursts=1/750"), None);
-        assert_eq!(ApiUsage::from_header("api-usage=x/1"), None);
-    }
-
-    #[test]
-    fn error_arrays_and_html_bodies() {
-        let e = api_error(
-            "query of User",
-            StatusCode::BAD_REQUEST,
-            "application/json",
-            br#"[{"message":"No such column 'Foo' on entity 'User'.","errorCode":"INVALID_FIELD"}]"#,
-        );
-        assert_eq!(e.error_code(), Some("INVALID_FIELD"));
-        assert!(e.to_string().contains("No such column 'Foo'"));
-        let e = api_error("query of User", StatusCode::SERVICE_UNAVAILABLE, "text/html", b"<html>maintenance</html>");
-        assert!(e.to_string().contains("503"), "{e}");
-        assert!(e.to_string().contains("text/html"), "{e}");
     }
 
     #[test]

@@ -213,6 +213,13 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
 
     // Users, with the population rule applied as a column.
     let audited_types: Vec<String> = rules.user_types.iter().map(|t| t.to_ascii_lowercase()).collect();
+    // Text the pull repaired (not valid Unicode, replaced with U+FFFD): a user's own repairs travel
+    // with its row; every other object's are listed in the notes.
+    let repaired = &snapshot.verified.manifest.data_warnings;
+    let mut repaired_users: HashMap<&str, Vec<DataWarning>> = HashMap::new();
+    for w in repaired.iter().filter(|w| w.object == "User") {
+        repaired_users.entry(w.id.as_str()).or_default().push(w.clone());
+    }
     let mut users = Vec::with_capacity(user_records.len());
     for record in &user_records {
         let id = text(record, "Id").unwrap_or_default();
@@ -224,13 +231,19 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             value: String::new(),
         })?;
         let last_login = datetime(record, id, "LastLoginDate")?;
-        let warnings = [
-            last_login.and_then(|t| after_as_of(id, "LastLoginDate", t, as_of)),
-            after_as_of(id, "CreatedDate", created, as_of),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let warnings = repaired_users
+            .remove(id)
+            .unwrap_or_default()
+            .into_iter()
+            .chain(
+                [
+                    last_login.and_then(|t| after_as_of(id, "LastLoginDate", t, as_of)),
+                    after_as_of(id, "CreatedDate", created, as_of),
+                ]
+                .into_iter()
+                .flatten(),
+            )
+            .collect();
         users.push(UserRecord {
             record,
             id,
@@ -603,7 +616,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         with_certinia_license: joined.values().filter(|j| !j.licenses.is_empty()).count() as u64,
     };
 
-    let notes = notes(&users, rules, as_of);
+    let notes = notes(&users, repaired, rules, as_of);
     for note in &notes.run {
         tracing::warn!("{note}");
     }
@@ -646,8 +659,9 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     Ok(Audit { meta, summary, reports, notes })
 }
 
-/// The run's notes: audited user types that no user has, and the audited users' data warnings.
-fn notes(users: &[UserRecord<'_>], rules: &Rules, as_of: DateTime<Utc>) -> Notes {
+/// The run's notes: audited user types that no user has, the audited users' data warnings, and
+/// the text the pull repaired in other objects' records.
+fn notes(users: &[UserRecord<'_>], repaired: &[DataWarning], rules: &Rules, as_of: DateTime<Utc>) -> Notes {
     let mut run = Vec::new();
     if !users.iter().any(|u| u.audited) {
         run.push(format!(
@@ -662,16 +676,29 @@ fn notes(users: &[UserRecord<'_>], rules: &Rules, as_of: DateTime<Utc>) -> Notes
         }
     }
     let flagged: Vec<&UserRecord<'_>> = users.iter().filter(|u| u.audited && !u.warnings.is_empty()).collect();
-    let data_warnings: Vec<DataWarning> = flagged.iter().flat_map(|u| u.warnings.iter().cloned()).collect();
-    if !data_warnings.is_empty() {
+    let mut data_warnings: Vec<DataWarning> = flagged.iter().flat_map(|u| u.warnings.iter().cloned()).collect();
+    let repaired_in_users = data_warnings.iter().filter(|w| repaired.contains(w)).count();
+    let repaired_elsewhere: Vec<DataWarning> = repaired.iter().filter(|w| w.object != "User").cloned().collect();
+    if repaired_in_users + repaired_elsewhere.len() > 0 {
+        run.push(format!(
+            "{} field{} held text that is not valid Unicode and {} kept with U+FFFD in its place (see data_warnings)",
+            repaired_in_users + repaired_elsewhere.len(),
+            if repaired_in_users + repaired_elsewhere.len() == 1 { "" } else { "s" },
+            if repaired_in_users + repaired_elsewhere.len() == 1 { "was" } else { "were" },
+        ));
+    }
+    let after = data_warnings.len() - repaired_in_users;
+    let dated_users = flagged.iter().filter(|u| u.warnings.iter().any(|w| !repaired.contains(w))).count();
+    data_warnings.extend(repaired_elsewhere);
+    if after > 0 {
         run.push(format!(
             "{} date{} in {} audited user record{} {} after the as-of instant {}: those rows say so in \
              DataWarnings, count no days, and are never kept out of a finding by such a date",
-            data_warnings.len(),
-            if data_warnings.len() == 1 { "" } else { "s" },
-            flagged.len(),
-            if flagged.len() == 1 { "" } else { "s" },
-            if data_warnings.len() == 1 { "is" } else { "are" },
+            after,
+            if after == 1 { "" } else { "s" },
+            dated_users,
+            if dated_users == 1 { "" } else { "s" },
+            if after == 1 { "is" } else { "are" },
             as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }

@@ -419,15 +419,16 @@ impl UserRow {
 }
 
 /// One questionable value in one record: what the row's `DataWarnings` shows, and an entry of
-/// summary.json's `notes.data_warnings`. The same shape as the snapshot manifest's
-/// `data_warnings`, so that warnings found while pulling and while analysing join into one list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// summary.json's `notes.data_warnings`. The snapshot manifest's `data_warnings` (text repaired
+/// while pulling) are of this type too, so warnings found while pulling and while analysing join
+/// into one list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct DataWarning {
     /// The Salesforce object, e.g. `User`.
     pub object: String,
     /// The record's Id.
     pub id: String,
-    /// The field, e.g. `LastLoginDate`.
+    /// The field, a dotted path as in the SOQL, e.g. `LastLoginDate` or `Profile.Name`.
     pub field: String,
     /// What is wrong and what the audit did about it.
     pub detail: String,

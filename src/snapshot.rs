@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::config::ApiFloor;
 use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
 use crate::files;
+pub use crate::model::DataWarning;
 use crate::salesforce::{ApiFailure, ApiUsage, Client, Limit, RecordSink, ReplacedText, SalesforceError, json_kind};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
@@ -378,17 +379,6 @@ pub struct Manifest {
     /// snapshots of earlier versions.
     #[serde(default)]
     pub data_warnings: Vec<DataWarning>,
-}
-
-/// A record kept in the snapshot whose field is not exactly what Salesforce holds: the analysis
-/// and the reports read these as data warnings on that row.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DataWarning {
-    pub object: String,
-    pub id: String,
-    /// Dotted path, as in the SOQL (`Name`, `Profile.Name`).
-    pub field: String,
-    pub detail: String,
 }
 
 impl Manifest {

@@ -176,8 +176,9 @@ fn run_with_bad_name(kind: BadTextKind, index: usize) -> (Sim, tempfile::TempDir
 }
 
 fn assert_replaced_and_flagged(kind: BadTextKind, detail: &str) {
-    let index = 5;
     let org = small_org();
+    // An audited (Standard) user, so that its row shows the warning in the reports.
+    let index = (5..).find(|&i| org.records("User")[i]["UserType"] == "Standard").unwrap();
     let user = &org.records("User")[index];
     let (id, name) = (user["Id"].as_str().unwrap(), user["Name"].as_str().unwrap());
     let (sim, work, output) = run_with_bad_name(kind, index);
@@ -202,6 +203,20 @@ fn assert_replaced_and_flagged(kind: BadTextKind, detail: &str) {
     assert!(warnings[0]["detail"].as_str().unwrap().contains(detail), "{warnings:?}");
     let err = stderr_of(&output);
     assert!(err.contains(&format!("User record {id}: field Name: ")) && err.contains("flagged"), "{err}");
+    // The reports carry it: the user's row says which field was repaired, and summary.json's notes
+    // list it beside a plain-words line.
+    let matrix = csv_rows(&work.path().join("out/access-matrix.csv"));
+    assert!(matrix[id]["DataWarnings"].starts_with("Name: "), "{:?}", matrix[id]);
+    assert!(matrix[id]["DataWarnings"].contains(detail), "{:?}", matrix[id]);
+    let summary: Value = serde_json::from_slice(&std::fs::read(work.path().join("out/summary.json")).unwrap()).unwrap();
+    let noted = summary["notes"]["data_warnings"].as_array().unwrap();
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert_eq!(
+        (&noted[0]["object"], &noted[0]["id"], &noted[0]["field"]),
+        (&json!("User"), &json!(id), &json!("Name"))
+    );
+    let run_notes = summary["notes"]["run"].to_string();
+    assert!(run_notes.contains("1 field held text that is not valid Unicode"), "{run_notes}");
 }
 
 #[test]

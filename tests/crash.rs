@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use calamine::{Reader, Xlsx};
-use sf_sim::Faults;
 
 use crate::common::*;
 
@@ -27,35 +26,6 @@ fn run_command(work: &Path, sim: &sf_sim::Sim) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd
-}
-
-/// Kills the run after `delay` and returns whether it had already finished.
-fn kill_after(work: &Path, sim: &sf_sim::Sim, delay: Duration) -> bool {
-    let mut child = run_command(work, sim).spawn().unwrap();
-    let deadline = Instant::now() + delay;
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
-    false
-}
-
-#[test]
-fn killed_mid_pull_the_previous_reports_stay() {
-    let org = sf_sim::generate::synthetic_org(21, 1_000, 2_000);
-    let sim = sim(org);
-    let work = tempfile::tempdir().unwrap();
-    assert!(run_command(work.path(), &sim).status().unwrap().success());
-    let before = tree(&work.path().join("out"));
-    // Every request takes 150 ms: the kill lands while pages are still arriving.
-    sim.set_faults(Faults { latency: Duration::from_millis(150), ..Faults::none() });
-    assert!(!kill_after(work.path(), &sim, Duration::from_millis(400)), "killed mid-pull, not finished");
-    assert!(sim.stats().query_pages.values().sum::<u64>() > 0);
-    assert!(tree(&work.path().join("out")) == before, "the previous reports, byte for byte");
 }
 
 /// A point of a `run` as the file system and the simulator show it, in the order a run reaches them.
@@ -168,6 +138,18 @@ fn assert_complete_new(out: &Path, now: &BTreeMap<PathBuf, Vec<u8>>, old: &BTree
     let previous = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(previous.path(), &old[Path::new("access-review.xlsx")]).unwrap();
     assert_eq!(sheets(&out.join("access-review.xlsx")), sheets(previous.path()), "{at:?}: the workbook");
+}
+
+#[test]
+fn killed_mid_pull_the_previous_reports_stay() {
+    let org = sf_sim::generate::synthetic_org(21, 1_000, 2_000);
+    let pages_needed = pages_of(&org);
+    let sim = sim(org);
+    let work = tempfile::tempdir().unwrap();
+    assert!(run_command(work.path(), &sim).status().unwrap().success());
+    let before = tree(&work.path().join("out"));
+    assert!(kill_at(work.path(), &sim, pages_needed, Moment::PagesServed(2)), "killed mid-pull");
+    assert!(tree(&work.path().join("out")) == before, "the previous reports, byte for byte");
 }
 
 #[test]

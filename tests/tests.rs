@@ -10,6 +10,8 @@ mod auth;
 mod crash;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
+/// Golden outputs of the demo org: summary.json, a CSV and the HTML summary, reviewed once.
+mod golden;
 /// `--help` of every command: complete and stable.
 mod help;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.

@@ -30,5 +30,7 @@ mod secrets;
 mod settings;
 /// TLS verification and the custom CA file.
 mod tls;
+/// The declared `rust-version` is the newest any dependency needs.
+mod toolchain;
 /// `verify` catches any change to a snapshot.
 mod verify;

@@ -137,7 +137,7 @@ mod tests {
             let expected: Vec<&str> = report.kind.columns().iter().map(|c| c.header()).collect();
             assert_eq!(headers, expected, "{}", report.kind.slug());
             assert_eq!(rows.len(), report.rows.len(), "{}", report.kind.slug());
-            if !report.kind.is_roster_entries() {
+            if report.kind != ReportKind::NotProvisioned {
                 assert_eq!(headers[0], "Id");
             }
         }

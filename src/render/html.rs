@@ -64,8 +64,9 @@ fn engine() -> Result<tera::Tera, tera::Error> {
     Ok(tera)
 }
 
-/// Renders the page to a string (for tests and for callers that mail it).
-pub fn render_string(audit: &Audit) -> Result<String, tera::Error> {
+/// Renders the page to a string.
+#[cfg(test)]
+fn render_string(audit: &Audit) -> Result<String, tera::Error> {
     let context = tera::Context::from_serialize(&Page::new(audit))?;
     engine()?.render(TEMPLATE_NAME, &context)
 }

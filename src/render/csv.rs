@@ -88,7 +88,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::model::{ReportKind, Rows, UserRow};
-    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit};
+    use crate::render::tests::{EVIL_LINK, SCRIPT, sample_audit, user};
 
     fn render(report: &Report) -> Vec<u8> {
         write_report(report, Vec::new()).unwrap()
@@ -146,29 +146,18 @@ mod tests {
     /// Three users written out field by field, in an order the CSV must keep (not sorted).
     fn hand_built_matrix() -> Report {
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        // render::tests::user gives no role or title, no Certinia access, active and not frozen.
         let row = |id: &str, username: &str| UserRow {
             id: id.to_string(),
             username: username.to_string(),
             name: None,
             email: None,
-            user_type: "Standard".to_string(),
             profile: None,
             user_license: None,
-            role: None,
             department: None,
-            title: None,
-            federation_id: None,
-            is_active: true,
-            is_frozen: false,
-            created: at("2023-01-10T09:20:30Z"),
             last_login: None,
             days_since_login: None,
-            days_since_created: 537,
-            in_grace_period: false,
-            certinia_permission_sets: vec![],
-            certinia_groups: vec![],
-            certinia_licenses: vec![],
-            expected_by: vec![],
+            ..user(0)
         };
         let zoe = UserRow {
             name: Some(EVIL_LINK.to_string()),

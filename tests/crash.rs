@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use calamine::{Reader, Xlsx};
+use sf_sim::Faults;
 
 use crate::common::*;
 
@@ -66,10 +67,19 @@ fn staging_folders(work: &Path) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// Every request waits this long during the kills before the pull is over: with at most seven
+/// queries in flight, no pause of the test thread between two polls short of several of these
+/// can let the pull run from the moment to its end.
+const PULL_LATENCY: Duration = Duration::from_millis(50);
+
 /// Runs until `moment`, then kills the run. Returns whether it was killed (false: it finished
-/// before the moment came). Before the pull is over the kill happens under the simulator's lock
-/// with fewer pages served than the pull needs, so the run cannot have got any further.
+/// before the moment came). Before the pull is over, the moment is checked and the run killed in
+/// one step under the simulator's lock, with fewer pages served than the pull needs: the run
+/// cannot have got any further.
 fn kill_at(work: &Path, sim: &sf_sim::Sim, pages_needed: u64, moment: Moment) -> bool {
+    let pulling = matches!(moment, Moment::Staged | Moment::PagesServed(_));
+    let latency = if pulling { PULL_LATENCY } else { Duration::ZERO };
+    sim.set_faults(Faults { latency, ..Faults::none() });
     sim.reset_stats();
     let leftovers = staging_folders(work);
     let mut child = run_command(work, sim).spawn().unwrap();
@@ -83,30 +93,37 @@ fn kill_at(work: &Path, sim: &sf_sim::Sim, pages_needed: u64, moment: Moment) ->
         if staging.is_none() {
             staging = staging_folders(work).difference(&leftovers).next().cloned();
         }
-        let reached = match (moment, &staging) {
-            (Moment::Staged, Some(_)) => true,
-            (Moment::PagesServed(n), _) => sim.stats().total_query_pages() >= n,
-            (Moment::InStaging(file), Some(dir)) => dir.join(file).exists(),
-            (Moment::Swapped, Some(dir)) => !dir.exists(),
-            _ => false,
+        let killed = if pulling {
+            sim.with_state(|s| {
+                let served = s.stats().total_query_pages();
+                let reached = match moment {
+                    Moment::PagesServed(n) => served >= n,
+                    _ => staging.is_some(),
+                };
+                if reached {
+                    assert!(served < pages_needed, "{moment:?} came too late: {served} of {pages_needed} pages");
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                }
+                reached
+            })
+        } else {
+            let reached = match (moment, &staging) {
+                (Moment::InStaging(file), Some(dir)) => dir.join(file).exists(),
+                (Moment::Swapped, Some(dir)) => !dir.exists(),
+                _ => false,
+            };
+            if reached {
+                let _ = child.kill();
+                child.wait().unwrap();
+            }
+            reached
         };
-        if reached {
-            break;
+        if killed {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    if matches!(moment, Moment::Staged | Moment::PagesServed(_)) {
-        sim.with_state(|s| {
-            let served = s.stats().total_query_pages();
-            assert!(served < pages_needed, "{moment:?}: the pull is still going ({served} of {pages_needed} pages)");
-            child.kill().unwrap();
-            child.wait().unwrap();
-        });
-    } else {
-        let _ = child.kill();
-        child.wait().unwrap();
-    }
-    true
 }
 
 /// Whether `now` is a complete report folder of the same org and as-of as `old`, written by a later

@@ -72,16 +72,6 @@ impl ReportKind {
         }
     }
 
-    /// Whether the rows are roster entries rather than users.
-    pub fn is_roster_entries(self) -> bool {
-        self == ReportKind::NotProvisioned
-    }
-
-    /// Whether the report exists only when a roster is given.
-    pub fn needs_roster(self) -> bool {
-        matches!(self, ReportKind::NotProvisioned | ReportKind::UnexpectedAccess)
-    }
-
     /// Whether a row in it is a finding to act on (the access matrix is an inventory).
     pub fn is_finding(self) -> bool {
         self != ReportKind::AccessMatrix
@@ -502,14 +492,6 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Every row as cells of `columns`, in order.
-    pub fn cells(&self, columns: &[Column]) -> Vec<Vec<Cell>> {
-        match self {
-            Rows::Users(v) => v.iter().map(|r| columns.iter().map(|c| r.cell(*c)).collect()).collect(),
-            Rows::Roster(v) => v.iter().map(|r| columns.iter().map(|c| r.cell(*c)).collect()).collect(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -573,13 +555,6 @@ pub struct RunMeta {
     pub rules: RulesUsed,
     pub manifest_sha256: String,
     pub sources: Vec<SourceFile>,
-}
-
-impl RunMeta {
-    /// The user's page in the org, for the XLSX link.
-    pub fn user_url(&self, id: &str) -> String {
-        format!("{}/{}", self.instance_url.trim_end_matches('/'), id)
-    }
 }
 
 /// The whole audit: what every renderer takes.

@@ -206,19 +206,117 @@ fn hostile_names_round_trip_and_never_execute() {
     assert!(html.contains("&lt;script&gt;") && html.contains("&lt;img src=x"), "escaped, and shown");
 }
 
+/// One user of a hand-built org: audited (`Standard`), created in 2020, never frozen.
+struct Person {
+    username: &'static str,
+    active: bool,
+    /// `YYYY-MM-DDTHH:MM:SS` UTC; `None`: never logged in.
+    last_login: Option<&'static str>,
+    /// The namespace of a permission set assigned directly (a Certinia grant when Certinia).
+    grant: Option<&'static str>,
+    /// The namespace of a package licence held.
+    licence: Option<&'static str>,
+}
+
+const fn person(username: &'static str, last_login: Option<&'static str>) -> Person {
+    Person { username, active: true, last_login, grant: Some("pse"), licence: None }
+}
+
+/// Recent (within 90 days of AS_OF), active, each with a Certinia grant, and every Certinia
+/// licence matched by a grant: by REPORTS.md, in no finding report.
+const NO_FINDINGS: [Person; 3] = [
+    person("ada@example.com", Some("2026-11-19T09:00:00")),
+    Person { grant: Some("c2g"), licence: Some("c2g"), ..person("ben@example.com", Some("2026-11-01T12:00:00")) },
+    Person { licence: Some("pse"), ..person("cy@example.com", Some("2026-08-22T09:00:01")) },
+];
+
+/// One user for each finding report (REPORTS.md, as of AS_OF).
+const ONE_FINDING_EACH: [Person; 4] = [
+    // Inactive: last login 203 days before.
+    person("ivy@example.com", Some("2026-05-01T00:00:00")),
+    // Never logged in, created in 2020: past the grace period.
+    person("ned@example.com", None),
+    // Deactivated and still holding a Certinia grant: access retained.
+    Person { active: false, ..person("rex@example.com", Some("2026-11-10T00:00:00")) },
+    // A Certinia licence and no grant: access lacking.
+    Person { grant: None, licence: Some("c2g"), ..person("liv@example.com", Some("2026-11-18T00:00:00")) },
+];
+
+fn hand_built_org(people: &[Person]) -> sf_sim::Org {
+    use serde_json::json;
+    use sf_sim::generate::sf_id;
+    let mut objects: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+    let mut add = |object: &str, record: Value| {
+        let Value::Object(record) = record else { unreachable!() };
+        objects.entry(object.to_string()).or_default().push(record);
+    };
+    let dt = |s: &str| format!("{s}.000+0000");
+    add(
+        "Organization",
+        json!({"Id": sf_id("00D", 1), "Name": "Hand-built", "InstanceName": "SIM1", "IsSandbox": false, "OrganizationType": "Enterprise Edition"}),
+    );
+    for (n, p) in (1..).zip(people) {
+        let id = sf_id("005", n);
+        add(
+            "User",
+            json!({"Id": id, "Username": p.username, "Name": p.username, "Email": p.username, "IsActive": p.active,
+                   "UserType": "Standard", "Profile": {"Name": "Standard User", "UserLicense": {"Name": "Salesforce"}},
+                   "UserRole": null, "Department": null, "Title": null, "FederationIdentifier": null,
+                   "CreatedDate": dt("2020-01-01T00:00:00"), "LastLoginDate": p.last_login.map(dt)}),
+        );
+        add("UserLogin", json!({"Id": sf_id("060", n), "UserId": id, "IsFrozen": false}));
+        if let Some(ns) = p.grant {
+            add(
+                "PermissionSetAssignment",
+                json!({"Id": sf_id("0Pa", n), "AssigneeId": id, "PermissionSetId": sf_id("0PS", n),
+                       "PermissionSet": {"Name": "Access", "Label": "Access", "NamespacePrefix": ns,
+                                         "IsOwnedByProfile": false, "Type": "Regular"},
+                       "PermissionSetGroupId": null, "ExpirationDate": null}),
+            );
+        }
+        if let Some(ns) = p.licence {
+            add(
+                "UserPackageLicense",
+                json!({"Id": sf_id("051", n), "UserId": id, "PackageLicenseId": sf_id("050", n),
+                       "PackageLicense": {"NamespacePrefix": ns}}),
+            );
+        }
+    }
+    sf_sim::Org::from_objects(objects).expect("a valid org")
+}
+
+/// `run --fail-on-findings` against the org; the exit code and summary.json.
+fn run_failing_on_findings(work: &Path, people: &[Person]) -> (Option<i32>, Value) {
+    let sim = sim(hand_built_org(people));
+    let output = bin(work)
+        .args(["run", "--out", "out", "--as-of", AS_OF, "--fail-on-findings", "--instance-url", &sim.base_url()])
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN)
+        .output()
+        .unwrap();
+    let summary =
+        std::fs::read(work.join("out/summary.json")).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&output)));
+    (output.status.code(), serde_json::from_slice(&summary).unwrap())
+}
+
 #[test]
 fn fail_on_findings_exits_1_and_still_writes_the_reports() {
+    let clean = tempfile::tempdir().unwrap();
+    let (code, summary) = run_failing_on_findings(clean.path(), &NO_FINDINGS);
+    assert_eq!(summary["findings"], 0, "{summary:#}");
+    assert_eq!(code, Some(0), "no finding, no failure");
+    assert_eq!(summary["reports"]["access-matrix"], 3, "the inventory is not a finding");
+
     let work = tempfile::tempdir().unwrap();
-    let output = report(work.path(), "out", &["--fail-on-findings"]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
-    assert!(work.path().join("out/summary.json").is_file());
-    // An org with no findings at these thresholds: nothing is inactive before 1990.
-    let output =
-        report(work.path(), "out2", &["--fail-on-findings", "--inactive-days", "36500", "--user-types", "Guest"]);
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(work.path().join("out2/summary.json")).unwrap()).unwrap();
-    let expected = if summary["findings"].as_u64().unwrap() == 0 { 0 } else { 1 };
-    assert_eq!(output.status.code(), Some(expected));
+    let people: Vec<Person> = NO_FINDINGS.into_iter().chain(ONE_FINDING_EACH).collect();
+    let (code, summary) = run_failing_on_findings(work.path(), &people);
+    assert_eq!(code, Some(1), "findings present and asked to be told");
+    assert_eq!(summary["findings"], 4, "{summary:#}");
+    for slug in ["inactive-users", "never-logged-in", "certinia-access-retained", "certinia-access-lacking"] {
+        assert_eq!(summary["reports"][slug], 1, "{slug}");
+        let rows = csv::Reader::from_path(work.path().join(format!("out/{slug}.csv"))).unwrap().records().count();
+        assert_eq!(rows, 1, "{slug}.csv is written all the same");
+    }
+    assert!(work.path().join("out/report.html").is_file() && work.path().join("out/access-review.xlsx").is_file());
 }
 
 #[test]

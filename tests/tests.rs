@@ -14,6 +14,8 @@ mod crash;
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
 mod folders;
+/// Golden outputs of the demo org: summary.json, a CSV and the HTML summary, reviewed once.
+mod golden;
 /// `--help` of every command: complete and stable.
 mod help;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
@@ -36,5 +38,7 @@ mod settings;
 mod tamper;
 /// TLS verification and the custom CA file.
 mod tls;
+/// The declared `rust-version` is the newest any dependency needs.
+mod toolchain;
 /// `verify` catches any change to a snapshot.
 mod verify;

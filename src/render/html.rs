@@ -501,6 +501,7 @@ fn profile_chart(audit: &Audit) -> HChart {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Report;
     use crate::render::dom::{self, Element};
     use crate::render::tests::{CONTROLS_SHOWN, EVIL_LINK, SCRIPT, SLUGS, sample_audit, user};
 
@@ -711,13 +712,81 @@ mod tests {
         assert!(!render_string(&quiet).unwrap().contains("class=\"notes\""));
     }
 
+    /// A user row with only a profile, for the profile chart.
+    fn with_profile(n: usize, profile: Option<&str>) -> UserRow {
+        UserRow { profile: profile.map(str::to_string), ..user(n) }
+    }
+
+    /// The reports written by hand: which profile each finding row has, and an access matrix
+    /// (an inventory, never counted) dominated by a profile that has no finding.
+    fn profile_audit() -> Audit {
+        const SALES: &str = "Sales and Marketing Operations, EMEA North";
+        let users = |profiles: &[Option<&str>]| {
+            Rows::Users(profiles.iter().enumerate().map(|(n, p)| with_profile(n, *p)).collect())
+        };
+        let mut audit = sample_audit();
+        audit.reports = vec![
+            Report { kind: ReportKind::InactiveUsers, rows: users(&[Some("Finance"), Some("Finance"), Some(SALES)]) },
+            Report { kind: ReportKind::NeverLoggedIn, rows: users(&[Some("Finance"), Some("Ops")]) },
+            Report { kind: ReportKind::CertiniaAccessRetained, rows: users(&[Some(SALES), None]) },
+            Report { kind: ReportKind::CertiniaAccessLacking, rows: users(&[]) },
+            Report { kind: ReportKind::AccessMatrix, rows: users(&[Some("Matrix Only"); 5]) },
+        ];
+        audit
+    }
+
     #[test]
     fn profiles_are_ranked_by_finding_rows() {
-        let ranked = findings_by_profile(&sample_audit());
-        assert!(ranked.windows(2).all(|w| w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)));
-        let chart = profile_chart(&sample_audit());
-        assert!(chart.bars.len() <= TOP_PROFILES);
-        assert_eq!(chart.bars[0].value, ranked[0].1.to_string());
+        let chart = profile_chart(&profile_audit());
+        let bars: Vec<(&str, &str, &str, i64)> =
+            chart.bars.iter().map(|b| (b.label.as_str(), b.full.as_str(), b.value.as_str(), b.w)).collect();
+        // Finance 3, Sales 2, then the ties by name ("(" sorts before "O"); the access matrix is
+        // not a finding. The longest bar spans the 316 units between x = 260 and the value's
+        // 64; the others are in proportion, rounded.
+        assert_eq!(
+            bars,
+            [
+                ("Finance", "Finance: 3 finding rows", "3", 316),
+                (
+                    "Sales and Marketing Operations, EME…",
+                    "Sales and Marketing Operations, EMEA North: 2 finding rows",
+                    "2",
+                    211
+                ),
+                ("(no profile)", "(no profile): 1 finding row", "1", 105),
+                ("Ops", "Ops: 1 finding row", "1", 105),
+            ]
+        );
+        assert_eq!((chart.shown, chart.others, chart.height), (4, 0, 8 + 4 * 26 + 8));
+
+        // Twelve profiles with 12, 11, ..., 1 findings: the top ten are drawn, two are "more".
+        let mut audit = profile_audit();
+        let rows: Vec<UserRow> =
+            (1..=12usize).flat_map(|p| (0..13 - p).map(move |n| with_profile(n, Some(&format!("P{p:02}"))))).collect();
+        audit.reports = vec![Report { kind: ReportKind::InactiveUsers, rows: Rows::Users(rows) }];
+        let chart = profile_chart(&audit);
+        let labels: Vec<(&str, &str)> = chart.bars.iter().map(|b| (b.label.as_str(), b.value.as_str())).collect();
+        assert_eq!(
+            labels,
+            [
+                ("P01", "12"),
+                ("P02", "11"),
+                ("P03", "10"),
+                ("P04", "9"),
+                ("P05", "8"),
+                ("P06", "7"),
+                ("P07", "6"),
+                ("P08", "5"),
+                ("P09", "4"),
+                ("P10", "3")
+            ]
+        );
+        assert_eq!((chart.shown, chart.others), (10, 2));
+
+        // No findings: no bar.
+        let mut audit = profile_audit();
+        audit.reports.retain(|r| r.kind == ReportKind::AccessMatrix);
+        assert!(profile_chart(&audit).bars.is_empty());
     }
 
     #[test]

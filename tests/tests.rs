@@ -10,6 +10,8 @@ mod auth;
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
+/// The email from cron: the digest over STARTTLS and a login, the failure notice, a refused login.
+mod email;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.

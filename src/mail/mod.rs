@@ -137,7 +137,14 @@ pub fn send(config: &EmailConfig, outgoing: message::Outgoing) -> Result<Sent, M
 /// A failed send in plain words, from the kind of error (never from its wording).
 fn reason(e: &lettre::transport::smtp::Error) -> &'static str {
     let code = e.status().map(|c| c.to_string());
-    if e.is_tls() {
+    // A certificate refused during the handshake shows as a network error whose cause is rustls's.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut tls = e.is_tls();
+    while let Some(c) = cause {
+        tls |= c.is::<rustls::Error>() || c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).is_some_and(|i| i.is::<rustls::Error>());
+        cause = c.source();
+    }
+    if tls {
         "the TLS connection failed (an untrusted certificate? see --smtp-ca-file)"
     } else if e.is_timeout() {
         "the server did not answer in time"

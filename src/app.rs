@@ -452,7 +452,9 @@ fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<Outcome, Error> {
         print!("{text}");
     }
     // The same settings as a JSON object (the comments, such as where secrets come from, stay in the text).
-    let table: Value = toml::from_str::<toml::Value>(&text)
+    // (A setting that is not set reads `key = # not set`: left out here.)
+    let set: String = text.lines().filter(|l| !l.contains("= #")).map(|l| format!("{l}\n")).collect();
+    let table: Value = toml::from_str::<toml::Value>(&set)
         .ok()
         .and_then(|t| serde_json::to_value(t).ok())
         .unwrap_or(Value::Null);

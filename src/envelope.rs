@@ -41,8 +41,10 @@ pub fn success(code: ExitCode, message: Option<&str>, result: &Value) -> Value {
     }
 }
 
-/// The object for a failure.
+/// The object for a failure; a message of several lines (a snapshot's list of faults) is joined
+/// into one with `; `.
 pub fn failure(code: ExitCode, message: &str) -> Value {
+    let message = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
     json!({ "status": code.code(), "name": code.name(), "message": message })
 }
 

@@ -18,6 +18,8 @@ mod faults;
 mod folders;
 /// `--help` of every command: complete and stable.
 mod help;
+/// `--json`: one object on stdout for every command and every exit code.
+mod json;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
 mod inputs;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
@@ -28,6 +30,8 @@ mod pull;
 mod quota;
 /// The reports of the demo org: reproducible, readable, safe.
 mod reports;
+/// Dated runs: history kept, `latest`, `--keep`, edited workbooks never replaced, one writer per org.
+mod reviews;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
 mod rules;
 /// No secret in any output, log or file.

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::analysis::{self, Inputs};
-use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, RunArgs, SendArgs, VerifyArgs};
+use crate::cli::{
+    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, RunArgs, SendArgs, VerifyArgs,
+};
 use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
 use crate::deliver::{self, OrgReviews, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
@@ -272,13 +274,18 @@ fn notify(email: &EmailConfig, known: &Known, e: &Error) {
     let org = known.org.clone().unwrap_or_else(|| "an org not yet identified (the run failed before)".to_string());
     let last_good = known.last_good.as_deref().and_then(|p| {
         // An org folder of dated runs: its `latest`.
-        let dir = if p.join(deliver::reviews::LATEST).exists() { deliver::reviews::latest(p)? } else { p.to_path_buf() };
+        let dir =
+            if p.join(deliver::reviews::LATEST).exists() { deliver::reviews::latest(p)? } else { p.to_path_buf() };
         LastGood::at(&dir)
     });
-    let sent = mail::message::failure_notice(email, &org, &format!("{e:#}"), code.code(), code.meaning(), last_good.as_ref())
-        .and_then(|notice| mail::send(email, notice));
+    let sent =
+        mail::message::failure_notice(email, &org, &format!("{e:#}"), code.code(), code.meaning(), last_good.as_ref())
+            .and_then(|notice| mail::send(email, notice));
     match sent {
-        Ok(_) => tracing::info!("sent the failure notice to {}", email.to.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")),
+        Ok(_) => tracing::info!(
+            "sent the failure notice to {}",
+            email.to.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        ),
         Err(n) => tracing::warn!("the failure notice could not be sent either: {n:#}"),
     }
 }
@@ -454,16 +461,17 @@ fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<Outcome, Error> {
     // The same settings as a JSON object (the comments, such as where secrets come from, stay in the text).
     // (A setting that is not set reads `key = # not set`: left out here.)
     let set: String = text.lines().filter(|l| !l.contains("= #")).map(|l| format!("{l}\n")).collect();
-    let table: Value = toml::from_str::<toml::Value>(&set)
-        .ok()
-        .and_then(|t| serde_json::to_value(t).ok())
-        .unwrap_or(Value::Null);
+    let table: Value =
+        toml::from_str::<toml::Value>(&set).ok().and_then(|t| serde_json::to_value(t).ok()).unwrap_or(Value::Null);
     Ok(Outcome::ok(json!({ "command": "config", "config": table, "text": text })))
 }
 
 fn send(args: SendArgs, file: &LoadedFile) -> Result<Outcome, Error> {
     let Some(email) = EmailConfig::from_sources(&args.email, false, file)? else {
-        return Err(config::ConfigError::Invalid("send needs at least one --email-to (or to = [...] under [email])".into()).into());
+        return Err(config::ConfigError::Invalid(
+            "send needs at least one --email-to (or to = [...] under [email])".into(),
+        )
+        .into());
     };
     // `reviews/acme/latest` is shown as the run it points at.
     let dir = std::fs::canonicalize(&args.folder).unwrap_or_else(|_| args.folder.clone());

@@ -247,7 +247,13 @@ Examples:
 #[command(next_help_heading = "Email")]
 pub struct EmailArgs {
     /// Send the digest to this address once the reports are written (e.g. it-sec@example.com or "IT Security <it-sec@example.com>"); repeat for several.
-    #[arg(long = "email-to", value_name = "ADDR", env = "ACCESS_AUDIT_EMAIL_TO", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "email-to",
+        value_name = "ADDR",
+        env = "ACCESS_AUDIT_EMAIL_TO",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub email_to: Option<Vec<String>>,
 
     /// The sender's address.

@@ -80,14 +80,26 @@ pub struct FileConfig {
     pub salesforce: FileSalesforce,
     #[serde(default)]
     pub rules: FileRules,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "FileOutput::is_unset")]
     pub output: FileOutput,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "FileEmail::is_unset")]
     pub email: FileEmail,
 }
 
+impl FileOutput {
+    fn is_unset(&self) -> bool {
+        *self == FileOutput::default()
+    }
+}
+
+impl FileEmail {
+    fn is_unset(&self) -> bool {
+        *self == FileEmail::default()
+    }
+}
+
 /// `[output]`: where report runs go.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOutput {
     pub reviews_dir: Option<PathBuf>,
@@ -96,7 +108,7 @@ pub struct FileOutput {
 }
 
 /// `[email]`: the digest's recipients and the SMTP server.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEmail {
     pub to: Option<Vec<String>>,
@@ -879,7 +891,11 @@ pub enum Destination {
 
 impl Destination {
     /// `--out` wins (it keeps its exact-folder meaning), then `--reviews`, then the file's `reviews_dir`.
-    pub fn from_sources(out: Option<&Path>, args: &DeliveryArgs, file: &LoadedFile) -> Result<Destination, ConfigError> {
+    pub fn from_sources(
+        out: Option<&Path>,
+        args: &DeliveryArgs,
+        file: &LoadedFile,
+    ) -> Result<Destination, ConfigError> {
         let f = &file.config.output;
         let org_name = args.org_name.clone().or_else(|| f.org_name.clone());
         if let Some(name) = &org_name {
@@ -939,7 +955,11 @@ pub struct SmtpConfig {
 impl EmailConfig {
     /// The email settings of a report run or of `send`; None when no recipient is configured (no
     /// email). `--email-on-failure` without a recipient is a mistake, not a silent no-op.
-    pub fn from_sources(args: &EmailArgs, on_failure: bool, file: &LoadedFile) -> Result<Option<EmailConfig>, ConfigError> {
+    pub fn from_sources(
+        args: &EmailArgs,
+        on_failure: bool,
+        file: &LoadedFile,
+    ) -> Result<Option<EmailConfig>, ConfigError> {
         let f = &file.config.email;
         let on_failure = on_failure || f.on_failure.unwrap_or(false);
         let to: Vec<String> = args
@@ -958,19 +978,21 @@ impl EmailConfig {
             return Ok(None);
         }
         let mailbox = |flag: &str, text: &str| -> Result<lettre::message::Mailbox, ConfigError> {
-            text.parse().map_err(|e| invalid(format!("{flag} {:?} is not an email address: {e}", crate::text::visible(text))))
+            text.parse()
+                .map_err(|e| invalid(format!("{flag} {:?} is not an email address: {e}", crate::text::visible(text))))
         };
         let to = to.iter().map(|a| mailbox("--email-to", a)).collect::<Result<Vec<_>, _>>()?;
         let from = args.email_from.clone().or_else(|| f.from.clone()).ok_or_else(|| {
             invalid("sending email needs --email-from (or from = \"...\" under [email]): the sender's address")
         })?;
         let from = mailbox("--email-from", from.trim())?;
-        let subject = args.email_subject.clone().or_else(|| f.subject.clone()).unwrap_or_else(|| DEFAULT_SUBJECT.into());
+        let subject =
+            args.email_subject.clone().or_else(|| f.subject.clone()).unwrap_or_else(|| DEFAULT_SUBJECT.into());
         check_subject(&subject)?;
         let host = args.smtp_host.clone().or_else(|| f.smtp_host.clone()).map(|h| h.trim().to_string());
-        let host = host.filter(|h| !h.is_empty()).ok_or_else(|| {
-            invalid("sending email needs --smtp-host (or smtp_host under [email]): the SMTP server")
-        })?;
+        let host = host
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("sending email needs --smtp-host (or smtp_host under [email]): the SMTP server"))?;
         let tls = args.smtp_tls.or(f.smtp_tls).unwrap_or(SmtpTls::Starttls);
         if tls == SmtpTls::None && !crate::endpoint::is_loopback_host(&host) {
             return Err(invalid(format!(
@@ -983,7 +1005,8 @@ impl EmailConfig {
             SmtpTls::Implicit => 465,
             SmtpTls::None => 25,
         });
-        let password_file = args.smtp_password_file.clone().or_else(|| f.smtp_password_file.as_ref().map(|p| file.resolve(p)));
+        let password_file =
+            args.smtp_password_file.clone().or_else(|| f.smtp_password_file.as_ref().map(|p| file.resolve(p)));
         let password = secret("ACCESS_AUDIT_SMTP_PASSWORD", "--smtp-password-file", password_file)?;
         let username = args.smtp_username.clone().or_else(|| f.smtp_username.clone()).filter(|u| !u.trim().is_empty());
         let login = match (username, password) {

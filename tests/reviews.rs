@@ -99,12 +99,7 @@ fn keep_1_deletes_older_runs_but_keeps_one_whose_workbook_was_edited() {
 fn a_folder_with_an_edited_workbook_is_never_replaced() {
     let work = tempfile::tempdir().unwrap();
     let out = |w: &Path| {
-        bin(w)
-            .args(["report", "--snapshot"])
-            .arg(demo_org())
-            .args(["--out", "out", "--as-of", AS_OF])
-            .output()
-            .unwrap()
+        bin(w).args(["report", "--snapshot"]).arg(demo_org()).args(["--out", "out", "--as-of", AS_OF]).output().unwrap()
     };
     assert!(out(work.path()).status.success());
     // An unedited folder of ours is replaced, as before.
@@ -115,7 +110,10 @@ fn a_folder_with_an_edited_workbook_is_never_replaced() {
     assert_eq!(output.status.code(), Some(5), "{}", stderr_of(&output));
     let err = stderr_of(&output);
     let line = err.lines().find(|l| l.starts_with("access-audit: error:")).unwrap();
-    assert!(line.contains("refusing to replace out: its access-review.xlsx was changed after access-audit wrote it"), "{line}");
+    assert!(
+        line.contains("refusing to replace out: its access-review.xlsx was changed after access-audit wrote it"),
+        "{line}"
+    );
     assert!(line.contains("holds reviewer decisions") && line.contains("--reviews"), "{line}");
     assert_eq!(tree(&work.path().join("out")), before, "nothing was changed");
 }

@@ -18,10 +18,10 @@ mod faults;
 mod folders;
 /// `--help` of every command: complete and stable.
 mod help;
-/// `--json`: one object on stdout for every command and every exit code.
-mod json;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
 mod inputs;
+/// `--json`: one object on stdout for every command and every exit code.
+mod json;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
 mod props;
 /// Pulling a whole org: paging, completeness, relationship fields, API versions.

@@ -89,7 +89,8 @@ pub fn case_safe_id(id: &str) -> String {
     }
     let mut out = id.to_string();
     for chunk in id.as_bytes().chunks(5) {
-        let flags = chunk.iter().enumerate().filter(|(_, b)| b.is_ascii_uppercase()).fold(0, |acc, (i, _)| acc | (1 << i));
+        let flags =
+            chunk.iter().enumerate().filter(|(_, b)| b.is_ascii_uppercase()).fold(0, |acc, (i, _)| acc | (1 << i));
         out.push(SUFFIX[flags] as char);
     }
     out
@@ -138,7 +139,8 @@ impl OrgReviews {
         let dir = root.join(org);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
         let lock = match file.try_lock() {
             Ok(()) => Some(file),
             Err(std::fs::TryLockError::WouldBlock) => {

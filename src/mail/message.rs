@@ -45,13 +45,12 @@ impl RunFacts {
     /// Reads `summary.json` of a report folder.
     pub fn read(dir: &Path) -> Result<RunFacts, MailError> {
         let path = dir.join(SUMMARY);
-        let bytes = files::read_member(&path, files::MARKER).map_err(|source| MailError::Read { path: path.clone(), source })?;
+        let bytes = files::read_member(&path, files::MARKER)
+            .map_err(|source| MailError::Read { path: path.clone(), source })?;
         let bad = |detail: &str| MailError::Summary { path: path.clone(), detail: detail.to_string() };
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(&format!("not valid JSON: {e}")))?;
-        let org = v["org"]["name"]
-            .as_str()
-            .or_else(|| v["org"]["id"].as_str())
-            .ok_or_else(|| bad("it names no org"))?;
+        let org =
+            v["org"]["name"].as_str().or_else(|| v["org"]["id"].as_str()).ok_or_else(|| bad("it names no org"))?;
         let as_of = v["as_of"].as_str().ok_or_else(|| bad("it has no as_of"))?;
         let as_of = chrono::DateTime::parse_from_rfc3339(as_of)
             .map_err(|_| bad("its as_of is not an RFC 3339 instant"))?
@@ -64,7 +63,10 @@ impl RunFacts {
 
     /// The subject: the template with `{org}`, `{as_of}` and `{findings}` filled in.
     pub fn subject(&self, template: &str) -> String {
-        template.replace("{org}", &self.org).replace("{as_of}", &self.as_of).replace("{findings}", &self.findings.to_string())
+        template
+            .replace("{org}", &self.org)
+            .replace("{as_of}", &self.as_of)
+            .replace("{findings}", &self.findings.to_string())
     }
 }
 
@@ -80,8 +82,8 @@ fn checked(dir: &Path, list: &FileList, name: &str) -> Result<Vec<u8>, MailError
         reason: format!("it has no {name}; a folder written by an older access-audit: run the report again"),
     })?;
     let path = dir.join(name);
-    let bytes =
-        files::read_member(&path, files::REPORT_FILE).map_err(|source| MailError::Read { path: path.clone(), source })?;
+    let bytes = files::read_member(&path, files::REPORT_FILE)
+        .map_err(|source| MailError::Read { path: path.clone(), source })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
         hex::encode(Sha256::digest(&bytes))
@@ -124,10 +126,9 @@ fn finish(
     attachments: Vec<String>,
 ) -> Result<Outgoing, MailError> {
     let mut message = message.map_err(|e| MailError::Build(e.to_string()))?;
-    message.headers_mut().insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str("Auto-Submitted"),
-        "auto-generated".to_string(),
-    ));
+    message
+        .headers_mut()
+        .insert_raw(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_string()));
     let bytes = message.formatted().len();
     Ok(Outgoing { message, bytes, to: config.to.iter().map(Mailbox::to_string).collect(), subject, attachments })
 }
@@ -179,7 +180,8 @@ pub fn digest(config: &EmailConfig, dir: &Path, location: &Path) -> Result<Outgo
             .singlepart(SinglePart::html(email::with_location(&html, &location, &sentence, true)));
         let mut mixed = MultiPart::mixed().multipart(body);
         for name in names {
-            let (bytes, kind) = if *name == WORKBOOK { (workbook.clone(), XLSX_TYPE) } else { (zip.clone(), "application/zip") };
+            let (bytes, kind) =
+                if *name == WORKBOOK { (workbook.clone(), XLSX_TYPE) } else { (zip.clone(), "application/zip") };
             let kind = ContentType::parse(kind).expect("a valid media type");
             mixed = mixed.singlepart(Attachment::new(name.to_string()).body(bytes, kind));
         }
@@ -266,7 +268,11 @@ mod tests {
 
     #[test]
     fn the_subject_fills_in_its_fields_on_one_line() {
-        let facts = RunFacts { org: one_line("Acme\r\nBcc: evil@example.com"), as_of: "2026-11-20 09:00 UTC".into(), findings: 7 };
+        let facts = RunFacts {
+            org: one_line("Acme\r\nBcc: evil@example.com"),
+            as_of: "2026-11-20 09:00 UTC".into(),
+            findings: 7,
+        };
         assert_eq!(facts.org, "Acme Bcc: evil@example.com");
         assert_eq!(
             facts.subject(crate::config::DEFAULT_SUBJECT),

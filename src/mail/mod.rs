@@ -141,7 +141,8 @@ fn reason(e: &lettre::transport::smtp::Error) -> &'static str {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     let mut tls = e.is_tls();
     while let Some(c) = cause {
-        tls |= c.is::<rustls::Error>() || c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).is_some_and(|i| i.is::<rustls::Error>());
+        tls |= c.is::<rustls::Error>()
+            || c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).is_some_and(|i| i.is::<rustls::Error>());
         cause = c.source();
     }
     if tls {

@@ -173,6 +173,8 @@ struct Section {
     title: &'static str,
     sheet: &'static str,
     findings: String,
+    /// Rows listed that are not findings, in words (never-logged-in users in the grace period).
+    extra: String,
     findings_n: usize,
     rows_total: usize,
     meaning: String,
@@ -232,7 +234,8 @@ impl Digest {
                 }
             })
             .collect();
-        let sections = audit.reports.iter().filter(|r| r.kind.is_finding()).map(|r| section(audit, r, budget)).collect();
+        let sections =
+            audit.reports.iter().filter(|r| r.kind.is_finding()).map(|r| section(audit, r, budget)).collect();
         let findings_n = audit.findings();
         let grace_listed: usize = audit.reports.iter().map(Report::listed_not_findings).sum();
         let mut notes: Vec<String> =
@@ -286,15 +289,14 @@ fn section(audit: &Audit, report: &Report, budget: usize) -> Section {
     });
     let findings_n = report.findings();
     let listed = report.listed_not_findings();
-    let mut findings = super::html::thousands(findings_n as u64);
-    if listed > 0 {
-        findings.push_str(&format!(" (and {listed} in the grace period)"));
-    }
+    let findings = super::html::thousands(findings_n as u64);
+    let extra = if listed > 0 { format!("and {listed} in the grace period, not counted") } else { String::new() };
     let more = report.rows.len() - rows.len();
     Section {
         title: kind.title(),
         sheet: kind.sheet_name(),
         findings,
+        extra,
         findings_n,
         rows_total: report.rows.len(),
         meaning: meaning(kind, audit),
@@ -332,7 +334,8 @@ fn row(audit: &Audit, kind: ReportKind, columns: &[Column], cells: &[Cell]) -> R
     }
     if kind.is_roster_entries() {
         let keys: Vec<String> = ["username", "email", "federation_id"].iter().filter_map(|k| text(k)).collect();
-        row.name = clip(&if keys.is_empty() { "(empty roster entry)".to_string() } else { keys.join(" · ") }, NAME_CHARS);
+        row.name =
+            clip(&if keys.is_empty() { "(empty roster entry)".to_string() } else { keys.join(" · ") }, NAME_CHARS);
         if let Some(reason) = text("Reason") {
             line.push(reason);
         }
@@ -532,7 +535,8 @@ mod tests {
         assert_eq!(never.findings_n, 1, "one of the two is in the grace period");
         assert_eq!(never.rows.len(), 2);
         assert_eq!(never.rows[0].badge.as_deref(), Some("grace period"));
-        assert_eq!(never.findings, "1 (and 1 in the grace period)");
+        assert_eq!(never.findings, "1");
+        assert_eq!(never.extra, "and 1 in the grace period, not counted");
         let text = render_strings(&audit).unwrap().1;
         assert!(text.contains("1 never-logged-in user is in the grace period: listed, not counted."), "{text}");
     }

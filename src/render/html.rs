@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::{RenderError, RenderedFile, Renderer, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do};
+use super::{
+    RenderError, RenderedFile, Renderer, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
+};
 use crate::model::{Audit, Cell, Column, ColumnType, Report, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
@@ -303,13 +305,15 @@ fn section(audit: &Audit, report: &Report) -> Section {
             ColumnType::Integer => "num",
             ColumnType::DateTime => "dt",
             ColumnType::UserId => "id",
+            // Usernames and emails have no spaces: they may break anywhere, never squeeze the others.
+            ColumnType::Text if matches!(c.header(), "Username" | "username" | "email") => "u",
             ColumnType::Text | ColumnType::Bool => "",
         })
         .collect();
     let headers = deciding
         .iter()
         .zip(&classes)
-        .map(|(c, class)| Td { text: c.header().to_string(), class, label: c.header(), url: None })
+        .map(|(c, class)| Td { text: heading(*c).to_string(), class, label: heading(*c), url: None })
         .collect();
     let mut shown = Vec::with_capacity(rows.len().min(ROW_LIMIT));
     let _ = each_row(rows, &columns, |cells: &[Cell]| {
@@ -324,9 +328,13 @@ fn section(audit: &Audit, report: &Report) -> Section {
                 .zip(cells)
                 .zip(&classes)
                 .map(|((column, cell), class)| Td {
-                    text: visible(&cell.to_plain()).into_owned(),
+                    text: match cell {
+                        // The day is what decides; the CSV and the workbook have the instant.
+                        Cell::DateTime(t) => t.format("%Y-%m-%d").to_string(),
+                        cell => visible(&cell.to_plain()).into_owned(),
+                    },
                     class,
-                    label: column.header(),
+                    label: heading(*column),
                     url: if *column == Column::Name { audit.meta.user_url(&id) } else { None },
                 })
                 .collect(),
@@ -350,6 +358,24 @@ fn section(audit: &Audit, report: &Report) -> Section {
         sheet: kind.sheet_name(),
         headers,
         rows: shown,
+    }
+}
+
+/// A column's heading in the page: short words that can wrap, so that the table fits 1,400 px
+/// (the CSV and the workbook keep the model's names); a column this page does not know keeps its name.
+fn heading(column: Column) -> &'static str {
+    match column.header() {
+        "LastLoginDate" => "Last login",
+        "DaysSinceLogin" => "Days since login",
+        "CreatedDate" => "Created",
+        "DaysSinceCreated" => "Days since created",
+        "InGracePeriod" => "In grace period",
+        "CertiniaAccess" => "Certinia access",
+        "ExpectedBy" => "Expected by",
+        "CertiniaPermissionSets" => "Certinia permission sets",
+        "CertiniaPermissionSetGroups" => "Certinia permission set groups",
+        "CertiniaLicenses" => "Certinia licences",
+        other => other,
     }
 }
 
@@ -585,8 +611,8 @@ mod tests {
         for element in doc.descendants() {
             assert!(element.attr("src").is_none(), "<{}> loads something", element.tag);
             if let Some(href) = element.attr("href") {
-                let user_page = href.starts_with("https://acme.my.salesforce.com/lightning/r/User/005")
-                    && href.ends_with("/view");
+                let user_page =
+                    href.starts_with("https://acme.my.salesforce.com/lightning/r/User/005") && href.ends_with("/view");
                 assert!(href.starts_with('#') || user_page, "only links within the page or to a user: {href}");
             }
         }
@@ -604,11 +630,11 @@ mod tests {
                 "Username",
                 "Profile",
                 "Status",
-                "LastLoginDate",
-                "DaysSinceLogin",
-                "CertiniaPermissionSets",
-                "CertiniaPermissionSetGroups",
-                "CertiniaLicenses"
+                "Last login",
+                "Days since login",
+                "Certinia permission sets",
+                "Certinia permission set groups",
+                "Certinia licences"
             ]
         );
         assert_eq!(rows[0][..3], ["User 52", "user52@example.com", "Standard User"]);
@@ -683,7 +709,7 @@ mod tests {
         // A non-empty report: one row per user, with the report's columns.
         let never = doc.by_id("never-logged-in").unwrap();
         let (headers, rows) = table(never);
-        assert_eq!(headers, ["Name", "Username", "Profile", "CreatedDate", "DaysSinceCreated", "InGracePeriod"]);
+        assert_eq!(headers, ["Name", "Username", "Profile", "Created", "Days since created", "In grace period"]);
         let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
         assert_eq!(names, ["User 50", "User 51"]);
         let grace: Vec<String> = never.all("p").iter().filter(|p| p.has_class("grace")).map(|p| p.words()).collect();

@@ -150,7 +150,8 @@ pub fn deciding_columns(kind: ReportKind) -> Vec<Column> {
         "CertiniaPermissionSetGroups",
         "CertiniaLicenses",
     ];
-    const NEVER: &[&str] = &["Change", "Name", "Username", "Profile", "CreatedDate", "DaysSinceCreated", "InGracePeriod"];
+    const NEVER: &[&str] =
+        &["Change", "Name", "Username", "Profile", "CreatedDate", "DaysSinceCreated", "InGracePeriod"];
     const ROSTER: &[&str] = &["Change", "federation_id", "username", "email", "Reason"];
     let wanted = match kind {
         ReportKind::NeverLoggedIn => NEVER,
@@ -196,12 +197,9 @@ pub fn meaning(kind: ReportKind, audit: &Audit) -> String {
              have no usable account."
                 .to_string()
         }
-        ReportKind::UnexpectedAccess => {
-            "Active users with Certinia access whom the roster does not list.".to_string()
-        }
+        ReportKind::UnexpectedAccess => "Active users with Certinia access whom the roster does not list.".to_string(),
         ReportKind::AccessMatrix => {
-            "Every audited user with every Certinia grant and licence they hold: the inventory to certify."
-                .to_string()
+            "Every audited user with every Certinia grant and licence they hold: the inventory to certify.".to_string()
         }
     }
 }

@@ -259,8 +259,7 @@ impl SmtpServer {
         let port = listener.local_addr().unwrap().port();
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let logins = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let handler =
-            SmtpHandler { received: received.clone(), logins: logins.clone(), current: Received::default() };
+        let handler = SmtpHandler { received: received.clone(), logins: logins.clone(), current: Received::default() };
         let tls = fixtures().join("tls");
         let mut server = mailin_embedded::Server::new(handler);
         server

@@ -17,9 +17,9 @@ use crate::cli::{
     AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, RunArgs, SendArgs, VerifyArgs,
 };
 use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
+use crate::deliver::email::{self as mail, message::LastGood};
 use crate::deliver::{self, OrgReviews, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
-use crate::mail::{self, message::LastGood};
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};

@@ -2,7 +2,7 @@
 //!
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
-//! (with `roster`) → `model` → `render` → `deliver` (atomic folders, dated runs) → `mail`.
+//! (with `roster`) → `model` → `render` → `deliver` (atomic folders, dated runs, email).
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
@@ -23,7 +23,6 @@ pub mod envelope;
 pub mod exit;
 pub mod files;
 pub mod http;
-pub mod mail;
 pub mod model;
 pub mod render;
 pub mod roster;
@@ -54,7 +53,7 @@ pub enum Error {
     #[error(transparent)]
     Http(#[from] http::HttpSetupError),
     #[error(transparent)]
-    Mail(#[from] mail::MailError),
+    Mail(#[from] deliver::email::MailError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

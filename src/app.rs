@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::analysis::{self, Inputs};
-use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, RunArgs, VerifyArgs};
+use crate::changes::Previous;
+use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs, SplitBy, VerifyArgs};
 use crate::config::{self, LoadedFile, Rules, SalesforceConfig};
-use crate::deliver::{self, ReportFolder, Staging, io_err};
+use crate::deliver::{self, ReportFolder, ReviewFolder, Staging, io_err};
+use crate::exclusions::Exclusions;
 use crate::exit::ExitCode;
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
-use crate::{Error, http, render, snapshot};
+use crate::{Error, changes, http, render, report_folder, review, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -27,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Report(args) => report(args, &file),
         Command::Run(args) => pull_and_report(args, &file, started),
         Command::Verify(args) => verify(args),
+        Command::Review(args) => review(args),
         Command::Config(args) => show_config(args, &file),
     }
 }
@@ -78,6 +81,10 @@ fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode,
 struct Plan {
     rules: Rules,
     roster: Option<Roster>,
+    exclusions: Option<Exclusions>,
+    /// The previous review to compare with (`--previous`).
+    previous: Option<Previous>,
+    split_by_manager: bool,
     as_of: chrono::DateTime<chrono::Utc>,
     allow_empty: bool,
     fail_on_findings: bool,
@@ -88,21 +95,41 @@ impl Plan {
         let rules = Rules::from_sources(&args.rules, file)?;
         let as_of = config::as_of_checked(args, chrono::Utc::now())?;
         let roster = rules.roster.as_deref().map(Roster::load).transpose()?;
-        Ok(Plan { rules, roster, as_of, allow_empty: args.allow_empty, fail_on_findings: args.fail_on_findings })
+        let exclusions = rules.exclusions.as_deref().map(Exclusions::load).transpose()?;
+        // `--no-previous` also turns off a previous review found by itself among dated runs
+        // (`changes::latest_earlier_run`).
+        let previous =
+            if args.no_previous { None } else { args.previous.as_deref().map(Previous::load).transpose()? };
+        Ok(Plan {
+            rules,
+            roster,
+            exclusions,
+            previous,
+            split_by_manager: args.split_by == Some(SplitBy::Manager),
+            as_of,
+            allow_empty: args.allow_empty,
+            fail_on_findings: args.fail_on_findings,
+        })
     }
 
     /// Analyses the snapshot already in `staging/snapshot`, writes the reports into `staging`
     /// (each file recorded in the folder's file list), and swaps it into place.
     fn finish(&self, mut staging: Staging, loaded: snapshot::Loaded) -> Result<ExitCode, Error> {
-        let audit = analysis::analyse(
+        let mut audit = analysis::analyse(
             &loaded,
             &Inputs {
                 rules: &self.rules,
                 roster: self.roster.as_ref(),
                 as_of: self.as_of,
                 allow_empty: self.allow_empty,
+                exclusions: self.exclusions.as_ref(),
             },
         )?;
+        if let Some(previous) = &self.previous {
+            changes::compare(&mut audit, previous)?;
+        }
+        audit.meta.split_by_manager = self.split_by_manager;
+        audit.seal();
         render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
         let out = staging.target().to_path_buf();
         staging.commit()?;
@@ -191,6 +218,48 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, Error> {
         verified.manifest_sha256
     );
     Ok(ExitCode::Ok)
+}
+
+/// Reads the completed workbook(s) of a report folder back and writes `DIR/review/`.
+///
+/// The folder's reports and evidence are checked first (each file against the SHA-256 its file
+/// list recorded, the snapshot as `verify` checks it); the snapshot is analysed again with the
+/// run's own rules, for the Ids the remediation files name. Nothing in the folder is changed but
+/// `review/`, which appears whole or not at all.
+fn review(args: ReviewArgs) -> Result<ExitCode, Error> {
+    let folder = report_folder::Folder::open(&args.dir).map_err(review::ReviewError::from)?;
+    let snapshot_dir = args.dir.join(SNAPSHOT_DIR);
+    let loaded = snapshot::load(&snapshot_dir)?;
+    warn_unresolved(&loaded.verified);
+    let expected = folder.manifest_sha256();
+    if loaded.verified.manifest_sha256 != expected {
+        return Err(review::ReviewError::OtherSnapshot {
+            dir: snapshot_dir,
+            found: loaded.verified.manifest_sha256.clone(),
+            expected,
+        }
+        .into());
+    }
+    let rules = Rules::recorded(&folder.summary["rules"])?;
+    let as_of = chrono::DateTime::parse_from_rfc3339(&folder.summary_text(&["as_of"]))
+        .map_err(|_| config::ConfigError::Invalid("the run's summary.json has no valid as_of".into()))?
+        .to_utc();
+    let audit = analysis::analyse(
+        &loaded,
+        &Inputs { rules: &rules, roster: None, as_of, allow_empty: true, exclusions: None },
+    )?;
+    let record = review::check(&folder, &review::Holdings::from_audit(&audit))?;
+    let mut staging = Staging::new(&args.dir.join(deliver::REVIEW_DIR), &ReviewFolder)?;
+    for (name, bytes) in &record.files {
+        staging.write(name, bytes)?;
+    }
+    staging.commit()?;
+    print!("{}", record.text);
+    Ok(match (record.signoff.belongs, record.signoff.complete) {
+        (false, _) => ExitCode::ReviewMismatch,
+        (true, false) => ExitCode::ReviewIncomplete,
+        (true, true) => ExitCode::Ok,
+    })
 }
 
 fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<ExitCode, Error> {

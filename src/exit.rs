@@ -24,6 +24,13 @@ pub enum ExitCode {
     Io = 5,
     /// An internal error (a bug of this tool, e.g. in the dataframe engine): please report it.
     Internal = 6,
+    /// `review`: the workbooks belong to the run, but not every finding has a decision from its
+    /// report's list, a reviewer and a date.
+    ReviewIncomplete = 7,
+    /// `review`: a workbook does not belong to the run: another run id or snapshot manifest on its
+    /// Run sheet, findings added or removed, evidence changed, or a row decided differently in two
+    /// workbooks (or it cannot be read as a workbook at all).
+    ReviewMismatch = 8,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -51,6 +58,8 @@ mod tests {
         assert_eq!(ExitCode::Incomplete.code(), 4);
         assert_eq!(ExitCode::Io.code(), 5);
         assert_eq!(ExitCode::Internal.code(), 6);
+        assert_eq!(ExitCode::ReviewIncomplete.code(), 7);
+        assert_eq!(ExitCode::ReviewMismatch.code(), 8);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

@@ -735,6 +735,8 @@ fn rule_args() -> impl Strategy<Value = RuleArgs> {
             namespaces,
             name_patterns,
             roster: None,
+            exclusions: None,
+            exclude_classes: None,
             from_env: Default::default(),
         })
 }
@@ -1245,6 +1247,11 @@ proptest! {
         let mut without = record.clone();
         without.remove(&key);
         let message = snapshot::validate(spec, &without).map_err(|e| e.to_string());
+        // A field added to the query later may be missing: an older snapshot did not ask for it.
+        if spec.fields.iter().any(|f| f.added && f.path.split('.').next() == Some(key.as_str())) {
+            prop_assert!(message.is_ok(), "{key}: {message:?}");
+            return Ok(());
+        }
         let want = if key == "Id" {
             format!("{} record (no Id): field Id is missing", spec.name)
         } else {
@@ -1342,9 +1349,10 @@ proptest! {
             matched_by: None,
             matched_user_ids: vec![],
             reason,
+            change: None,
         };
         let columns = ReportKind::NotProvisioned.columns();
-        let report = Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(vec![row.clone()]) };
+        let report = Report::new(ReportKind::NotProvisioned, Rows::Roster(vec![row.clone()]));
         let bytes = write_report(&report, Vec::new()).unwrap();
         let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();

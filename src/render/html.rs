@@ -24,7 +24,7 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::{RenderError, RenderedFile, Renderer, each_row, explanation, rfc3339};
-use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
+use crate::model::{Audit, Cell, ChangeCounts, ColumnType, ExclusionStatus, Report, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
@@ -99,6 +99,49 @@ struct Page {
     row_limit: usize,
     /// The run's notes in plain words (summary.json `notes.run`).
     notes: Vec<String>,
+    run_id: String,
+    /// Against the previous review, when one was given.
+    changes: Option<ChangesView>,
+    /// The Exclusions list's counts, when there is one.
+    exclusions: Option<ExclusionsView>,
+}
+
+#[derive(Serialize)]
+struct ChangesView {
+    previous: String,
+    rows: Vec<ChangeLine>,
+    total: ChangeLine,
+}
+
+#[derive(Serialize)]
+struct ChangeLine {
+    title: &'static str,
+    anchor: &'static str,
+    new: String,
+    persisting: String,
+    resolved: String,
+    not_done: String,
+}
+
+impl ChangeLine {
+    fn new(title: &'static str, anchor: &'static str, c: ChangeCounts) -> ChangeLine {
+        ChangeLine {
+            title,
+            anchor,
+            new: thousands(c.new),
+            persisting: thousands(c.persisting),
+            resolved: thousands(c.resolved),
+            not_done: thousands(c.not_done),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExclusionsView {
+    active: usize,
+    expired: usize,
+    unmatched: usize,
+    class: usize,
 }
 
 #[derive(Serialize)]
@@ -231,7 +274,7 @@ impl Page {
         while cards.peek().is_some() {
             card_rows.push(cards.by_ref().take(4).collect());
         }
-        let sections = audit.reports.iter().map(|r| section(audit, r.kind, &r.rows)).collect();
+        let sections = audit.reports.iter().map(|r| section(audit, r)).collect();
         Page {
             tool_version: meta.tool_version.clone(),
             org_name: shown(meta.org_name.as_deref().unwrap_or("(unnamed org)")),
@@ -262,6 +305,24 @@ impl Page {
             xlsx_file: super::xlsx::FILE_NAME,
             row_limit: ROW_LIMIT,
             notes: audit.notes.run.iter().map(|n| shown(n)).collect(),
+            run_id: meta.run_id.clone(),
+            changes: audit.changes.as_ref().map(|changes| ChangesView {
+                previous: meta.previous.as_ref().map_or_else(String::new, |p| {
+                    let run = if p.run_id.is_empty() { "(no run id)".to_string() } else { format!("run {}", p.run_id) };
+                    format!("{run}, as of {}", p.as_of)
+                }),
+                rows: changes.counts.iter().map(|(kind, c)| ChangeLine::new(kind.title(), kind.slug(), *c)).collect(),
+                total: ChangeLine::new("All findings", "", changes.total()),
+            }),
+            exclusions: audit.exclusions.as_ref().map(|rows| {
+                let count = |s: ExclusionStatus| rows.iter().filter(|r| r.status == s).count();
+                ExclusionsView {
+                    active: count(ExclusionStatus::Active),
+                    expired: count(ExclusionStatus::Expired),
+                    unmatched: count(ExclusionStatus::Unmatched),
+                    class: count(ExclusionStatus::Class),
+                }
+            }),
         }
     }
 }
@@ -275,13 +336,15 @@ fn list_or_none(items: &[String]) -> String {
     if items.is_empty() { "(none)".to_string() } else { shown(&items.join(", ")) }
 }
 
-fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
-    let columns = kind.columns();
+fn section(audit: &Audit, report: &Report) -> Section {
+    let (kind, rows) = (report.kind, &report.rows);
+    let columns = report.columns();
+    let columns = columns.as_slice();
     let classes: Vec<&'static str> = columns
         .iter()
         .map(|c| match c.column_type() {
             ColumnType::Integer => "num",
-            ColumnType::DateTime => "dt",
+            ColumnType::DateTime | ColumnType::Date => "dt",
             ColumnType::UserId => "id",
             ColumnType::Text | ColumnType::Bool => "",
         })

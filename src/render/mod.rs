@@ -9,7 +9,10 @@
 //! the folder's file list. The files:
 //!
 //! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
-//! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
+//! - the lists beside the reports (`resolved.csv`, `not-done.csv`, `exclusions.csv`, when
+//!   present: [`Audit::lists`]), as CSV too;
+//! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns (and with
+//!   `--split-by manager`, one more per manager under `by-manager/`);
 //! - `report.html` ([`html`]): one self-contained page, safe to paste into email;
 //! - `summary.json` ([`json`]): counts and run metadata.
 //!
@@ -239,6 +242,10 @@ pub(crate) mod tests {
             department: Some("Finance".to_string()),
             title: None,
             federation_id: None,
+            account_class: crate::model::AccountClass::Human,
+            manager_id: Some("005000000000900AAA".to_string()),
+            manager_name: Some("Maria Manager".to_string()),
+            manager_email: Some("maria@example.com".to_string()),
             is_active: true,
             is_frozen: false,
             created: t(2023, 1, 10, 9),
@@ -251,6 +258,10 @@ pub(crate) mod tests {
             certinia_licenses: vec![],
             expected_by: vec![],
             data_warnings: vec![],
+            certinia_assignment_ids: vec![],
+            certinia_license_ids: vec![],
+            login_ids: vec![format!("060000000000{n:03}AAA")],
+            change: None,
         }
     }
 
@@ -324,9 +335,11 @@ pub(crate) mod tests {
             matched_by: Some("email".to_string()),
             matched_user_ids: vec![gone.id.clone()],
             reason: "matched user is deactivated".to_string(),
+            change: None,
         }];
         Audit {
             meta: RunMeta {
+                run_id: "0123456789abcdef".to_string(),
                 tool_version: "0.1.0".to_string(),
                 org_id: "00D000000000001EAA".to_string(),
                 org_name: Some(format!("Acme {SCRIPT} & \"Co\"")),
@@ -346,6 +359,8 @@ pub(crate) mod tests {
                         sha256: "ab".repeat(32),
                         entries: 3,
                     }),
+                    exclusions: None,
+                    excluded_classes: vec![],
                 },
                 manifest_sha256: "cd".repeat(32),
                 sources: vec![SourceFile {
@@ -355,6 +370,8 @@ pub(crate) mod tests {
                     rows: matrix.len() as u64,
                     sha256: "ef".repeat(32),
                 }],
+                previous: None,
+                split_by_manager: false,
             },
             summary: Summary {
                 users_in_org: 20,
@@ -366,18 +383,20 @@ pub(crate) mod tests {
                 with_certinia_license: 2,
             },
             reports: vec![
-                Report { kind: ReportKind::InactiveUsers, rows: Rows::Users(inactive) },
-                Report { kind: ReportKind::NeverLoggedIn, rows: Rows::Users(vec![never, never_old]) },
-                Report { kind: ReportKind::CertiniaAccessRetained, rows: Rows::Users(vec![gone]) },
-                Report { kind: ReportKind::CertiniaAccessLacking, rows: Rows::Users(vec![frozen]) },
-                Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(roster) },
-                Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) },
-                Report { kind: ReportKind::AccessMatrix, rows: Rows::Users(matrix) },
+                Report::new(ReportKind::InactiveUsers, Rows::Users(inactive)),
+                Report::new(ReportKind::NeverLoggedIn, Rows::Users(vec![never, never_old])),
+                Report::new(ReportKind::CertiniaAccessRetained, Rows::Users(vec![gone])),
+                Report::new(ReportKind::CertiniaAccessLacking, Rows::Users(vec![frozen])),
+                Report::new(ReportKind::NotProvisioned, Rows::Roster(roster)),
+                Report::new(ReportKind::UnexpectedAccess, Rows::Users(vec![])),
+                Report::new(ReportKind::AccessMatrix, Rows::Users(matrix)),
             ],
             notes: Notes {
                 run: vec![format!("1 date is after the as-of instant {SCRIPT}"), format!("a note with {CONTROLS}")],
                 data_warnings: vec![future_warning],
             },
+            changes: None,
+            exclusions: None,
         }
     }
 

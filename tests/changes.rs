@@ -80,8 +80,11 @@ fn id(key: &str) -> String {
     stable_id("005", key)
 }
 
+/// A row's `Change`, `PreviousDecision`, `PreviousReviewer` and `PreviousDecidedOn`.
+type ChangeCells = (String, String, String, String);
+
 /// Each CSV row's `Change` and previous decision, by Id (or RosterLine).
-fn changes_of(path: &Path) -> BTreeMap<String, (String, String, String, String)> {
+fn changes_of(path: &Path) -> BTreeMap<String, ChangeCells> {
     csv_rows(path)
         .into_iter()
         .map(|(k, r)| {
@@ -91,11 +94,11 @@ fn changes_of(path: &Path) -> BTreeMap<String, (String, String, String, String)>
         .collect()
 }
 
-fn persisting(decision: &str) -> (String, String, String, String) {
+fn persisting(decision: &str) -> ChangeCells {
     ("persisting".into(), decision.into(), "Quinn Reviewer".into(), DECIDED.into())
 }
 
-fn new() -> (String, String, String, String) {
+fn new() -> ChangeCells {
     ("new".into(), String::new(), String::new(), String::new())
 }
 
@@ -147,10 +150,9 @@ fn every_finding_is_new_or_persisting_and_the_previous_decisions_travel() {
     assert!(output.status.success(), "{}", stderr_of(&output));
 
     let changes = |report: &str| changes_of(&w.join(format!("q2/{report}.csv")));
-    let expect =
-        |rows: &[(&str, (String, String, String, String))]| -> BTreeMap<String, (String, String, String, String)> {
-            rows.iter().map(|(k, c)| (id(k), c.clone())).collect()
-        };
+    let expect = |rows: &[(&str, ChangeCells)]| -> BTreeMap<String, ChangeCells> {
+        rows.iter().map(|(k, c)| (id(k), c.clone())).collect()
+    };
     assert_eq!(
         changes("inactive-users"),
         expect(&[("dormant_keep", persisting("Keep")), ("dormant_deact", persisting("Deactivate"))])

@@ -389,7 +389,7 @@ fn a_workbook_with_rows_added_and_removed_or_of_another_run_does_not_belong() {
     let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let run = summary["run_id"].as_str().unwrap();
     assert!(
-        text.contains(&format!("its Run sheet names the run")) && text.contains(&format!("this folder's run is {run}")),
+        text.contains("its Run sheet names the run") && text.contains(&format!("this folder's run is {run}")),
         "{text}"
     );
     assert!(
@@ -408,7 +408,7 @@ fn managers_decide_in_their_own_workbooks_and_a_row_decided_twice_must_agree() {
     let sheets = ["Inactive", "Never logged in", "Certinia retained", "Certinia lacking"];
     // Every manager decides every finding of their people in their own workbook.
     let mut conflict = None;
-    for (_, (_, entry)) in &index.rows {
+    for (_, entry) in index.rows.values() {
         let file = out.join(entry[index.column("Workbook")].to_string());
         let mut book = XlsxFile::open(&file);
         for sheet in sheets {

@@ -238,7 +238,7 @@ fn every_user_report_shows_the_manager_and_the_account_class() {
     let text = |v: &serde_json::Value| v.as_str().map(|s| Data::String(s.to_string())).unwrap_or(Data::Empty);
     for (sheet, _) in DECISIONS {
         let rows = SheetRows::read(&path, sheet);
-        for (id, _) in &rows.rows {
+        for id in rows.rows.keys() {
             let user = &users[id];
             assert_eq!(rows.value(id, "ManagerId"), text(&user["ManagerId"]), "{sheet} {id}");
             let manager = &user["Manager"];
@@ -248,7 +248,7 @@ fn every_user_report_shows_the_manager_and_the_account_class() {
     }
     // The demo org's API user has the Salesforce Integration licence; everyone else audited is a person.
     let matrix = SheetRows::read(&path, "Access matrix");
-    for (id, _) in &matrix.rows {
+    for id in matrix.rows.keys() {
         let licence = users[id]["Profile"]["UserLicense"]["Name"].as_str().unwrap();
         let want = if licence == "Salesforce Integration" { "Integration" } else { "Human" };
         assert_eq!(matrix.value(id, "AccountClass"), Data::String(want.into()), "{id}");

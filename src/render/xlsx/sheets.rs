@@ -249,7 +249,6 @@ pub(super) fn instructions(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Re
         paragraph(ws, row, line)?;
         row += 1;
     }
-    drop(prose);
     wrapped.fit(ws, &widths)
 }
 

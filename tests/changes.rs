@@ -256,16 +256,6 @@ fn every_finding_is_new_or_persisting_and_the_previous_decisions_travel() {
     assert!(html.contains(&format!("run {}", previous["run_id"].as_str().unwrap())));
 }
 
-/// Rows of a CSV file as maps, in file order.
-fn csv_list(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
-        .collect()
-}
-
 #[test]
 fn a_previous_review_must_be_a_report_folder_of_the_same_org_as_the_tool_wrote_it() {
     let work = tempfile::tempdir().unwrap();

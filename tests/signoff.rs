@@ -12,23 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::common::*;
 
-const AS_OF: &str = "2026-11-20T09:00:00Z";
+const AS_OF: &str = DEMO_AS_OF;
 /// REPORTS.md's default Certinia namespaces that occur in the demo org's licences.
 const CERTINIA_LICENCES: [&str; 3] = ["c2g", "fferpcore", "pse"];
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
-}
-
-fn report_demo(work: &Path, extra: &[&str]) {
-    let output = bin(work)
-        .args(["report", "--snapshot"])
-        .arg(demo_org())
-        .args(["--out", "out", "--as-of", AS_OF])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
 }
 
 fn review(work: &Path, dir: &str) -> std::process::Output {
@@ -38,16 +27,6 @@ fn review(work: &Path, dir: &str) -> std::process::Output {
 /// The snapshot's records of `object`, each as a JSON map.
 fn records(object: &str) -> Vec<Map<String, Value>> {
     snapshot_records(&demo_org(), object).into_values().collect()
-}
-
-/// Rows of a CSV file as maps, in file order.
-fn csv_list(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
-        .collect()
 }
 
 /// A user's non-profile permission set assignments, if every one of them is a Certinia grant by

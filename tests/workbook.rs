@@ -9,8 +9,6 @@ use calamine::{Data, Reader, Xlsx};
 
 use crate::common::*;
 
-const AS_OF: &str = "2026-11-20T09:00:00Z";
-
 /// The decisions of REPORTS.md ("The review cycle"), by sheet.
 const DECISIONS: [(&str, &str); 5] = [
     ("Inactive", "Deactivate,Freeze,Keep,Investigate"),
@@ -23,14 +21,7 @@ const REVIEWER_COLUMNS: [&str; 5] = ["Decision", "Reviewer", "DecidedOn", "Ticke
 
 /// `report` of the demo snapshot into `work/out` (with extra arguments); the workbook's path.
 fn demo_workbook(work: &Path, extra: &[&str]) -> PathBuf {
-    let output = bin(work)
-        .args(["report", "--snapshot"])
-        .arg(demo_org())
-        .args(["--out", "out", "--as-of", AS_OF])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
+    report_demo(work, extra);
     work.join("out/access-review.xlsx")
 }
 

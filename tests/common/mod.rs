@@ -369,6 +369,32 @@ impl OrgBuilder {
     }
 }
 
+/// The demo org's as-of instant.
+pub const DEMO_AS_OF: &str = "2026-11-20T09:00:00Z";
+
+/// `report` of the shipped demo snapshot into `work/out` as of [`DEMO_AS_OF`], with extra
+/// arguments; it must succeed.
+pub fn report_demo(work: &Path, extra: &[&str]) {
+    let output = bin(work)
+        .args(["report", "--snapshot"])
+        .arg(demo_org())
+        .args(["--out", "out", "--as-of", DEMO_AS_OF])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+}
+
+/// Rows of a CSV file as maps of header → value, in file order.
+pub fn csv_list(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("a CSV file");
+    let headers = reader.headers().expect("a header").clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.expect("a record").iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
 /// `run --out OUT --as-of AS_OF` against a simulator of `org`, with extra arguments; the output.
 pub fn run_org(work: &Path, org: Org, out: &str, as_of: &str, extra: &[&str]) -> std::process::Output {
     let sim = sim(org);

@@ -200,9 +200,22 @@ fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result
 }
 
 fn print_summary(audit: &Audit, out: &Path) {
-    tracing::info!("reports written to {}", out.display());
+    tracing::info!("reports written to {} (run {})", out.display(), audit.meta.run_id);
     for report in &audit.reports {
         tracing::info!("  {:<28} {:>7}", report.kind.title(), report.rows.len());
+    }
+    if let Some(changes) = &audit.changes {
+        let t = changes.total();
+        tracing::info!(
+            "  since the previous review: {} new, {} persisting, {} resolved, {} not done",
+            t.new,
+            t.persisting,
+            t.resolved,
+            t.not_done
+        );
+    }
+    if let Some(exclusions) = &audit.exclusions {
+        tracing::info!("  exclusions listed: {}", exclusions.len());
     }
 }
 

@@ -667,11 +667,16 @@ fn describe(signoff: &SignOff, folder: &Folder, files: &[(String, Vec<u8>)]) -> 
         signoff.org_id,
         signoff.as_of
     );
-    let books: Vec<String> = signoff
+    let state = |b: &WorkbookRead| if b.as_written { "as written, nothing filled in" } else { "saved since" };
+    let (main, parts): (Vec<&WorkbookRead>, Vec<&WorkbookRead>) = signoff
         .workbooks
         .iter()
-        .map(|b| format!("{} ({})", b.file, if b.as_written { "as written, nothing filled in" } else { "saved since" }))
-        .collect();
+        .partition(|b| !b.file.starts_with(&format!("{}/", crate::render::xlsx::split::FOLDER)));
+    let mut books: Vec<String> = main.iter().map(|b| format!("{} ({})", b.file, state(b))).collect();
+    if !parts.is_empty() {
+        let saved = parts.iter().filter(|b| !b.as_written).count();
+        books.push(format!("{} per-manager workbooks in by-manager/ ({saved} saved since)", parts.len()));
+    }
     let _ = writeln!(out, "workbooks read: {}", books.join(", "));
     for file in &signoff.missing_workbooks {
         let _ = writeln!(

@@ -336,6 +336,36 @@ mod tests {
     }
 
     #[test]
+    fn a_review_record_is_the_tools_to_replace_and_keeps_its_report_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let record = |file: &str| FileRecord { file: file.into(), bytes: 1, sha256: "00".repeat(32) };
+        std::fs::write(d.join("summary.json"), "{}").unwrap();
+        std::fs::write(d.join(FILE_LIST), serde_json::to_vec(&FileList::new(vec![record("summary.json")])).unwrap())
+            .unwrap();
+        check_replaceable(d, &ReportFolder).unwrap();
+        // A review record the tool wrote: replaceable as a review record, and it keeps the report folder.
+        let review = d.join(REVIEW_DIR);
+        std::fs::create_dir(&review).unwrap();
+        std::fs::write(review.join("signoff.json"), "{}").unwrap();
+        let list = FileList::with_format(REVIEW_FORMAT, vec![record("signoff.json")]);
+        std::fs::write(review.join(FILE_LIST), serde_json::to_vec(&list).unwrap()).unwrap();
+        check_replaceable(&review, &ReviewFolder).unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err();
+        assert!(matches!(e, OutputError::HoldsReview { .. }), "{e}");
+        // A report folder's file list is not a review record's, nor the reverse.
+        assert!(check_replaceable(d, &ReviewFolder).is_err());
+        // A file a reviewer added makes it theirs.
+        std::fs::write(review.join("notes.txt"), "mine").unwrap();
+        let e = check_replaceable(&review, &ReviewFolder).unwrap_err().to_string();
+        assert!(e.contains("it holds notes.txt"), "{e}");
+        // Without the marker, a review/ folder is someone else's: the report folder is refused too.
+        std::fs::remove_file(review.join(FILE_LIST)).unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err();
+        assert!(matches!(e, OutputError::ForeignFile { .. }), "{e}");
+    }
+
+    #[test]
     fn canonical_paths_need_not_exist() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();

@@ -62,7 +62,7 @@ const COLUMNS: [&str; 4] = ["user", "reason", "approved_by", "expires"];
 
 impl Exclusions {
     pub fn load(path: &Path) -> Result<Exclusions, ExclusionsError> {
-        let bytes = crate::files::read(path, crate::files::ROSTER)
+        let bytes = crate::files::read(path, crate::files::EXCLUSIONS)
             .map_err(|source| ExclusionsError::Read { path: path.to_path_buf(), source })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let entries = parse(&bytes).map_err(|(line, detail)| ExclusionsError::Malformed {

@@ -21,9 +21,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::model::{DecidedOn, FindingKey, ReportKind};
 use crate::render::xlsx::{REVIEW_COLUMNS, RUN_SHEET};
 
-/// The largest workbook read back: a 100k-user review is about 15 MB.
-const WORKBOOK: crate::files::Cap = crate::files::Cap { bytes: 512 * crate::files::MIB, what: "a workbook" };
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReadbackError {
     #[error("cannot read the workbook {path}: {source}")]
@@ -210,7 +207,7 @@ impl Workbook {
 /// Reads a review workbook: every report sheet and the Run sheet.
 pub fn read(path: &Path) -> Result<Workbook, ReadbackError> {
     use sha2::{Digest, Sha256};
-    let bytes = crate::files::read(path, WORKBOOK)
+    let bytes = crate::files::read(path, crate::files::WORKBOOK)
         .map_err(|source| ReadbackError::Read { path: path.to_path_buf(), source })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let not_xlsx = |detail: String| ReadbackError::NotXlsx { path: path.to_path_buf(), detail };

@@ -143,7 +143,7 @@ impl Folder {
     /// A file the tool wrote, exactly as it wrote it; none when the file list does not name it.
     pub fn read_ours(&self, file: &str) -> Result<Option<Vec<u8>>, FolderError> {
         let Some(sha256) = self.recorded(file) else { return Ok(None) };
-        let bytes = crate::files::read_member(&self.dir.join(file), crate::files::ROSTER)
+        let bytes = crate::files::read_member(&self.dir.join(file), crate::files::REPORT)
             .map_err(|e| self.unreadable(file, &e.to_string()))?;
         if hex::encode(Sha256::digest(&bytes)) != sha256 {
             return Err(FolderError::Changed { dir: self.dir.clone(), file: file.to_string() });

@@ -52,7 +52,7 @@ const DEVIATIONS_LISTED: usize = 1000;
 pub enum ReviewError {
     #[error("review: {0}")]
     Folder(#[from] FolderError),
-    #[error("review: {dir} has no review workbook (access-review.xlsx) that access-audit wrote")]
+    #[error("review: {dir} has no review workbook (access-review.xlsx) that access-audit wrote there")]
     NoWorkbook { dir: PathBuf },
     #[error("review: {file}: {source}")]
     Workbook {
@@ -258,7 +258,10 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     let mut decided: HashMap<(ReportKind, FindingKey), Vec<Decided>> = HashMap::new();
     for file in &books {
         let path = folder.dir.join(file);
-        if file != crate::render::xlsx::FILE_NAME && !path.exists() {
+        if !path.exists() {
+            if file == crate::render::xlsx::FILE_NAME {
+                return Err(ReviewError::NoWorkbook { dir: folder.dir.clone() });
+            }
             missing_workbooks.push(file.clone());
             continue;
         }
@@ -288,10 +291,11 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
                 continue;
             };
             let name = kind.sheet_name();
+            // Each evidence column: its header, type, place in the sheet and place in the CSV.
             let mut columns = Vec::new();
-            for header in &report.headers {
+            for (field, header) in report.headers.iter().enumerate() {
                 match sheet.column(header) {
-                    Some(i) => columns.push((header.as_str(), Column::from_header(header), i)),
+                    Some(i) => columns.push((header.as_str(), Column::from_header(header), i, field)),
                     None => deviations.push(format!("{file}: sheet {name}: the column {header} is missing")),
                 }
             }
@@ -324,10 +328,9 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
                     ));
                     continue;
                 };
-                for (header, column, i) in &columns {
+                for (header, column, i, field) in &columns {
                     let value = row.cells.get(*i).unwrap_or(&Value::Empty);
-                    let field = report.headers.iter().position(|h| h == header).and_then(|p| csv_row.fields.get(p));
-                    let field = field.map(String::as_str).unwrap_or_default();
+                    let field = csv_row.fields.get(*field).map(String::as_str).unwrap_or_default();
                     if !same_evidence(value, *column, field) {
                         deviations.push(format!(
                             "{file}: sheet {name} row {} ({}): {header} is \"{}\", the run wrote \"{}\"",

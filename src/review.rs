@@ -38,7 +38,7 @@ use crate::model::{Audit, Column, ColumnType, DecidedOn, Decision, FindingKey, R
 use crate::readback::{self, ReadbackError, Review, Value};
 use crate::render::csv::neutralise;
 use crate::render::xlsx::{MANIFEST_KEY, REVIEW_COLUMNS, RUN_ID_KEY, uncut};
-use crate::report_folder::{CsvRow, Folder, FolderError};
+use crate::report_folder::{CsvReport, CsvRow, Folder, FolderError};
 use crate::text::visible;
 
 /// The marker of `signoff.json`.
@@ -280,78 +280,14 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
         // A per-manager workbook holds its manager's rows only.
         let manager = book.run.get(MANAGER_KEY).map(|m| if m == "(none)" { String::new() } else { m.clone() });
         for report in &reports {
-            let kind = report.kind;
             let expected: Vec<&CsvRow> = match &manager {
                 None => report.rows.iter().collect(),
-                Some(_) if kind.is_roster_entries() => Vec::new(),
+                Some(_) if report.kind.is_roster_entries() => Vec::new(),
                 Some(m) => report.rows.iter().filter(|r| report.text(r, "ManagerId") == m).collect(),
             };
-            let Some(sheet) = book.sheet(kind) else {
-                deviations.push(format!("{file}: the sheet {} is missing", kind.sheet_name()));
-                continue;
-            };
-            let name = kind.sheet_name();
-            // Each evidence column: its header, type, place in the sheet and place in the CSV.
-            let mut columns = Vec::new();
-            for (field, header) in report.headers.iter().enumerate() {
-                match sheet.column(header) {
-                    Some(i) => columns.push((header.as_str(), Column::from_header(header), i, field)),
-                    None => deviations.push(format!("{file}: sheet {name}: the column {header} is missing")),
-                }
-            }
-            for header in REVIEW_COLUMNS {
-                if sheet.column(header).is_none() {
-                    deviations.push(format!("{file}: sheet {name}: the reviewer column {header} is missing"));
-                }
-            }
-            let by_key: HashMap<&FindingKey, &CsvRow> = expected.iter().map(|r| (&r.key, *r)).collect();
-            let mut seen: HashMap<FindingKey, u32> = HashMap::new();
-            for row in &sheet.rows {
-                let Some(key) = sheet.key(row) else {
-                    deviations.push(format!("{file}: sheet {name} row {}: names no finding (no Id)", row.number));
-                    continue;
-                };
-                if let Some(first) = seen.insert(key.clone(), row.number) {
-                    deviations.push(format!(
-                        "{file}: sheet {name} rows {first} and {}: {} appears twice",
-                        row.number,
-                        shown(&key.to_string())
-                    ));
-                    continue;
-                }
-                let Some(csv_row) = by_key.get(&key) else {
-                    deviations.push(format!(
-                        "{file}: sheet {name} row {}: {} is not a row of {}.csv (added)",
-                        row.number,
-                        shown(&key.to_string()),
-                        kind.slug()
-                    ));
-                    continue;
-                };
-                for (header, column, i, field) in &columns {
-                    let value = row.cells.get(*i).unwrap_or(&Value::Empty);
-                    let field = csv_row.fields.get(*field).map(String::as_str).unwrap_or_default();
-                    if !same_evidence(value, *column, field) {
-                        deviations.push(format!(
-                            "{file}: sheet {name} row {} ({}): {header} is \"{}\", the run wrote \"{}\"",
-                            row.number,
-                            shown(&key.to_string()),
-                            shown(&as_csv_field(value, *column)),
-                            shown(field)
-                        ));
-                    }
-                }
-                let review = sheet.review(row);
-                if !review.is_empty() {
-                    decided.entry((kind, key)).or_default().push(Decided {
-                        file: file.clone(),
-                        row: row.number,
-                        review,
-                    });
-                }
-            }
-            for row in expected.iter().filter(|r| !seen.contains_key(&r.key)) {
-                deviations.push(format!("{file}: sheet {name}: {} is missing (removed)", shown(&row.key.to_string())));
+            match book.sheet(report.kind) {
+                Some(sheet) => check_sheet(file, sheet, report, &expected, &mut deviations, &mut decided),
+                None => deviations.push(format!("{file}: the sheet {} is missing", report.kind.sheet_name())),
             }
         }
         workbooks.push(WorkbookRead {
@@ -363,33 +299,10 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     }
 
     // Each row's decision, its completeness, and the files.
-    let mut counts: BTreeMap<&'static str, ReportCounts> = BTreeMap::new();
-    let mut reviewers: BTreeMap<String, ReviewerCounts> = BTreeMap::new();
-    let mut missing = Vec::new();
-    let mut manual = Vec::new();
-    let mut remediation = Remediation::default();
-    let mut decisions_csv = csv_writer();
-    decisions_csv
-        .write_record([
-            "Report",
-            "Id",
-            "federation_id",
-            "username",
-            "email",
-            "Decision",
-            "Reviewer",
-            "DecidedOn",
-            "Ticket",
-            "Comment",
-        ])
-        .expect("writing to memory");
+    let mut tally = Tally::new(holdings, as_of_date);
     for report in &reports {
-        let kind = report.kind;
-        let count = counts.entry(kind.slug()).or_default();
         for row in &report.rows {
-            count.rows += 1;
-            count.findings += usize::from(row.finding);
-            let reads = decided.get(&(kind, row.key.clone())).map(Vec::as_slice).unwrap_or_default();
+            let reads = decided.get(&(report.kind, row.key.clone())).map(Vec::as_slice).unwrap_or_default();
             if let [first, rest @ ..] = reads {
                 for other in rest.iter().filter(|o| !same_decision(&o.review, &first.review)) {
                     deviations.push(format!(
@@ -402,70 +315,10 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
                     ));
                 }
             }
-            let read = reads.first();
-            let review = read.map(|d| d.review.clone()).unwrap_or_default();
-            let (choice, problems) = assess(kind, &review, as_of_date);
-            let [id, federation_id, username, email] = row.key.parts();
-            decisions_csv
-                .write_record(
-                    [
-                        kind.slug(),
-                        id,
-                        federation_id,
-                        username,
-                        email,
-                        &choice.map_or_else(|| review.decision.clone().unwrap_or_default(), |c| c.label().to_string()),
-                        review.reviewer.as_deref().unwrap_or_default(),
-                        &review.decided_on.as_ref().map(decided_text).unwrap_or_default(),
-                        review.ticket.as_deref().unwrap_or_default(),
-                        review.comment.as_deref().unwrap_or_default(),
-                    ]
-                    .map(|f| neutralise(f).into_owned()),
-                )
-                .expect("writing to memory");
-            let complete = problems.is_empty();
-            let needs = row.finding || !review.is_empty();
-            if let Some(reviewer) = review.reviewer.clone().filter(|_| needs) {
-                let r = reviewers
-                    .entry(reviewer.clone())
-                    .or_insert_with(|| ReviewerCounts { reviewer, ..Default::default() });
-                if complete { r.decided += 1 } else { r.incomplete += 1 }
-            } else if needs && !complete {
-                let r = reviewers
-                    .entry(String::new())
-                    .or_insert_with(|| ReviewerCounts { reviewer: String::new(), ..Default::default() });
-                r.incomplete += 1;
-            }
-            if complete && let Some(choice) = choice {
-                *count.decisions.entry(choice.label()).or_default() += 1;
-                count.decided += usize::from(row.finding);
-                if let FindingKey::User(user) = &row.key {
-                    remediation.add(kind, user, choice, &review, holdings, &mut manual);
-                }
-            } else if needs {
-                count.incomplete += usize::from(row.finding);
-                let who = if kind.is_roster_entries() {
-                    if username.is_empty() { email.to_string() } else { username.to_string() }
-                } else {
-                    report.text(row, "Username").to_string()
-                };
-                missing.push(Missing {
-                    report: kind.slug(),
-                    sheet: kind.sheet_name(),
-                    id: id.to_string(),
-                    federation_id: federation_id.to_string(),
-                    username: username.to_string(),
-                    email: email.to_string(),
-                    who,
-                    finding: row.finding,
-                    reviewer: review.reviewer.clone(),
-                    workbook: read.map(|d| d.file.clone()),
-                    row: read.map(|d| d.row),
-                    problems,
-                });
-            }
+            tally.row(report, row, reads.first());
         }
     }
+    let Tally { counts, reviewers, missing, manual, remediation, decisions: decisions_csv, .. } = tally;
 
     let mut files = vec![("decisions.csv".to_string(), decisions_csv.into_inner().expect("in memory"))];
     let remediation_files = remediation.files();
@@ -495,6 +348,79 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     files.extend(remediation_files.into_iter().map(|(name, _, bytes)| (name, bytes)));
     let text = describe(&signoff, folder, &files);
     Ok(Record { signoff, files, text })
+}
+
+/// Checks one report sheet of a workbook against the report's CSV rows it must hold (`expected`):
+/// its columns, its findings (each once, none added or removed) and every evidence cell; collects
+/// what the reviewers wrote in its rows.
+fn check_sheet(
+    file: &str,
+    sheet: &readback::Sheet,
+    report: &CsvReport,
+    expected: &[&CsvRow],
+    deviations: &mut Deviations,
+    decided: &mut HashMap<(ReportKind, FindingKey), Vec<Decided>>,
+) {
+    let kind = report.kind;
+    let name = kind.sheet_name();
+    // Each evidence column: its header, type, place in the sheet and place in the CSV.
+    let mut columns = Vec::new();
+    for (field, header) in report.headers.iter().enumerate() {
+        match sheet.column(header) {
+            Some(i) => columns.push((header.as_str(), Column::from_header(header), i, field)),
+            None => deviations.push(format!("{file}: sheet {name}: the column {header} is missing")),
+        }
+    }
+    for header in REVIEW_COLUMNS {
+        if sheet.column(header).is_none() {
+            deviations.push(format!("{file}: sheet {name}: the reviewer column {header} is missing"));
+        }
+    }
+    let by_key: HashMap<&FindingKey, &CsvRow> = expected.iter().map(|r| (&r.key, *r)).collect();
+    let mut seen: HashMap<FindingKey, u32> = HashMap::new();
+    for row in &sheet.rows {
+        let Some(key) = sheet.key(row) else {
+            deviations.push(format!("{file}: sheet {name} row {}: names no finding (no Id)", row.number));
+            continue;
+        };
+        if let Some(first) = seen.insert(key.clone(), row.number) {
+            deviations.push(format!(
+                "{file}: sheet {name} rows {first} and {}: {} appears twice",
+                row.number,
+                shown(&key.to_string())
+            ));
+            continue;
+        }
+        let Some(csv_row) = by_key.get(&key) else {
+            deviations.push(format!(
+                "{file}: sheet {name} row {}: {} is not a row of {}.csv (added)",
+                row.number,
+                shown(&key.to_string()),
+                kind.slug()
+            ));
+            continue;
+        };
+        for (header, column, i, field) in &columns {
+            let value = row.cells.get(*i).unwrap_or(&Value::Empty);
+            let field = csv_row.fields.get(*field).map(String::as_str).unwrap_or_default();
+            if !same_evidence(value, *column, field) {
+                deviations.push(format!(
+                    "{file}: sheet {name} row {} ({}): {header} is \"{}\", the run wrote \"{}\"",
+                    row.number,
+                    shown(&key.to_string()),
+                    shown(&as_csv_field(value, *column)),
+                    shown(field)
+                ));
+            }
+        }
+        let review = sheet.review(row);
+        if !review.is_empty() {
+            decided.entry((kind, key)).or_default().push(Decided { file: file.to_string(), row: row.number, review });
+        }
+    }
+    for row in expected.iter().filter(|r| !seen.contains_key(&r.key)) {
+        deviations.push(format!("{file}: sheet {name}: {} is missing (removed)", shown(&row.key.to_string())));
+    }
 }
 
 /// Org and reviewer text as the terminal shows it: control characters made visible.
@@ -547,6 +473,116 @@ fn assess(kind: ReportKind, review: &Review, as_of: Option<NaiveDate>) -> (Optio
         Some(DecidedOn::Date(_)) => {}
     }
     (choice, problems)
+}
+
+/// What the rows' decisions add up to, row by row: counts per report and per reviewer, what is
+/// missing, `decisions.csv` and the remediation.
+struct Tally<'h> {
+    holdings: &'h Holdings,
+    as_of: Option<NaiveDate>,
+    counts: BTreeMap<&'static str, ReportCounts>,
+    reviewers: BTreeMap<String, ReviewerCounts>,
+    missing: Vec<Missing>,
+    manual: Vec<ManualAction>,
+    remediation: Remediation,
+    decisions: csv::Writer<Vec<u8>>,
+}
+
+impl<'h> Tally<'h> {
+    fn new(holdings: &'h Holdings, as_of: Option<NaiveDate>) -> Tally<'h> {
+        let mut decisions = csv_writer();
+        decisions
+            .write_record([
+                "Report",
+                "Id",
+                "federation_id",
+                "username",
+                "email",
+                "Decision",
+                "Reviewer",
+                "DecidedOn",
+                "Ticket",
+                "Comment",
+            ])
+            .expect("writing to memory");
+        Tally {
+            holdings,
+            as_of,
+            counts: BTreeMap::new(),
+            reviewers: BTreeMap::new(),
+            missing: Vec::new(),
+            manual: Vec::new(),
+            remediation: Remediation::default(),
+            decisions,
+        }
+    }
+
+    /// Counts one row of `report`, with the decision read for it (none: undecided).
+    fn row(&mut self, report: &CsvReport, row: &CsvRow, read: Option<&Decided>) {
+        let kind = report.kind;
+        let count = self.counts.entry(kind.slug()).or_default();
+        count.rows += 1;
+        count.findings += usize::from(row.finding);
+        let review = read.map(|d| d.review.clone()).unwrap_or_default();
+        let (choice, problems) = assess(kind, &review, self.as_of);
+        let [id, federation_id, username, email] = row.key.parts();
+        self.decisions
+            .write_record(
+                [
+                    kind.slug(),
+                    id,
+                    federation_id,
+                    username,
+                    email,
+                    &choice.map_or_else(|| review.decision.clone().unwrap_or_default(), |c| c.label().to_string()),
+                    review.reviewer.as_deref().unwrap_or_default(),
+                    &review.decided_on.as_ref().map(decided_text).unwrap_or_default(),
+                    review.ticket.as_deref().unwrap_or_default(),
+                    review.comment.as_deref().unwrap_or_default(),
+                ]
+                .map(|f| neutralise(f).into_owned()),
+            )
+            .expect("writing to memory");
+        let complete = problems.is_empty();
+        // A finding must be decided; another row only when someone wrote in it.
+        let needs = row.finding || !review.is_empty();
+        if needs && (review.reviewer.is_some() || !complete) {
+            let name = review.reviewer.clone().unwrap_or_default();
+            let r = self
+                .reviewers
+                .entry(name.clone())
+                .or_insert_with(|| ReviewerCounts { reviewer: name, ..Default::default() });
+            if complete { r.decided += 1 } else { r.incomplete += 1 }
+        }
+        if complete && let Some(choice) = choice {
+            *count.decisions.entry(choice.label()).or_default() += 1;
+            count.decided += usize::from(row.finding);
+            if let FindingKey::User(user) = &row.key {
+                self.remediation.add(kind, user, choice, &review, self.holdings, &mut self.manual);
+            }
+        } else if needs {
+            count.incomplete += usize::from(row.finding);
+            let who = match kind.is_roster_entries() {
+                true if username.is_empty() => email.to_string(),
+                true => username.to_string(),
+                false => report.text(row, "Username").to_string(),
+            };
+            self.missing.push(Missing {
+                report: kind.slug(),
+                sheet: kind.sheet_name(),
+                id: id.to_string(),
+                federation_id: federation_id.to_string(),
+                username: username.to_string(),
+                email: email.to_string(),
+                who,
+                finding: row.finding,
+                reviewer: review.reviewer.clone(),
+                workbook: read.map(|d| d.file.clone()),
+                row: read.map(|d| d.row),
+                problems,
+            });
+        }
+    }
 }
 
 /// Deviations, listed up to [`DEVIATIONS_LISTED`], counted beyond.

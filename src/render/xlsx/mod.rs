@@ -207,7 +207,7 @@ fn workbook(audit: &Audit, scope: &Scope<'_>) -> Result<Vec<u8>, XlsxError> {
     sheets::summary(page.apply(workbook.add_worksheet(), SUMMARY_SHEET)?, audit, scope, &f)?;
     sheets::instructions(page.apply(workbook.add_worksheet(), INSTRUCTIONS_SHEET)?, audit, &f)?;
     if let Scope::Whole { managers: Some(managers) } = scope {
-        sheets::managers(page.apply(workbook.add_worksheet(), MANAGERS_SHEET)?, audit, managers, &f)?;
+        sheets::managers(page.apply(workbook.add_worksheet(), MANAGERS_SHEET)?, managers, &f)?;
     }
     for report in &audit.reports {
         let ws = page.apply(workbook.add_worksheet_with_constant_memory()?, report.kind.sheet_name())?;

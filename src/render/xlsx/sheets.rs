@@ -252,7 +252,7 @@ pub(super) fn instructions(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Re
     wrapped.fit(ws, &widths)
 }
 
-pub(super) fn managers(ws: &mut Worksheet, _audit: &Audit, managers: &[Manager], f: &Formats) -> Result<(), XlsxError> {
+pub(super) fn managers(ws: &mut Worksheet, managers: &[Manager], f: &Formats) -> Result<(), XlsxError> {
     let headers = ["Manager", "ManagerEmail", "ManagerId", "Workbook", "Findings", "Users"];
     let mut widths = Widths::new(&headers, vec![40; headers.len()], true);
     for m in managers {

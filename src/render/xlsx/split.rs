@@ -55,15 +55,15 @@ fn slug(name: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// The workbook's path for a manager: `by-manager/<name>-<Id>.xlsx`, or `by-manager/no-manager.xlsx`.
-/// A manager "Id" that is not letters and digits (never one of Salesforce's) is not used in a path.
-fn file_for(id: Option<&str>, name: Option<&str>, n: usize) -> String {
+/// The workbook's path for a manager: `by-manager/<name>-<Id>.xlsx`, or `by-manager/no-manager.xlsx`
+/// for the users without one. The Id makes it unique; a snapshot only holds well-formed Ids (letters
+/// and digits), and nothing else is ever used in a path.
+fn file_for(id: Option<&str>, name: Option<&str>) -> String {
     let id = id.filter(|id| !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_alphanumeric()));
     let stem = match (id, name.map(slug).filter(|s| !s.is_empty())) {
         (Some(id), Some(name)) => format!("{name}-{id}"),
         (Some(id), None) => id.to_string(),
-        (None, _) if n == 0 => "no-manager".to_string(),
-        (None, _) => format!("manager-{n}"),
+        (None, _) => "no-manager".to_string(),
     };
     format!("{FOLDER}/{stem}.xlsx")
 }
@@ -88,15 +88,11 @@ pub fn by_manager(audit: &Audit) -> Vec<(Manager, Audit)> {
     // No manager last.
     let mut ordered: Vec<(Option<String>, Vec<Vec<UserRow>>)> = parts.into_iter().collect();
     ordered.sort_by_key(|(id, _)| id.is_none());
-    let mut unnamed = 0;
     ordered
         .into_iter()
         .map(|(id, rows)| {
             let (name, email) = people.remove(&id).unwrap_or_default();
-            let file = file_for(id.as_deref(), name.as_deref(), unnamed);
-            if id.is_none() {
-                unnamed += 1;
-            }
+            let file = file_for(id.as_deref(), name.as_deref());
             let reports: Vec<Report> = audit
                 .reports
                 .iter()
@@ -138,16 +134,13 @@ mod tests {
     #[test]
     fn file_names_are_safe_and_unique_by_id() {
         assert_eq!(
-            file_for(Some("005A00000000001AAA"), Some("Ana López"), 0),
+            file_for(Some("005A00000000001AAA"), Some("Ana López")),
             "by-manager/ana-l-pez-005A00000000001AAA.xlsx"
         );
-        assert_eq!(
-            file_for(Some("005A00000000001AAA"), Some("../../etc"), 0),
-            "by-manager/etc-005A00000000001AAA.xlsx"
-        );
-        assert_eq!(file_for(Some("../x"), Some("Bo"), 0), "by-manager/no-manager.xlsx");
-        assert_eq!(file_for(None, None, 0), "by-manager/no-manager.xlsx");
-        assert_eq!(file_for(Some("005A00000000001AAA"), Some("=1+1"), 0), "by-manager/1-1-005A00000000001AAA.xlsx");
+        assert_eq!(file_for(Some("005A00000000001AAA"), Some("../../etc")), "by-manager/etc-005A00000000001AAA.xlsx");
+        assert_eq!(file_for(Some("../x"), Some("Bo")), "by-manager/no-manager.xlsx");
+        assert_eq!(file_for(None, None), "by-manager/no-manager.xlsx");
+        assert_eq!(file_for(Some("005A00000000001AAA"), Some("=1+1")), "by-manager/1-1-005A00000000001AAA.xlsx");
         assert_eq!(slug(&"x".repeat(100)).len(), 40);
     }
 }

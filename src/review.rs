@@ -251,6 +251,20 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     }
     let hashes = folder.hashes();
 
+    // Each report's rows by their manager, for the per-manager workbooks.
+    let by_manager: Vec<HashMap<&str, Vec<&CsvRow>>> = reports
+        .iter()
+        .map(|report| {
+            let mut rows: HashMap<&str, Vec<&CsvRow>> = HashMap::new();
+            if !report.kind.is_roster_entries() {
+                for row in &report.rows {
+                    rows.entry(report.text(row, "ManagerId")).or_default().push(row);
+                }
+            }
+            rows
+        })
+        .collect();
+
     let mut deviations = Deviations::default();
     let mut workbooks = Vec::new();
     let mut missing_workbooks = Vec::new();
@@ -279,11 +293,10 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
         }
         // A per-manager workbook holds its manager's rows only.
         let manager = book.run.get(MANAGER_KEY).map(|m| if m == "(none)" { String::new() } else { m.clone() });
-        for report in &reports {
+        for (report, managed) in reports.iter().zip(&by_manager) {
             let expected: Vec<&CsvRow> = match &manager {
                 None => report.rows.iter().collect(),
-                Some(_) if report.kind.is_roster_entries() => Vec::new(),
-                Some(m) => report.rows.iter().filter(|r| report.text(r, "ManagerId") == m).collect(),
+                Some(m) => managed.get(m.as_str()).cloned().unwrap_or_default(),
             };
             match book.sheet(report.kind) {
                 Some(sheet) => check_sheet(file, sheet, report, &expected, &mut deviations, &mut decided),

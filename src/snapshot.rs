@@ -1054,20 +1054,52 @@ impl Loaded {
         mut each: impl FnMut(Map<String, Value>) -> Result<(), E>,
     ) -> Result<(), E> {
         let spec = spec(object).expect("a snapshot object");
+        self.each_line(object, |n, line| {
+            let record: Map<String, Value> = serde_json::from_slice(line)
+                .map_err(|e| self.unreadable(object, n, &format!("not a JSON record ({e})")))?;
+            validate(spec, &record)?;
+            each(record)
+        })
+    }
+
+    /// Hands every line of `object`'s file to `each` as bytes, without its newline, with its line
+    /// number (from 1), in file order: for a reader that parses each record straight into its own
+    /// typed fields, which is several times faster than a JSON map. The snapshot passed [`verify`]
+    /// (or is a byte-checked copy of one), so every line is a valid record of its object; a line
+    /// the reader still cannot read is reported with [`Loaded::unreadable`]. An optional object
+    /// the snapshot does not hold has no lines.
+    pub fn each_line<E: From<SnapshotError>>(
+        &self,
+        object: &str,
+        mut each: impl FnMut(usize, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let spec = spec(object).expect("a snapshot object");
         let Some(entry) = self.verified.manifest.object(spec.name) else {
             return Ok(()); // only an optional object can be missing: verify checked the others
         };
         let invalid = |detail: String| SnapshotError::Invalid { dir: self.shown.clone(), detail };
         let path = self.dir.join(&entry.file);
-        let reader = BufReader::new(files::open_member(&path).map_err(|e| invalid(format!("{}: {e}", entry.file)))?);
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| invalid(format!("{} line {}: {e}", entry.file, n + 1)))?;
-            let record: Map<String, Value> = serde_json::from_str(&line)
-                .map_err(|e| invalid(format!("{} line {}: not a JSON record ({e})", entry.file, n + 1)))?;
-            validate(spec, &record)?;
-            each(record)?;
+        let mut reader = BufReader::with_capacity(
+            256 * 1024,
+            files::open_member(&path).map_err(|e| invalid(format!("{}: {e}", entry.file)))?,
+        );
+        let mut line = Vec::new();
+        for n in 1.. {
+            line.clear();
+            let read =
+                reader.read_until(b'\n', &mut line).map_err(|e| invalid(format!("{} line {n}: {e}", entry.file)))?;
+            if read == 0 {
+                break;
+            }
+            each(n, line.strip_suffix(b"\n").unwrap_or(&line))?;
         }
         Ok(())
+    }
+
+    /// The error for line `n` of `object`'s file, which a reader could not read as a record.
+    pub fn unreadable(&self, object: &str, n: usize, detail: &str) -> SnapshotError {
+        let file = self.verified.manifest.object(object).map_or_else(|| format!("{object}.ndjson"), |o| o.file.clone());
+        SnapshotError::Invalid { dir: self.shown.clone(), detail: format!("{file} line {n}: {detail}") }
     }
 
     /// Rows of `object` as the manifest counts them.

@@ -27,6 +27,9 @@ pub enum ExitCode {
     /// The reports were written (and stay), but the email could not be sent: the SMTP server
     /// refused the login or the message, could not be reached, or its certificate did not verify.
     Mail = 7,
+    /// A run of several orgs: at least one org failed (the combined summary names each with its
+    /// one-line error); the others' reports are written. It wins over 7 and 1.
+    OrgsFailed = 8,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -51,6 +54,7 @@ impl ExitCode {
             ExitCode::Io => "LocalError",
             ExitCode::Internal => "InternalError",
             ExitCode::Mail => "EmailNotSent",
+            ExitCode::OrgsFailed => "OrgsFailed",
             ExitCode::HungUp => "HungUp",
             ExitCode::Interrupted => "Interrupted",
             ExitCode::Terminated => "Terminated",
@@ -68,6 +72,7 @@ impl ExitCode {
             ExitCode::Io => "a local failure: the output folder",
             ExitCode::Internal => "an internal error of access-audit",
             ExitCode::Mail => "the email could not be sent",
+            ExitCode::OrgsFailed => "one or more orgs failed; the others reported",
             ExitCode::HungUp => "stopped by SIGHUP",
             ExitCode::Interrupted => "stopped by SIGINT",
             ExitCode::Terminated => "stopped by SIGTERM",
@@ -89,6 +94,7 @@ mod tests {
         assert_eq!(ExitCode::Io.code(), 5);
         assert_eq!(ExitCode::Internal.code(), 6);
         assert_eq!(ExitCode::Mail.code(), 7);
+        assert_eq!(ExitCode::OrgsFailed.code(), 8);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

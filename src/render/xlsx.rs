@@ -87,10 +87,10 @@ pub fn check_rows(kind: ReportKind, rows: usize) -> Result<(), RenderError> {
 }
 
 /// The formats, made once.
-struct Formats {
+pub(crate) struct Formats {
     title: Format,
     bold: Format,
-    header: Format,
+    pub(crate) header: Format,
     datetime: Format,
     /// For text Excel would take for a formula if the cell were edited.
     guarded: Format,
@@ -100,7 +100,7 @@ struct Formats {
 }
 
 impl Formats {
-    fn new() -> Formats {
+    pub(crate) fn new() -> Formats {
         Formats {
             title: Format::new().set_bold().set_font_size(16),
             bold: Format::new().set_bold(),
@@ -176,7 +176,7 @@ fn looks_like_formula(text: &str) -> bool {
 }
 
 /// Writes org text as a string cell, whatever it looks like: controls made visible, cut to fit.
-fn write_text(ws: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
+pub(crate) fn write_text(ws: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
     let shown = visible(text);
     let text = cell_text(&shown);
     if looks_like_formula(&text) {

@@ -1462,99 +1462,55 @@ fn describe_connection(
         }
     };
     let text = |v: &str| toml::Value::String(v.to_string());
-    macro_rules! optional {
+    // Where the setting `$key` came from.
+    macro_rules! origin {
+        ($key:ident) => {
+            whence(args.$key.is_some(), table.$key.is_some(), stringify!($key))
+        };
+    }
+    // A setting with a value (defaults included).
+    macro_rules! effective {
         ($key:ident, $value:expr) => {
+            out.set(stringify!($key), $value, &origin!($key))
+        };
+    }
+    // A setting that may be unset: a comment saying `$unset` then.
+    macro_rules! optional {
+        ($key:ident, $value:expr, $unset:expr) => {
             match &m.$key {
-                Some(v) => out.set(
-                    stringify!($key),
-                    $value(v),
-                    &whence(args.$key.is_some(), table.$key.is_some(), stringify!($key)),
-                ),
-                None => out.unset(stringify!($key), "not set"),
+                Some(v) => effective!($key, $value(v)),
+                None => out.unset(stringify!($key), $unset),
             }
         };
     }
-    optional!(instance_url, |v: &String| text(v));
-    match &m.login_url {
-        Some(v) => {
-            out.set("login_url", text(v), &whence(args.login_url.is_some(), table.login_url.is_some(), "login_url"))
-        }
-        None => out.unset("login_url", &format!("the default, {DEFAULT_LOGIN_URL}")),
-    }
+    optional!(instance_url, |v: &String| text(v), "not set");
+    optional!(login_url, |v: &String| text(v), &format!("the default, {DEFAULT_LOGIN_URL}"));
     match (m.auth_flow, credentials(&m)) {
-        (Some(flow), Ok(_)) => {
+        (Some(flow), usable) => {
             let name = toml::Value::try_from(flow).map_err(|e| invalid(e.to_string()))?;
-            out.set("auth_flow", name, &whence(args.auth_flow.is_some(), table.auth_flow.is_some(), "auth_flow"));
-        }
-        (Some(flow), Err(e)) => {
-            let name = toml::Value::try_from(flow).map_err(|e| invalid(e.to_string()))?;
-            out.set(
-                "auth_flow",
-                name,
-                &format!(
-                    "{}; not usable yet: {e}",
-                    whence(args.auth_flow.is_some(), table.auth_flow.is_some(), "auth_flow")
-                ),
-            );
+            let origin = match usable {
+                Ok(_) => origin!(auth_flow),
+                Err(e) => format!("{}; not usable yet: {e}", origin!(auth_flow)),
+            };
+            out.set("auth_flow", name, &origin);
         }
         (None, Ok(c)) => out.unset("auth_flow", &format!("{}, inferred from the credentials given", c.flow_name())),
         (None, Err(e)) => out.unset("auth_flow", &format!("no usable login yet: {e}")),
     }
-    optional!(client_id, |v: &String| text(v));
-    optional!(username, |v: &String| text(v));
-    optional!(jwt_key_file, |v: &PathBuf| path_value(v));
-    match &m.jwt_audience {
-        Some(v) => out.set(
-            "jwt_audience",
-            text(v),
-            &whence(args.jwt_audience.is_some(), table.jwt_audience.is_some(), "jwt_audience"),
-        ),
-        None => out.unset("jwt_audience", "follows login_url"),
-    }
-    let version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
-    out.set(
-        "api_version",
-        text(version.as_str()),
-        &whence(args.api_version.is_some(), table.api_version.is_some(), "api_version"),
-    );
-    out.set(
-        "batch_size",
-        toml_int(batch_size(m.batch_size)?.into()),
-        &whence(args.batch_size.is_some(), table.batch_size.is_some(), "batch_size"),
-    );
-    out.set(
-        "min_api_remaining",
-        text(&m.api_floor()?.to_string()),
-        &whence(args.min_api_remaining.is_some(), table.min_api_remaining.is_some(), "min_api_remaining"),
-    );
+    optional!(client_id, |v: &String| text(v), "not set");
+    optional!(username, |v: &String| text(v), "not set");
+    optional!(jwt_key_file, |v: &PathBuf| path_value(v), "not set");
+    optional!(jwt_audience, |v: &String| text(v), "follows login_url");
+    effective!(api_version, text(ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?.as_str()));
+    effective!(batch_size, toml_int(batch_size(m.batch_size)?.into()));
+    effective!(min_api_remaining, text(&m.api_floor()?.to_string()));
     let retry = retry_policy(&m)?;
-    out.set(
-        "retries",
-        toml_int(retry.retries.into()),
-        &whence(args.retries.is_some(), table.retries.is_some(), "retries"),
-    );
-    let delay = u64::try_from(retry.first_delay.as_millis()).unwrap_or(u64::MAX);
-    out.set(
-        "retry_delay_ms",
-        toml_int(delay),
-        &whence(args.retry_delay_ms.is_some(), table.retry_delay_ms.is_some(), "retry_delay_ms"),
-    );
-    out.set(
-        "timeout_secs",
-        toml_int(timeout(&m)?.as_secs()),
-        &whence(args.timeout_secs.is_some(), table.timeout_secs.is_some(), "timeout_secs"),
-    );
-    out.set(
-        "max_body_mb",
-        toml_int(max_body_mb(&m)?),
-        &whence(args.max_body_mb.is_some(), table.max_body_mb.is_some(), "max_body_mb"),
-    );
-    out.set(
-        "max_run_secs",
-        toml_int(max_run_secs(&m)?),
-        &whence(args.max_run_secs.is_some(), table.max_run_secs.is_some(), "max_run_secs"),
-    );
-    optional!(ca_file, |v: &PathBuf| path_value(v));
+    effective!(retries, toml_int(retry.retries.into()));
+    effective!(retry_delay_ms, toml_int(u64::try_from(retry.first_delay.as_millis()).unwrap_or(u64::MAX)));
+    effective!(timeout_secs, toml_int(timeout(&m)?.as_secs()));
+    effective!(max_body_mb, toml_int(max_body_mb(&m)?));
+    effective!(max_run_secs, toml_int(max_run_secs(&m)?));
+    optional!(ca_file, |v: &PathBuf| path_value(v), "not set");
     for (name, env, key, file_path, in_table, given) in [
         (
             "client secret",

@@ -2,8 +2,10 @@
 //! `access-audit config`, whose output is TOML that, fed back with `--config`, gives the same
 //! effective configuration.
 
+#[cfg(target_os = "linux")]
 use std::io::{Read, Write};
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 use access_audit::cli::AuthFlow;
@@ -93,11 +95,13 @@ impl Pty {
 }
 
 /// What the child wrote to its terminal, as it comes.
+#[cfg(target_os = "linux")]
 struct Screen {
     chunks: std::sync::mpsc::Receiver<Vec<u8>>,
     seen: String,
 }
 
+#[cfg(target_os = "linux")]
 impl Screen {
     fn watch(master: &std::fs::File) -> Screen {
         let mut reader = master.try_clone().unwrap();

@@ -45,6 +45,7 @@ mod secrets;
 /// Configuration precedence and one-line errors.
 mod settings;
 /// `--target-org` through the Salesforce CLI's stored login (a fake `sf` on PATH): its token used, never shown.
+#[cfg(unix)]
 mod sfcli;
 /// Snapshots fixed up after tampering, and files that are not regular files: refused, everywhere alike.
 mod tamper;

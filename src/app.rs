@@ -202,6 +202,7 @@ impl Plan {
         loaded: snapshot::Loaded,
         previous: Option<&Previous>,
     ) -> Result<(Audit, Vec<String>), Error> {
+        let started = Instant::now();
         let mut audit = analysis::analyse(
             &loaded,
             &Inputs {
@@ -217,9 +218,12 @@ impl Plan {
         }
         audit.meta.split_by_manager = self.split_by_manager;
         audit.seal();
+        tracing::debug!("analysed in {:.2?}", started.elapsed());
         let files = render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
         let out = staging.target().to_path_buf();
+        let committing = Instant::now();
         staging.commit()?;
+        tracing::debug!("committed {} in {:.2?}", out.display(), committing.elapsed());
         print_summary(&audit, &out);
         Ok((audit, files))
     }
@@ -479,7 +483,9 @@ fn report(
         deliver::check_apart(&args.snapshot, out)?;
     }
     // The source must verify before anything is written.
+    let verifying = Instant::now();
     let verified = snapshot::verify(&args.snapshot)?;
+    tracing::debug!("snapshot {} verified in {:.2?}", args.snapshot.display(), verifying.elapsed());
     warn_unresolved(&verified);
     let org_id = verified.manifest.org.id.clone();
     let target = delivery.target(|| Some(org_id), known)?;
@@ -487,9 +493,11 @@ fn report(
         deliver::check_apart(&args.snapshot, &target.dir)?;
     }
     let (mut staging, dir) = report_staging(&target.dir)?;
+    let copying = Instant::now();
     for (name, bytes, sha256) in snapshot::copy_verified(&verified, &args.snapshot, &dir)? {
         staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
     }
+    tracing::debug!("snapshot copied as evidence in {:.2?}", copying.elapsed());
     // What was copied is what was verified, byte for byte: it is read without a second check.
     let found = plan.found_previous(&target)?;
     let previous = plan.previous.as_ref().or(found.as_ref());

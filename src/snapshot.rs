@@ -18,6 +18,8 @@
 //! newline, Ids unique and in order, the rows equal to the manifest's count and
 //! to Salesforce's `totalSize`; references that do not resolve are reported.
 
+mod check;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -829,13 +831,15 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
                 targets.entry(spec.name).or_default().insert(id.to_string());
             }
             for r in &references {
-                let Some(Value::String(to)) = record.get(r.field) else { continue };
+                let Some(to) = record.id_field(r.field) else { continue };
                 let bucket = match targets.get(r.target) {
                     Some(known) if known.contains(to) => continue,
                     Some(_) => &mut dangling,
                     None => &mut pending,
                 };
-                bucket.entry((r.target, to.clone())).or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
+                bucket
+                    .entry((r.target, to.to_string()))
+                    .or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
             }
         });
         let scanned = match scanned {
@@ -914,18 +918,25 @@ struct Scanned {
 
 /// Reads one snapshot file once: hashes every byte, counts the lines, and checks each line (ends
 /// with a newline, is a valid record of `spec`, its Id above the previous one), handing each good
-/// record to `each`. After the first bad record the rest are only hashed and counted.
+/// record's Id and references to `each`. After the first bad record the rest are only hashed and
+/// counted.
+///
+/// Each line is checked as it is parsed ([`check::Shape`]), without building it as a JSON map;
+/// only a line that check cannot accept is parsed into a map and checked by [`validate`], which
+/// decides and words the problem.
 fn scan(
     path: &Path,
     file: &str,
     spec: &ObjectSpec,
-    mut each: impl FnMut(&str, &Map<String, Value>),
+    mut each: impl FnMut(&str, &check::Checked<'_>),
 ) -> std::io::Result<Scanned> {
-    let mut reader = BufReader::new(files::open_member(path)?);
+    let shape = check::Shape::of(spec);
+    let mut reader = BufReader::with_capacity(256 * 1024, files::open_member(path)?);
     let mut hasher = Sha256::new();
     let mut problems = Vec::new();
     let mut line = Vec::new();
     let mut lines = 0u64;
+    // The previous good line's Id (the buffer is reused).
     let mut previous: Option<String> = None;
     loop {
         line.clear();
@@ -946,21 +957,28 @@ fn scan(
             problems.push(at("is blank".into()));
             continue;
         }
-        let record: Map<String, Value> = match serde_json::from_slice(text) {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(at(format!("not a JSON record ({e})")));
-                continue;
+        let map;
+        let checked = match shape.check(text) {
+            Some(checked) => checked,
+            None => {
+                map = match serde_json::from_slice::<Map<String, Value>>(text) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        problems.push(at(format!("not a JSON record ({e})")));
+                        continue;
+                    }
+                };
+                match validate(spec, &map) {
+                    Ok(id) => check::Checked::from_map(spec, id, &map),
+                    Err(e) => {
+                        problems.push(at(e.to_string()));
+                        continue;
+                    }
+                }
             }
         };
-        let id = match validate(spec, &record) {
-            Ok(id) => id,
-            Err(e) => {
-                problems.push(at(e.to_string()));
-                continue;
-            }
-        };
-        match previous.as_deref().map(|p| id.as_str().cmp(p)) {
+        let id = checked.id.as_ref();
+        match previous.as_deref().map(|p| id.cmp(p)) {
             Some(std::cmp::Ordering::Equal) => {
                 problems.push(at(format!("record {id} appears twice")));
                 continue;
@@ -971,8 +989,14 @@ fn scan(
             }
             _ => {}
         }
-        each(&id, &record);
-        previous = Some(id);
+        each(id, &checked);
+        match &mut previous {
+            Some(p) => {
+                p.clear();
+                p.push_str(id);
+            }
+            None => previous = Some(id.to_string()),
+        }
     }
     Ok(Scanned { sha256: hex::encode(hasher.finalize()), lines, problems })
 }

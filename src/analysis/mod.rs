@@ -84,6 +84,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     let rules = inputs.rules;
     let as_of = inputs.as_of;
     let classify = Classifier::new(rules);
+    let started = std::time::Instant::now();
     let users = frames::read_users(snapshot, &frames::UserRules { audited_types: &rules.user_types, as_of })?;
     if !users.columns()?.audited.any() && !inputs.allow_empty {
         return Err(AnalysisError::NoAuditedUsers {
@@ -93,6 +94,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     }
     let frames = frames::read(snapshot, &classify, users)?;
     let users = frames.users.columns()?;
+    tracing::debug!("frames read from the snapshot in {:.2?}", started.elapsed());
 
     // The roster and the exclusions, matched against all users.
     let keys: Vec<UserKeys<'_>> = (0..frames.users.len())
@@ -119,7 +121,9 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         .collect();
     let thresholds = rules::Thresholds::new(rules, as_of);
     let plan = joins::matrix(&frames, &roster_matched, &excluded)?.with_columns(rules::membership(&kinds, &thresholds));
+    let collecting = std::time::Instant::now();
     let matrix = Matrix::new(plan.collect()?, &frames.users)?;
+    tracing::debug!("joins and every report's membership collected in {:.2?}", collecting.elapsed());
 
     // Exclusions are applied last: an excluded user leaves every finding report.
     let is_excluded = matrix.flag(EXCLUDED)?;
@@ -133,6 +137,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     }
 
     // Rows.
+    let building = std::time::Instant::now();
     let mut user_rows = rows::user_rows(&matrix, &frames.users, as_of)?;
     let mut reports = Vec::new();
     for kind in &kinds {
@@ -160,6 +165,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         reports.push(Report::new(kind, Rows::Users(rows)));
     }
 
+    tracing::debug!("report rows built in {:.2?}", building.elapsed());
     let summary = Summary {
         users_in_org: frames.users.len() as u64,
         audited_users: matrix.count(&[AUDITED], &[])?,

@@ -92,8 +92,9 @@ pub fn render_all<E: From<RenderError>>(
 ) -> Result<Vec<String>, E> {
     let mut names = Vec::new();
     for renderer in renderers() {
+        let started = std::time::Instant::now();
         let files = renderer.render(audit)?;
-        tracing::debug!("{}: {} file(s)", renderer.name(), files.len());
+        tracing::debug!("{}: {} file(s) in {:.2?}", renderer.name(), files.len(), started.elapsed());
         for file in files {
             names.push(file.name.clone());
             write(file)?;

@@ -22,10 +22,12 @@ pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let file = LoadedFile::load(cli.config.as_deref())?;
+    // Progress bars only for a person watching: a terminal, and not --quiet.
+    let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cli.command {
-        Command::Pull(args) => pull(args, &file, started),
+        Command::Pull(args) => pull(args, &file, started, progress),
         Command::Report(args) => report(args, &file),
-        Command::Run(args) => pull_and_report(args, &file, started),
+        Command::Run(args) => pull_and_report(args, &file, started, progress),
         Command::Verify(args) => verify(args),
         Command::Config(args) => show_config(args, &file),
     }
@@ -49,15 +51,16 @@ async fn within_deadline<T>(
     }
 }
 
-fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
+fn pull(args: PullArgs, file: &LoadedFile, started: Instant, progress: bool) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let max_run = config.max_run;
     runtime()?.block_on(async {
         let http = http::client(&config.http)?;
         let manifest = within_deadline(started, max_run, async {
             let client = Client::connect(config, http).await?;
-            Ok(snapshot::pull(&client, &args.out, floor).await?)
+            Ok(snapshot::pull(&client, &args.out, floor, options).await?)
         })
         .await?;
         let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum();
@@ -141,10 +144,11 @@ fn report(args: ReportArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
     plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))
 }
 
-fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
+fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant, progress: bool) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let plan = Plan::new(&args.audit, file)?;
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let (mut staging, snapshot_dir) = report_staging(&args.out)?;
     let previous = args.out.join(SNAPSHOT_DIR);
     let max_run = config.max_run;
@@ -153,7 +157,7 @@ fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result
         within_deadline(started, max_run, async {
             let client = Client::connect(config, http).await?;
             let limit = client.check_quota(floor, snapshot::estimate_requests(Some(&previous))).await?;
-            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
+            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit, Some(&previous), options).await?;
             tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
             Ok(())
         })

@@ -6,6 +6,8 @@ mod common;
 
 /// The four login flows, and what a refused login looks like.
 mod auth;
+/// Bulk API 2.0, sequential and parallel REST: the same bytes; pushdown; no Bulk access; progress bars.
+mod bulk;
 /// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.

@@ -8,7 +8,8 @@
 //! `GET …/jobs/query/<id>/results?maxRecords=N&locator=L` answers `text/csv`: a header row of
 //! the selected paths, then up to N rows, every value quoted, null as `""`, datetimes as
 //! `…000Z`; `Sforce-NumberOfRecords` says how many rows, `Sforce-Locator` where the next chunk
-//! starts (the literal `null` after the last). Rows come in no particular order (a fixed
+//! starts (the literal `null` after the last; chunks may hold fewer rows than asked, see
+//! [`crate::Faults::bulk_chunk_rows`]). Rows come in no particular order (a fixed
 //! scramble of the query's order), as Salesforce's do. A locator can be read again. `DELETE`
 //! removes the job (204). A user without the Bulk API ([`crate::SimState::bulk_api`] false) gets
 //! 403 `API_DISABLED_FOR_ORG` when creating a job.
@@ -71,8 +72,9 @@ impl Job {
         }
     }
 
-    fn info(&self) -> Value {
+    fn info(&self, delta: i64) -> Value {
         let state = self.state();
+        let processed = i64::try_from(self.order.len()).unwrap_or(i64::MAX).saturating_add(delta).max(0);
         let mut info = json!({
             "id": self.id,
             "operation": "query",
@@ -87,7 +89,7 @@ impl Job {
             "jobType": "V2Query",
             "lineEnding": "LF",
             "columnDelimiter": "COMMA",
-            "numberRecordsProcessed": if state == "JobComplete" { self.order.len() } else { 0 },
+            "numberRecordsProcessed": if state == "JobComplete" { processed } else { 0 },
             "retries": 0,
             "totalProcessingTime": 0,
         });
@@ -192,7 +194,7 @@ pub(crate) fn create(st: &mut SimState, version: u32, body: &[u8]) -> Result<Res
         ready_at: now + st.faults.bulk_processing,
         end,
     };
-    let mut info = job.info();
+    let mut info = job.info(0);
     info["state"] = json!("UploadComplete");
     st.bulk_jobs.insert(id, job);
     st.served("bulk-create");
@@ -201,7 +203,12 @@ pub(crate) fn create(st: &mut SimState, version: u32, body: &[u8]) -> Result<Res
 
 /// `GET /jobs/query/<id>`
 pub(crate) fn info(st: &mut SimState, id: &str) -> Result<Response, ApiError> {
-    let info = st.bulk_jobs.get(id).ok_or_else(|| unknown_job(id))?.info();
+    let job = st.bulk_jobs.get(id).ok_or_else(|| unknown_job(id))?;
+    let delta = match &st.faults.total_size_delta {
+        Some((o, delta)) if o.eq_ignore_ascii_case(job.object()) => *delta,
+        _ => 0,
+    };
+    let info = job.info(delta);
     st.served("bulk-poll");
     Ok(json_response(StatusCode::OK, &info))
 }
@@ -260,6 +267,9 @@ pub(crate) fn results(st: &mut SimState, parts: &Parts, version: u32, id: &str) 
                 )));
             }
         }
+    }
+    if st.faults.bulk_chunk_rows > 0 {
+        max_records = max_records.min(st.faults.bulk_chunk_rows);
     }
     let end = (offset + max_records).min(total);
     let next = if end < total { end.to_string() } else { "null".to_string() };

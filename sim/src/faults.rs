@@ -88,7 +88,8 @@ pub struct Faults {
     pub expire_tokens_after: Option<u64>,
     /// (object, delta): the first page's and every page's `totalSize` for
     /// queries of `object` is off by delta from the rows actually delivered
-    /// (rows delivered are unchanged). Never below 0.
+    /// (rows delivered are unchanged), and so is a Bulk job's
+    /// `numberRecordsProcessed`. Never below 0.
     pub total_size_delta: Option<(String, i64)>,
     /// Replace field `field` (top-level name) of the record at index `index`
     /// (file order) of `object` by `value` in query answers (a malformed
@@ -109,6 +110,11 @@ pub struct Faults {
     pub bulk_failed_jobs: u64,
     /// The next N Bulk query jobs created end `Aborted`.
     pub bulk_aborted_jobs: u64,
+    /// At most this many rows per Bulk results chunk, whatever `maxRecords`
+    /// asks (Salesforce may send fewer); 0: as many as asked.
+    pub bulk_chunk_rows: usize,
+    /// (object, delta): `SELECT COUNT()` of `object` answers off by delta.
+    pub count_delta: Option<(String, i64)>,
 }
 
 impl Faults {
@@ -130,6 +136,8 @@ impl Faults {
             && self.bulk_processing.is_zero()
             && self.bulk_failed_jobs == 0
             && self.bulk_aborted_jobs == 0
+            && self.bulk_chunk_rows == 0
+            && self.count_delta.is_none()
     }
 }
 

@@ -235,6 +235,8 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
         bulk_processing: Duration::from_millis(cli.bulk_processing_ms),
         bulk_failed_jobs: cli.bulk_failed_jobs,
         bulk_aborted_jobs: cli.bulk_aborted_jobs,
+        bulk_chunk_rows: 0,
+        count_delta: None,
     };
     config.bulk_api = !cli.no_bulk_api;
     Ok((config, cli.port))

@@ -635,9 +635,14 @@ fn first_page(st: &mut SimState, parts: &Parts, version: u32) -> Result<Reply, A
     if plan.count {
         st.stats.count_queries += 1;
         st.served("count");
+        let delta = match &st.faults.count_delta {
+            Some((o, delta)) if o.eq_ignore_ascii_case(plan.object.name) => *delta,
+            _ => 0,
+        };
+        let reported = i64::try_from(total).unwrap_or(i64::MAX).saturating_add(delta).max(0);
         return Ok(Reply::Ready(json_response(
             StatusCode::OK,
-            &json!({"totalSize": total, "done": true, "records": []}),
+            &json!({"totalSize": reported, "done": true, "records": []}),
         )));
     }
     st.served("query");

@@ -209,7 +209,9 @@ impl Client {
         request: reqwest::RequestBuilder,
         tally: Option<&Tally>,
     ) -> Result<(reqwest::Response, String), Failure> {
-        let response = match request.send().await {
+        let request = request.build().map_err(|e| Failure::transport(what, TransportError::from_reqwest(e)))?;
+        tracing::debug!(what, path = request.url().path(), "{}", request.method());
+        let response = match self.http.execute(request).await {
             Ok(r) => r,
             Err(e) => return Err(Failure::transport(what, TransportError::from_reqwest(e))),
         };
@@ -217,7 +219,6 @@ impl Client {
         if let Some(tally) = tally {
             tally.add_request();
         }
-        tracing::debug!(what, path = response.url().path(), status = response.status().as_u16(), "answer");
         if let Some(usage) =
             response.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::from_header)
         {
@@ -419,7 +420,7 @@ impl Client {
 
     /// `SELECT COUNT() FROM …`: the rows a query would return, as its `totalSize`.
     pub async fn count(&self, object: &str, soql: &str, tally: &Tally) -> Result<u64, SalesforceError> {
-        let what = format!("count of {object}");
+        let what = format!("query of {object}");
         let (value, _) = self.get_json(&what, Some(tally), |base| self.query_url(base, soql), false).await?;
         value.get("totalSize").and_then(Value::as_u64).ok_or_else(|| SalesforceError::BadResponse {
             what,

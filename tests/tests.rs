@@ -8,10 +8,14 @@ mod common;
 mod auth;
 /// Bulk API 2.0, sequential and parallel REST: the same bytes; pushdown; no Bulk access; progress bars.
 mod bulk;
+/// The Bulk API fault matrix: alone and combined with REST faults.
+mod bulk_faults;
 /// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
+/// Parallel REST cursors: the limit across all objects, ranges that must add up.
+mod cursors;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.

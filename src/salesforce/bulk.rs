@@ -398,7 +398,10 @@ struct CsvStream {
     /// Whether this chunk's own header row was read.
     own_header: bool,
     rows: u64,
-    last_byte: Option<u8>,
+    /// Bytes were fed (an empty chunk has no header row).
+    fed: bool,
+    /// The body ended: a row the parser still hands on had no final newline, so the body was cut.
+    at_end: bool,
     /// Fields of the last row, when it had the wrong number of them (only the last may: a cut).
     short_row: Option<usize>,
 }
@@ -414,15 +417,14 @@ impl CsvStream {
             header,
             own_header: false,
             rows: 0,
-            last_byte: None,
+            fed: false,
+            at_end: false,
             short_row: None,
         }
     }
 
     fn feed<S: CsvSink>(&mut self, mut input: &[u8], sink: &mut S) -> Result<(), Stop<S::Error>> {
-        if let Some(&b) = input.last() {
-            self.last_byte = Some(b);
-        }
+        self.fed |= !input.is_empty();
         loop {
             let (result, read, written, ended) =
                 self.reader.read_record(input, &mut self.out[self.out_len..], &mut self.ends[self.ends_len..]);
@@ -450,23 +452,25 @@ impl CsvStream {
         }
     }
 
-    /// Ends the chunk: the last row, if it did not end with a newline, then the checks.
+    /// Ends the chunk. Every row of a results chunk ends with a newline; a row the parser only
+    /// completes now (the body stopped inside it, maybe inside a quoted field) means the body was
+    /// cut, and that row is not handed on.
     fn finish<S: CsvSink>(&mut self, sink: &mut S) -> Result<u64, Stop<S::Error>> {
-        let ended_with_newline = self.last_byte.is_none_or(|b| b == b'\n');
+        self.at_end = true;
         self.feed(&[], sink)?;
-        if !ended_with_newline {
-            return Err(Stop::Cut("the last line has no final newline".into()));
-        }
         if let Some(fields) = self.short_row {
             return Err(Stop::Cut(format!("the last row has {fields} fields, not the header's")));
         }
-        if !self.own_header && self.last_byte.is_some() {
+        if !self.own_header && self.fed {
             return Err(Stop::Malformed("the chunk has no header row".into()));
         }
         Ok(self.rows)
     }
 
     fn record<S: CsvSink>(&mut self, sink: &mut S) -> Result<(), Stop<S::Error>> {
+        if self.at_end {
+            return Err(Stop::Cut("the last row has no final newline".into()));
+        }
         if let Some(fields) = self.short_row {
             // A row with the wrong number of fields that is not the last one.
             return Err(Stop::Malformed(format!("row {} has {fields} fields, not the header's", self.rows)));
@@ -614,10 +618,13 @@ mod tests {
         // Cut inside the last row: no final newline.
         let (_, rows) = parse_in_pieces(&CSV[..CSV.len() - 10], 5);
         assert!(rows.unwrap_err().starts_with("cut: "));
-        // Cut right after a newline inside a quoted field: the row is short.
-        let cut = b"\"Id\",\"Name\",\"Profile.Name\"\n\"005B\",\"Line\n";
-        let (_, rows) = parse_in_pieces(cut, 3);
-        assert!(rows.unwrap_err().starts_with("cut: "), "an unterminated quote");
+        // Cut right after a newline inside a quoted field, the last one or not: never handed on.
+        for cut in [&b"\"Id\",\"Name\",\"Profile.Name\"\n\"005B\",\"Line\n"[..], b"\"Id\",\"Name\"\n\"005B\",\"Line\n"]
+        {
+            let (sink, rows) = parse_in_pieces(cut, 3);
+            assert!(rows.unwrap_err().starts_with("cut: "), "an unterminated quote");
+            assert!(sink.rows.is_empty());
+        }
         // A short row in the middle is malformed, not cut.
         let bad = b"\"Id\",\"Name\"\n\"005A\"\n\"005B\",\"B\"\n";
         let (_, rows) = parse_in_pieces(bad, 4);

@@ -341,7 +341,7 @@ mod floor {
             }
         }
         // The largest first, as the pull queues them.
-        queries.sort_by(|a, b| b.0.cmp(&a.0));
+        queries.sort_by_key(|q| std::cmp::Reverse(q.0));
         let rest = queries.into_iter().map(|(_, soql)| {
             let (ctx, cursors) = (ctx.clone(), cursors.clone());
             async move {

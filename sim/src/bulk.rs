@@ -23,9 +23,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::http::json_response;
+use crate::http::{ApiError, json_response, malformed};
 use crate::org::Record;
-use crate::server::{ApiError, malformed};
 use crate::{SimState, soql};
 
 /// Bulk API 2.0 query jobs exist from this API version on.
@@ -121,7 +120,7 @@ fn scramble(selection: Vec<u32>) -> Vec<u32> {
     if n < 3 {
         return selection;
     }
-    let stride = [7_919usize, 7_907, 7_901, 7_883, 104_729].into_iter().find(|p| n % p != 0).unwrap_or(1);
+    let stride = [7_919usize, 7_907, 7_901, 7_883, 104_729].into_iter().find(|p| !n.is_multiple_of(*p)).unwrap_or(1);
     (0..n).map(|i| selection[(i * stride) % n]).collect()
 }
 

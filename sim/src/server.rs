@@ -27,7 +27,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{BadText, Endpoint, Injected, Malformed};
-use crate::http::{JSON_CONTENT_TYPE, json_response};
+use crate::http::{ApiError, JSON_CONTENT_TYPE, json_response, malformed, sf_error};
 use crate::{Cursor, CursorEntry, Shared, SimState, bulk, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
@@ -127,35 +127,8 @@ fn parse_version(segment: &str) -> Option<u32> {
     major.parse().ok().filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
 }
 
-/// A REST error: `[{"message": ..., "errorCode": ...}]`.
-pub(crate) fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
-    json_response(status, &json!([{"message": message, "errorCode": code}]))
-}
-
 fn not_found() -> Response {
     sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
-}
-
-/// A REST error not yet rendered (kept small so `Result`s stay cheap).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
-    }
-
-    pub(crate) fn into_response(self) -> Response {
-        sf_error(self.status, self.code, &self.message)
-    }
-}
-
-pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
 }
 
 fn invalid_locator(message: impl Into<String>) -> ApiError {

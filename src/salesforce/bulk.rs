@@ -29,7 +29,7 @@ use serde_json::json;
 use url::Url;
 
 use super::error::{SalesforceError, Transient};
-use super::rest::{Client, Failure, ReplacedText};
+use super::rest::{Checkpoints, Client, Failure, ReplacedText};
 use super::tally::Tally;
 use crate::http::{self, BodyLimit, TransportError};
 
@@ -57,18 +57,14 @@ const NOT_ALLOWED: &[&str] = &[
     "NOT_FOUND",
 ];
 
-/// Where a job's rows go, one at a time. Like [`super::RecordSink`], it keeps what came before
-/// the last checkpoint and drops the rest on rollback (a chunk read again) or everything on
-/// restart (a job created again).
-pub trait CsvSink {
+/// Where a job's rows go, one at a time (rolled back when a chunk is read again, restarted
+/// when a job is created again: see [`Checkpoints`]).
+pub trait CsvSink: Checkpoints {
     type Error: From<SalesforceError>;
     /// The header row (every chunk repeats it; this is called once per job).
     fn header(&mut self, columns: &[&str]) -> Result<(), Self::Error>;
     /// One row, its fields in header order, and the columns whose text had to be repaired.
     fn row(&mut self, fields: &[&str], replaced: Vec<ReplacedText>) -> Result<(), Self::Error>;
-    fn checkpoint(&mut self);
-    fn rollback(&mut self);
-    fn restart(&mut self);
 }
 
 /// What a complete Bulk query cost and returned.
@@ -568,6 +564,9 @@ mod tests {
             self.replaced.extend(replaced.into_iter().map(|r| r.field));
             Ok(())
         }
+    }
+
+    impl Checkpoints for Rows {
         fn checkpoint(&mut self) {
             self.kept = self.rows.len();
         }

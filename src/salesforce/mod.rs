@@ -21,5 +21,5 @@ pub use body::json_kind;
 pub use bulk::{BULK_MIN_VERSION, BulkStats, CsvSink};
 pub use error::{ApiFailure, SalesforceError, Transient};
 pub use limits::{ApiUsage, Limit};
-pub use rest::{Client, QueryStats, RecordSink, ReplacedText, login_with_retry};
+pub use rest::{Checkpoints, Client, QueryStats, RecordSink, ReplacedText, login_with_retry};
 pub use tally::Tally;

@@ -55,23 +55,27 @@ pub struct ReplacedText {
     pub detail: &'static str,
 }
 
-/// Where a query's records go, one at a time.
+/// What a sink of records keeps when an answer breaks off or a query starts over.
 ///
 /// An answer can break off after some of its records were handed on (a cut body is read again),
-/// and a query can start over (a lost cursor): the sink keeps what came before the last
-/// [`RecordSink::checkpoint`] and drops the rest on [`RecordSink::rollback`], or everything on
-/// [`RecordSink::restart`], so that two reads of one answer, or two cursors, are never stitched
-/// together.
-pub trait RecordSink {
-    type Error: From<SalesforceError>;
-    /// One record without `attributes`, and the text fields that were repaired in it.
-    fn record(&mut self, record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), Self::Error>;
+/// and a query can start over (a lost cursor, a Bulk job created again): the sink keeps what came
+/// before the last [`Checkpoints::checkpoint`] and drops the rest on [`Checkpoints::rollback`], or
+/// everything on [`Checkpoints::restart`], so that two reads of one answer, or two cursors, are
+/// never stitched together.
+pub trait Checkpoints {
     /// The records handed on so far came in answers that arrived whole: keep them.
     fn checkpoint(&mut self);
     /// Drop the records handed on since the last checkpoint: their answer broke off.
     fn rollback(&mut self);
     /// Drop every record: the query starts over.
     fn restart(&mut self);
+}
+
+/// Where a REST query's records go, one at a time.
+pub trait RecordSink: Checkpoints {
+    type Error: From<SalesforceError>;
+    /// One record without `attributes`, and the text fields that were repaired in it.
+    fn record(&mut self, record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), Self::Error>;
 }
 
 /// How many times one query may start over after INVALID_QUERY_LOCATOR.

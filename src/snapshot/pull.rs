@@ -45,7 +45,9 @@ use super::{
 use crate::cli::ApiChoice;
 use crate::config::{ApiFloor, PullSettings};
 use crate::deliver::{Staging, io_err};
-use crate::salesforce::{BULK_MIN_VERSION, Client, CsvSink, Limit, RecordSink, ReplacedText, SalesforceError, Tally};
+use crate::salesforce::{
+    BULK_MIN_VERSION, Checkpoints, Client, CsvSink, Limit, RecordSink, ReplacedText, SalesforceError, Tally,
+};
 
 /// Filters pushed into the SOQL, by object: each keeps exactly the rows some report can use.
 pub const PUSHDOWN: &[(&str, &str)] = &[
@@ -231,7 +233,7 @@ pub async fn pull_into(
     .await?;
     let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
     // The largest first: their queries queue first for the cursors.
-    plans.sort_by(|a, b| b.size.cmp(&a.size));
+    plans.sort_by_key(|p| std::cmp::Reverse(p.size));
     let pulled: Vec<Pulled> = futures::future::try_join_all(plans.into_iter().map(|plan| pull_object(&shared, plan)))
         .await?
         .into_iter()
@@ -583,20 +585,22 @@ impl<'a> ObjectSink<'a> {
             });
         }
     }
+}
 
-    fn checkpoint_segment(&mut self) {
+impl Checkpoints for ObjectSink<'_> {
+    fn checkpoint(&mut self) {
         if let Err(e) = self.segment.checkpoint() {
             self.failed.get_or_insert(e);
         }
         self.warnings_mark = self.warnings.len();
     }
 
-    fn rollback_segment(&mut self) {
+    fn rollback(&mut self) {
         self.segment.rollback();
         self.warnings.truncate(self.warnings_mark);
     }
 
-    fn restart_segment(&mut self) {
+    fn restart(&mut self) {
         self.segment.restart();
         self.warnings.clear();
         self.warnings_mark = 0;
@@ -622,18 +626,6 @@ impl RecordSink for ObjectSink<'_> {
         self.line.clear();
         self.shape.line_from_map(&record, &mut self.line);
         self.segment.push(&id, &self.line)
-    }
-
-    fn checkpoint(&mut self) {
-        self.checkpoint_segment();
-    }
-
-    fn rollback(&mut self) {
-        self.rollback_segment();
-    }
-
-    fn restart(&mut self) {
-        self.restart_segment();
     }
 }
 
@@ -676,18 +668,6 @@ impl CsvSink for ObjectSink<'_> {
         self.line.clear();
         self.shape.line_from_cells(&cells, &mut self.line);
         self.segment.push(&id, &self.line)
-    }
-
-    fn checkpoint(&mut self) {
-        self.checkpoint_segment();
-    }
-
-    fn rollback(&mut self) {
-        self.rollback_segment();
-    }
-
-    fn restart(&mut self) {
-        self.restart_segment();
     }
 }
 
@@ -736,8 +716,8 @@ mod tests {
         let mut sink = ObjectSink::new(&shape, &runs);
         sink.record(record(r#"{"Id":"06000000000000BAAA","UserId":"005000000000001AAA","IsFrozen":true}"#), Vec::new())
             .unwrap();
-        RecordSink::checkpoint(&mut sink);
-        RecordSink::restart(&mut sink);
+        sink.checkpoint();
+        sink.restart();
         sink.record(
             record(
                 r#"{"IsPasswordLocked":true,"IsFrozen":false,"UserId":"005000000000001AAA","Id":"06000000000000AAAA"}"#,
@@ -745,7 +725,7 @@ mod tests {
             Vec::new(),
         )
         .unwrap();
-        RecordSink::checkpoint(&mut sink);
+        sink.checkpoint();
         let (files, rows, _) = sink.finish().unwrap();
         assert_eq!(rows, 1);
         let out = dir.path().join("UserLogin.ndjson");

@@ -177,7 +177,7 @@ impl<'d> Segment<'d> {
     /// Sorts `entries` and writes them to `onto` when they all come after its last line, else to
     /// a new run (`onto` is then kept as it was).
     fn write_run(&mut self, mut entries: Vec<Entry>, onto: Option<Run>) -> Result<Run, SnapshotError> {
-        entries.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        entries.sort_unstable_by_key(|e| e.key);
         if let Some(pair) = entries.windows(2).find(|w| w[0].key == w[1].key) {
             return Err(SnapshotError::Duplicate { object: self.object.to_string(), id: id_of(&pair[0].key) });
         }

@@ -63,8 +63,10 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         return init(args, cli.config.as_deref());
     }
     let file = LoadedFile::load(cli.config.as_deref())?;
+    // Progress bars only for a person watching: a terminal, and not --quiet.
+    let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cli.command {
-        Command::Pull(args) => pull(args, &file, started),
+        Command::Pull(args) => pull(args, &file, started, progress),
         Command::Report(args) => {
             let org = report_org(&args, &file)?;
             let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file, org.folder())?;
@@ -78,7 +80,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 delivery.guard(|known| {
                     let (config, _) = org.connection(&args.salesforce, &args.org, &file)?;
                     let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, &file)?, None)?;
-                    pull_and_report(config, &plan, &delivery, started, known).map(|(outcome, _)| outcome)
+                    pull_and_report(config, &plan, &delivery, started, known, progress).map(|(outcome, _)| outcome)
                 })
             }
         },
@@ -108,15 +110,16 @@ async fn within_deadline<T>(
     }
 }
 
-fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, Error> {
+fn pull(args: PullArgs, file: &LoadedFile, started: Instant, progress: bool) -> Result<Outcome, Error> {
     let (config, _) = Org::target(&args.org, file).connection(&args.salesforce, &args.org, file)?;
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let max_run = config.max_run;
     runtime()?.block_on(async {
         let http = http::client(&config.http)?;
         let manifest = within_deadline(started, max_run, async {
             let client = Client::connect(config, http).await?;
-            Ok(snapshot::pull(&client, &args.out, floor).await?)
+            Ok(snapshot::pull(&client, &args.out, floor, options).await?)
         })
         .await?;
         let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum();
@@ -505,8 +508,10 @@ fn pull_and_report(
     delivery: &Delivery,
     started: Instant,
     known: &mut Known,
+    progress: bool,
 ) -> Result<(Outcome, Audit), Error> {
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let max_run = config.max_run;
     // A bad --out (or a busy org) fails before any request; a dated run of an org named only by
     // its Id learns the Id from the login first.
@@ -533,7 +538,7 @@ fn pull_and_report(
             };
             let previous = previous_snapshot(&target);
             let limit = client.check_quota(floor, snapshot::estimate_requests(previous.as_deref())).await?;
-            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
+            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit, previous.as_deref(), options).await?;
             tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
             Ok((target, staging, snapshot_dir))
         })
@@ -902,7 +907,8 @@ fn audit_one(
     let run = |known: &mut Known| {
         let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, file)?, Some(as_of))?;
         let (config, _) = org.connection(&args.salesforce, &args.org, file)?;
-        pull_and_report(config, &plan, &delivery, started, known)
+        // No progress bars: several orgs' bars at once would only garble each other.
+        pull_and_report(config, &plan, &delivery, started, known, false)
     };
     match run(&mut known) {
         Ok((outcome, audit)) => {

@@ -454,6 +454,18 @@ pub enum AuthFlow {
     AccessToken,
 }
 
+/// Which Salesforce API pulls the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiChoice {
+    /// Bulk API 2.0 for objects above --bulk-threshold rows, REST for the rest (and for all when the user may not use Bulk).
+    Auto,
+    /// The REST query API only (in parallel Id ranges for large objects, up to --max-cursors at once).
+    Rest,
+    /// Bulk API 2.0 for every object but the Organization (API 47.0 or later).
+    Bulk,
+}
+
 /// Connection to the org. Names follow the Salesforce CLI where it has one.
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Salesforce connection")]
@@ -533,6 +545,22 @@ pub struct SalesforceArgs {
     /// Extra trusted CA certificates (PEM), e.g. a corporate TLS-inspecting proxy's; certificates are always verified.
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_CA_FILE", hide_env_values = true)]
     pub ca_file: Option<PathBuf>,
+
+    /// Which API pulls the objects (default auto).
+    #[arg(long, value_enum, value_name = "API", env = "ACCESS_AUDIT_API", hide_env_values = true)]
+    pub api: Option<ApiChoice>,
+
+    /// With --api auto, objects of more rows than this are pulled with a Bulk API 2.0 job (default 50000).
+    #[arg(long, value_name = "ROWS", env = "ACCESS_AUDIT_BULK_THRESHOLD", hide_env_values = true)]
+    pub bulk_threshold: Option<u64>,
+
+    /// The most REST query cursors open at once, across all objects, 1 to 10 (Salesforce's limit per user); 1 pulls one query after another (default 5).
+    #[arg(long, value_name = "N", env = "ACCESS_AUDIT_MAX_CURSORS", hide_env_values = true)]
+    pub max_cursors: Option<u32>,
+
+    /// Pull every permission set assignment, the profile-owned ones too, which no report uses (for comparison or an audit of the pull itself); by default the query filters them out.
+    #[arg(long)]
+    pub no_pushdown: bool,
 }
 
 impl SalesforceArgs {

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credentials, JwtKey};
-use crate::cli::{AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEnv, RuleArgs, SalesforceArgs, SmtpTls};
+use crate::cli::{ApiChoice, AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEnv, RuleArgs, SalesforceArgs, SmtpTls};
 use crate::endpoint::{
     DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
 };
@@ -35,6 +35,11 @@ pub const DEFAULT_API_VERSION: &str = "62.0";
 pub const DEFAULT_BATCH_SIZE: u32 = 2000;
 /// The most one REST answer may hold, in MB (MiB): a 2,000-row page is well under 10 MB.
 pub const DEFAULT_MAX_BODY_MB: u64 = 64;
+/// Objects of more rows than this go to a Bulk API job under `--api auto`.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 50_000;
+/// REST query cursors open at once (Salesforce allowed 10 per user for years; half leaves room
+/// for the org's other integrations running as the same user).
+pub const DEFAULT_MAX_CURSORS: u32 = 5;
 /// How long a run may wait on Salesforce in all, in seconds (4 hours): far above any
 /// measured pull, and short enough that a weekly or daily cron run never overlaps the next.
 pub const DEFAULT_MAX_RUN_SECS: u64 = 4 * 3600;
@@ -204,6 +209,10 @@ pub struct FileSalesforce {
     pub max_body_mb: Option<u64>,
     pub max_run_secs: Option<u64>,
     pub ca_file: Option<PathBuf>,
+    pub api: Option<ApiChoice>,
+    pub bulk_threshold: Option<u64>,
+    pub max_cursors: Option<u32>,
+    pub pushdown: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
@@ -328,6 +337,31 @@ pub struct SalesforceConfig {
     pub max_body: BodyLimit,
     /// How long the run may wait on Salesforce in all (`--max-run-secs`).
     pub max_run: std::time::Duration,
+    /// Which API pulls what, and how many cursors at once.
+    pub pull: PullSettings,
+}
+
+/// How the objects are pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullSettings {
+    pub api: ApiChoice,
+    /// `--api auto` pulls objects of more rows than this through Bulk.
+    pub bulk_threshold: u64,
+    /// REST query cursors open at once, across all objects.
+    pub max_cursors: u32,
+    /// Filter out in the query the rows no report uses.
+    pub pushdown: bool,
+}
+
+impl Default for PullSettings {
+    fn default() -> Self {
+        PullSettings {
+            api: ApiChoice::Auto,
+            bulk_threshold: DEFAULT_BULK_THRESHOLD,
+            max_cursors: DEFAULT_MAX_CURSORS,
+            pushdown: true,
+        }
+    }
 }
 
 /// How transient failures are retried: capped exponential backoff with full jitter.
@@ -921,6 +955,10 @@ impl FileSalesforce {
             max_body_mb: args.max_body_mb.or(f.max_body_mb),
             max_run_secs: args.max_run_secs.or(f.max_run_secs),
             ca_file: path(&args.ca_file, &f.ca_file),
+            api: args.api.or(f.api),
+            bulk_threshold: args.bulk_threshold.or(f.bulk_threshold),
+            max_cursors: args.max_cursors.or(f.max_cursors),
+            pushdown: if args.no_pushdown { Some(false) } else { f.pushdown },
         }
     }
 
@@ -996,8 +1034,42 @@ impl SalesforceConfig {
         let http = HttpSettings { timeout: timeout(&m)?, ca_pem };
         let max_body = BodyLimit { bytes: max_body_mb(&m)? * BodyLimit::MIB, setting: "--max-body-mb" };
         let max_run = std::time::Duration::from_secs(max_run_secs(&m)?);
-        Ok(SalesforceConfig { credentials, api_version, batch_size, retry, min_api_remaining, http, max_body, max_run })
+        let pull = pull_settings(&m, &api_version)?;
+        Ok(SalesforceConfig {
+            credentials,
+            api_version,
+            batch_size,
+            retry,
+            min_api_remaining,
+            http,
+            max_body,
+            max_run,
+            pull,
+        })
     }
+}
+
+fn pull_settings(m: &FileSalesforce, version: &ApiVersion) -> Result<PullSettings, ConfigError> {
+    let defaults = PullSettings::default();
+    let max_cursors = m.max_cursors.unwrap_or(defaults.max_cursors);
+    if !(1..=10).contains(&max_cursors) {
+        return Err(invalid(format!(
+            "--max-cursors must be between 1 and 10 (Salesforce's open cursors per user), got {max_cursors}"
+        )));
+    }
+    let api = m.api.unwrap_or(defaults.api);
+    let major: u32 = version.as_str().split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if api == ApiChoice::Bulk && major < crate::salesforce::BULK_MIN_VERSION {
+        return Err(invalid(format!(
+            "--api bulk needs Bulk API 2.0 query jobs, which exist from API 47.0 on; --api-version is {version}"
+        )));
+    }
+    Ok(PullSettings {
+        api,
+        bulk_threshold: m.bulk_threshold.unwrap_or(defaults.bulk_threshold),
+        max_cursors,
+        pushdown: m.pushdown.unwrap_or(defaults.pushdown),
+    })
 }
 
 fn retry_policy(m: &FileSalesforce) -> Result<RetryPolicy, ConfigError> {
@@ -1616,6 +1688,17 @@ fn describe_connection(
     effective!(timeout_secs, toml_int(timeout(&m)?.as_secs()));
     effective!(max_body_mb, toml_int(max_body_mb(&m)?));
     effective!(max_run_secs, toml_int(max_run_secs(&m)?));
+    let version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
+    let pull = pull_settings(&m, &version)?;
+    effective!(api, toml::Value::try_from(pull.api).map_err(|e| invalid(e.to_string()))?);
+    effective!(bulk_threshold, toml_int(pull.bulk_threshold));
+    effective!(max_cursors, toml_int(pull.max_cursors.into()));
+    let pushdown_origin = if args.no_pushdown {
+        "--no-pushdown".to_string()
+    } else {
+        whence(false, table.pushdown.is_some(), "pushdown")
+    };
+    out.set("pushdown", toml::Value::Boolean(pull.pushdown), &pushdown_origin);
     optional!(ca_file, |v: &PathBuf| path_value(v), "not set");
     for (name, env, key, file_path, in_table, given) in [
         (

@@ -20,19 +20,26 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::ApiFloor;
-use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
+use crate::deliver::{FolderKind, OutputError, folders, io_err};
 use crate::files;
 pub use crate::model::DataWarning;
-use crate::salesforce::{ApiFailure, ApiUsage, Client, Limit, RecordSink, ReplacedText, SalesforceError, json_kind};
+use crate::salesforce::{ApiFailure, ApiUsage, Limit, SalesforceError, json_kind};
+
+mod keyspace;
+pub mod progress;
+mod pull;
+mod record;
+mod runs;
+
+pub use pull::{PUSHDOWN, PullOptions, base_soql, estimate_requests, pull, pull_into};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
 pub const MANIFEST: &str = "manifest.json";
@@ -256,7 +263,7 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|d| d.with_timezone(&Utc))
 }
 
-fn valid_id(s: &str) -> bool {
+pub(crate) fn valid_id(s: &str) -> bool {
     (s.len() == 15 || s.len() == 18) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
@@ -366,6 +373,16 @@ pub struct ManifestObject {
     pub total_size: u64,
     pub pages: u64,
     pub sha256: String,
+    /// The API it came through: `rest` or `bulk` (absent in snapshots of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// The exact SOQL of each query sent when the object was pulled in Id ranges (`soql` is then
+    /// what they add up to); empty when `soql` is the one query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<String>,
+    /// API requests spent on it: counts, probes, pages, Bulk job calls, retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -400,16 +417,6 @@ impl Manifest {
     pub fn object(&self, name: &str) -> Option<&ManifestObject> {
         self.objects.iter().find(|o| o.object == name)
     }
-}
-
-/// One object's records as pulled: (Id, NDJSON line), sorted by Id when written.
-struct Pulled {
-    spec: &'static ObjectSpec,
-    soql: String,
-    lines: Vec<(String, String)>,
-    warnings: Vec<DataWarning>,
-    total_size: u64,
-    pages: u64,
 }
 
 /// Explains INVALID_FIELD and INVALID_TYPE in the audit's own words.
@@ -477,204 +484,6 @@ fn field_version(object: &str, field: &str) -> Option<u32> {
         (_, "IsOwnedByProfile") => Some(25),
         _ => object_version(object),
     }
-}
-
-/// Collects one object's records as NDJSON lines, validating each as it arrives, and the data
-/// warnings of the fields whose text had to be repaired.
-struct Collector {
-    spec: &'static ObjectSpec,
-    lines: Vec<(String, String)>,
-    warnings: Vec<DataWarning>,
-}
-
-impl Collector {
-    fn new(spec: &'static ObjectSpec) -> Collector {
-        Collector { spec, lines: Vec::new(), warnings: Vec::new() }
-    }
-}
-
-impl RecordSink for Collector {
-    type Error = SnapshotError;
-
-    fn record(&mut self, mut record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), SnapshotError> {
-        // Salesforce returns exactly the fields asked for; keep the snapshot to those if a server sends more.
-        record.retain(|key, _| self.spec.fields.iter().any(|f| f.path.split('.').next() == Some(key.as_str())));
-        let id = validate(self.spec, &record)?;
-        for r in replaced {
-            if record.contains_key(r.field.split('.').next().unwrap_or_default()) {
-                tracing::warn!(
-                    "{} record {id}: field {}: {}; the record is kept and flagged",
-                    self.spec.name,
-                    r.field,
-                    r.detail
-                );
-                self.warnings.push(DataWarning {
-                    object: self.spec.name.to_string(),
-                    id: id.clone(),
-                    field: r.field,
-                    detail: r.detail.to_string(),
-                });
-            }
-        }
-        self.lines.push((id, serde_json::to_string(&record).expect("a JSON map always serialises")));
-        Ok(())
-    }
-
-    fn restart(&mut self) {
-        self.lines.clear();
-        self.warnings.clear();
-    }
-}
-
-async fn pull_object(client: &Client, spec: &'static ObjectSpec) -> Result<Pulled, SnapshotError> {
-    let soql = spec.soql();
-    let mut collector = Collector::new(spec);
-    let stats = client
-        .query_all(spec.name, &soql, &mut collector)
-        .await
-        .map_err(|e| explain(e, spec, client.api_version().as_str()))?;
-    tracing::info!("pulled {}: {} rows in {} page(s)", spec.name, stats.rows, stats.pages);
-    Ok(Pulled {
-        spec,
-        soql,
-        lines: collector.lines,
-        warnings: collector.warnings,
-        total_size: stats.total_size,
-        pages: stats.pages,
-    })
-}
-
-/// Pulls an optional object; `None` when the org does not offer it (unknown object or field,
-/// or refused), with a warning. Faults that are not about the object still fail the pull.
-async fn pull_optional(client: &Client, spec: &'static ObjectSpec) -> Result<Option<Pulled>, SnapshotError> {
-    match pull_object(client, spec).await {
-        Ok(p) => Ok(Some(p)),
-        Err(
-            e @ (SnapshotError::MissingObject { .. }
-            | SnapshotError::MissingField { .. }
-            | SnapshotError::Salesforce(SalesforceError::Api { status: 400 | 403 | 404, .. })),
-        ) if spec.optional => {
-            tracing::warn!("{e}; going on without {}", spec.name);
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// About how many requests a pull will spend: the pages of the previous pull into the same
-/// place when there is one, else one page per object.
-pub fn estimate_requests(previous: Option<&Path>) -> u64 {
-    let fallback = OBJECTS.len() as u64;
-    let Some(dir) = previous else { return fallback };
-    match read_manifest(dir) {
-        Ok(m) => OBJECTS.iter().map(|o| m.object(o.name).map(|e| e.pages.max(1)).unwrap_or(1)).sum(),
-        Err(_) => fallback,
-    }
-}
-
-/// Who the org is: from its Organization record, else from the login (the identity URL names the
-/// org, and Salesforce access tokens start with the org id).
-async fn org_info(client: &Client, organization: Option<&Pulled>) -> OrgInfo {
-    let instance_url = client.instance_url().await.as_str().trim_end_matches('/').to_string();
-    if let Some([(id, line)]) = organization.map(|p| p.lines.as_slice()) {
-        let record: Map<String, Value> = serde_json::from_str(line).expect("written by us");
-        let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
-        return OrgInfo {
-            id: id.clone(),
-            name: text("Name"),
-            instance_url,
-            instance_name: text("InstanceName"),
-            is_sandbox: record.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
-            organization_type: text("OrganizationType"),
-        };
-    }
-    let id = client.org_id_hint().await.unwrap_or_else(|| "unknown".to_string());
-    tracing::warn!("the org's Organization record is not available: the org is identified as {id} from the login");
-    OrgInfo { id, name: None, instance_url, instance_name: None, is_sandbox: false, organization_type: None }
-}
-
-/// Pulls every object concurrently and writes the snapshot folder atomically.
-pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manifest, SnapshotError> {
-    // Fail on a bad --out before spending any API request.
-    let staging = Staging::new(out, &SnapshotFolder)?;
-    let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
-    let manifest = pull_into(client, staging.path(), limit).await?;
-    staging.commit()?;
-    Ok(manifest)
-}
-
-/// Pulls every object concurrently into `dir`, an existing empty folder that the caller stages.
-///
-/// `limit_before` is the org's `DailyApiRequests` as the quota check read it, for the manifest.
-/// The folder is not created here: if it vanishes (a signal handler removed the staging folder),
-/// writing fails instead of creating it again.
-pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
-    let pulled_at = Utc::now();
-    let pulled: Vec<Pulled> = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)))
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    let org = org_info(client, pulled.iter().find(|p| p.spec.name == "Organization")).await;
-
-    let mut objects = Vec::new();
-    let mut data_warnings = Vec::new();
-    for mut p in pulled {
-        data_warnings.append(&mut p.warnings);
-        p.lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = p.lines.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(SnapshotError::Duplicate { object: p.spec.name.to_string(), id: w[0].0.clone() });
-        }
-        let file = p.spec.file_name();
-        let sha256 = write_lines(&dir.join(&file), p.lines.iter().map(|(_, l)| l.as_str()))?;
-        objects.push(ManifestObject {
-            object: p.spec.name.to_string(),
-            file,
-            soql: p.soql,
-            rows: p.lines.len() as u64,
-            total_size: p.total_size,
-            pages: p.pages,
-            sha256,
-        });
-    }
-    let manifest = Manifest {
-        format: FORMAT.to_string(),
-        tool: format!("access-audit {}", env!("CARGO_PKG_VERSION")),
-        org,
-        api_version: client.api_version().to_string(),
-        pulled_at: pulled_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        objects,
-        api: ApiCost {
-            requests: client.api_requests(),
-            logins: client.logins(),
-            org_daily_limit_before: limit_before,
-            org_usage_after: client.last_usage(),
-        },
-        data_warnings: {
-            data_warnings.sort();
-            data_warnings
-        },
-    };
-    let manifest_path = dir.join(MANIFEST);
-    let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
-    text.push('\n');
-    File::create_new(&manifest_path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(io_err(&manifest_path))?;
-    Ok(manifest)
-}
-
-/// Writes NDJSON lines and returns the file's SHA-256 (hex).
-fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> Result<String, OutputError> {
-    let file = File::create(path).map_err(io_err(path))?;
-    let mut writer = BufWriter::new(file);
-    let mut hasher = Sha256::new();
-    for line in lines {
-        writer.write_all(line.as_bytes()).map_err(io_err(path))?;
-        writer.write_all(b"\n").map_err(io_err(path))?;
-        hasher.update(line.as_bytes());
-        hasher.update(b"\n");
-    }
-    writer.flush().map_err(io_err(path))?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// SHA-256 (hex) of a file, and its number of lines.
@@ -1159,21 +968,6 @@ mod tests {
         assert!(e.to_string().contains("field ManagerId"), "{e}");
         let e = validate(s, &rec(&format!(r#"{{{base},"ManagerId":null,"Manager":"M"}}"#))).unwrap_err();
         assert!(e.to_string().contains("field Manager.Name"), "{e}");
-    }
-
-    #[test]
-    fn fields_nobody_asked_for_are_not_kept() {
-        let mut c = Collector::new(spec("UserLogin").unwrap());
-        c.record(
-            rec(
-                r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false,"IsPasswordLocked":true}"#,
-            ),
-            Vec::new(),
-        )
-        .unwrap();
-        assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
-        c.restart();
-        assert!(c.lines.is_empty());
     }
 
     /// A copy of the demo snapshot in which `object` holds no records (manifest fixed up).

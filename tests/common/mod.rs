@@ -766,3 +766,34 @@ pub fn decide(
     book.type_into(sheet, &rows.cell(key, "Reviewer"), Typed::Text(reviewer));
     book.type_into(sheet, &rows.cell(key, "DecidedOn"), Typed::Date(on));
 }
+
+/// What two runs of the same org must agree on byte for byte: every snapshot data file and every CSV.
+pub fn data_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    tree(dir).into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "csv" || e == "ndjson")).collect()
+}
+
+/// `summary.json` without what differs between two pulls of the same org served twice (when, the
+/// simulator's port, the snapshot's hashes and the run id made of them).
+pub fn summary_without_pull(dir: &Path) -> Value {
+    let mut summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary.json")).expect("JSON");
+    let map = summary.as_object_mut().expect("an object");
+    map.remove("pulled_at");
+    map.remove("snapshot");
+    // A hash over the manifest's, which names the pull's time.
+    map.remove("run_id");
+    if let Some(org) = map.get_mut("org").and_then(Value::as_object_mut) {
+        org.remove("instance_url");
+    }
+    summary
+}
+
+/// Asserts that two report folders hold the same data files, CSVs and summary.
+pub fn assert_same_reports(a: &Path, b: &Path) {
+    let (x, y) = (data_files(a), data_files(b));
+    assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+    for (path, bytes) in &x {
+        assert!(&y[path] == bytes, "{} differs between {} and {}", path.display(), a.display(), b.display());
+    }
+    assert_eq!(summary_without_pull(a), summary_without_pull(b));
+}

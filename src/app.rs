@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::{self, Inputs};
 use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, RunArgs, VerifyArgs};
+use crate::config::apps::AppConfig;
 use crate::config::{self, LoadedFile, Rules, SalesforceConfig};
 use crate::deliver::{self, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
-use crate::{Error, http, render, snapshot};
+use crate::snapshot::apps::AppPull;
+use crate::{Error, http, render, scim, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -49,24 +51,41 @@ async fn within_deadline<T>(
     }
 }
 
+/// Logs in to the org and hands the client, with what the applications' SCIM clients share, to
+/// `work`: one place where the org's client and the applications' meet.
+async fn connected<T>(
+    config: SalesforceConfig,
+    apps: &[AppConfig],
+    work: impl AsyncFnOnce(&Client, AppPull<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let http = http::client(&config.http)?;
+    let (retry, max_body) = (config.retry, config.max_body);
+    let client = Client::connect(config, http.clone()).await?;
+    let shared = scim::Shared { http: &http, retry, max_body, salesforce: &client };
+    work(&client, AppPull { apps, shared }).await
+}
+
 fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
+    let apps = config::apps::selected(&args.apps, file)?;
     let floor = config.min_api_remaining;
     let max_run = config.max_run;
     runtime()?.block_on(async {
-        let http = http::client(&config.http)?;
-        let manifest = within_deadline(started, max_run, async {
-            let client = Client::connect(config, http).await?;
-            Ok(snapshot::pull(&client, &args.out, floor).await?)
-        })
+        let manifest = within_deadline(
+            started,
+            max_run,
+            connected(config, &apps, async |client, apps| Ok(snapshot::pull(client, &args.out, floor, apps).await?)),
+        )
         .await?;
-        let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum();
+        let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum::<u64>()
+            + manifest.apps.iter().flat_map(|a| &a.resources).map(|r| r.rows).sum::<u64>();
         let (sha, _) = snapshot::hash_file(&args.out.join(snapshot::MANIFEST)).map_err(io_err(&args.out))?;
         tracing::info!(
-            "snapshot written to {}: {} rows of {} objects, {} API requests; manifest SHA-256 {}",
+            "snapshot written to {}: {} rows of {} objects{}, {} API requests; manifest SHA-256 {}",
             args.out.display(),
             rows,
             manifest.objects.len(),
+            apps_pulled(&manifest, " and"),
             manifest.api.requests,
             sha
         );
@@ -141,33 +160,47 @@ fn report(args: ReportArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
     plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))
 }
 
+/// ` and 2 applications` (after `joiner`) for the log, when the snapshot holds any.
+fn apps_pulled(manifest: &snapshot::Manifest, joiner: &str) -> String {
+    match manifest.apps.len() {
+        0 => String::new(),
+        1 => format!("{joiner} 1 application"),
+        n => format!("{joiner} {n} applications"),
+    }
+}
+
 fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
+    let apps = config::apps::selected(&args.apps, file)?;
     let plan = Plan::new(&args.audit, file)?;
     let floor = config.min_api_remaining;
     let (mut staging, snapshot_dir) = report_staging(&args.out)?;
     let previous = args.out.join(SNAPSHOT_DIR);
     let max_run = config.max_run;
-    runtime()?.block_on(async {
-        let http = http::client(&config.http)?;
-        within_deadline(started, max_run, async {
-            let client = Client::connect(config, http).await?;
+    runtime()?.block_on(within_deadline(
+        started,
+        max_run,
+        connected(config, &apps, async |client, apps| {
             let limit = client.check_quota(floor, snapshot::estimate_requests(Some(&previous))).await?;
-            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
-            tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
+            let manifest = snapshot::pull_into(client, &snapshot_dir, limit, apps).await?;
+            tracing::info!(
+                "pulled {} objects{} with {} API requests",
+                manifest.objects.len(),
+                apps_pulled(&manifest, " and"),
+                manifest.api.requests
+            );
             Ok(())
-        })
-        .await
-    })?;
+        }),
+    ))?;
     // Checked like any snapshot; messages name where the user will find it, not the staging folder.
     let loaded = snapshot::load_as(&snapshot_dir, &previous)?;
     warn_unresolved(&loaded.verified);
     let verified = &loaded.verified;
-    let files = verified.manifest.objects.iter().map(|o| (o.file.as_str(), o.sha256.clone()));
-    for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.clone())]) {
+    let files = verified.manifest.member_files().into_iter();
+    for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.as_str())]) {
         let path = snapshot_dir.join(name);
         let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
-        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
+        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256.to_string());
     }
     plan.finish(staging, loaded)
 }
@@ -183,11 +216,12 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, Error> {
     let verified = snapshot::verify(&args.snapshot)?;
     warn_unresolved(&verified);
     println!(
-        "ok: {} files, {} rows, org {} pulled at {}; manifest SHA-256 {}",
-        verified.manifest.objects.len(),
+        "ok: {} files, {} rows, org {} pulled at {}{}; manifest SHA-256 {}",
+        verified.manifest.member_files().len(),
         verified.rows,
         verified.manifest.org.id,
         verified.manifest.pulled_at,
+        apps_pulled(&verified.manifest, ", with"),
         verified.manifest_sha256
     );
     Ok(ExitCode::Ok)

@@ -145,6 +145,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
+
+    #[command(flatten)]
+    pub apps: AppArgs,
 }
 
 #[derive(Debug, Args)]
@@ -171,7 +174,25 @@ pub struct RunArgs {
     pub salesforce: SalesforceArgs,
 
     #[command(flatten)]
+    pub apps: AppArgs,
+
+    #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+/// Which other applications, configured as `[apps.NAME]` tables in the configuration file, are
+/// pulled over SCIM 2.0 beside the org. None unless asked: an application's API may have its own
+/// quota and allowlist, so a run never reaches one by surprise.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Other applications (SCIM 2.0)")]
+pub struct AppArgs {
+    /// Also audit the application configured as [apps.NAME] in the configuration file (its users and groups, over SCIM 2.0); repeat for several.
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+
+    /// Also audit every application configured under [apps] in the configuration file.
+    #[arg(long, conflicts_with = "apps")]
+    pub all_apps: bool,
 }
 
 /// What every report run takes besides the data.

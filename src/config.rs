@@ -7,6 +7,8 @@
 //! relative to the file. Every mistake is one line that says what to fix; nothing
 //! here ever prints a secret, only where it came from.
 
+pub mod apps;
+
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -18,6 +20,7 @@ use crate::cli::{AuditArgs, AuthFlow, FromEnv, RuleArgs, SalesforceArgs};
 use crate::endpoint::{
     DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
 };
+pub use crate::http::RetryPolicy;
 use crate::http::{BodyLimit, HttpSettings};
 
 /// The default configuration file, looked up in the working directory.
@@ -80,6 +83,9 @@ pub struct FileConfig {
     pub salesforce: FileSalesforce,
     #[serde(default)]
     pub rules: FileRules,
+    /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
+    #[serde(default)]
+    pub apps: std::collections::BTreeMap<String, apps::FileApp>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -171,34 +177,6 @@ pub struct SalesforceConfig {
     pub max_body: BodyLimit,
     /// How long the run may wait on Salesforce in all (`--max-run-secs`).
     pub max_run: std::time::Duration,
-}
-
-/// How transient failures are retried: capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub first_delay: std::time::Duration,
-    pub max_delay: std::time::Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 4,
-            first_delay: std::time::Duration::from_millis(500),
-            max_delay: std::time::Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause before retry number `attempt` (1-based): a random time up to min(max, first × 2^(attempt−1)).
-    pub fn delay(&self, attempt: u32) -> std::time::Duration {
-        let exp = self.first_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let cap = exp.min(self.max_delay);
-        let millis = cap.as_millis() as u64;
-        std::time::Duration::from_millis(if millis == 0 { 0 } else { rand::random_range(millis / 2..=millis) })
-    }
 }
 
 /// The least number of daily API requests a run may leave the org.
@@ -570,7 +548,7 @@ pub fn as_of_checked(
 /// Where a secret came from, for messages and `access-audit config` (never the value).
 #[derive(Debug, Clone)]
 pub enum SecretSource {
-    Env(&'static str),
+    Env(String),
     File(PathBuf),
 }
 
@@ -584,15 +562,11 @@ impl std::fmt::Display for SecretSource {
 }
 
 /// Reads a secret from its file or environment variable; both at once is ambiguous and refused.
-fn secret(
-    env: &'static str,
-    flag: &str,
-    file: Option<PathBuf>,
-) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
+fn secret(env: &str, flag: &str, file: Option<PathBuf>) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
     let from_env = std::env::var(env).ok().filter(|v| !v.trim().is_empty());
     match (from_env, file) {
         (Some(_), Some(_)) => Err(invalid(format!("both {env} and {flag} are set: keep one of them"))),
-        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env)))),
+        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env.to_string())))),
         (None, Some(path)) => {
             let text = crate::files::read_to_string(&path, crate::files::SECRET)
                 .map_err(|e| invalid(format!("cannot read {flag} {}: {e}", path.display())))?;
@@ -898,6 +872,7 @@ pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFi
     let patterns: Vec<String> = rules.name_patterns.iter().map(|r| r.as_str().to_string()).collect();
     push(&mut out, "name_patterns", list(&patterns));
     push(&mut out, "roster", optp(&rules.roster));
+    out.push_str(&apps::describe(file)?);
     Ok(out)
 }
 
@@ -923,16 +898,6 @@ mod tests {
         assert!(ApiFloor::parse("0%").unwrap().is_off());
         assert!(ApiFloor::parse("lots").is_err());
         assert!(ApiFloor::parse("120%").is_err());
-    }
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let p = RetryPolicy { first_delay: std::time::Duration::from_millis(100), ..RetryPolicy::default() };
-        for attempt in 1..=30 {
-            let d = p.delay(attempt);
-            let cap = std::time::Duration::from_millis(100 * (1u64 << (attempt - 1).min(16))).min(p.max_delay);
-            assert!(d <= cap && d >= cap / 2, "{attempt}: {d:?}");
-        }
     }
 
     #[test]

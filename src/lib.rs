@@ -1,7 +1,8 @@
 //! access-audit: who can reach the Certinia apps in a Salesforce org.
 //!
 //! The pipeline, one module per stage:
-//! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
+//! `cli` → `config` → `auth` → `salesforce` (client) and `scim` (other applications)
+//! → `snapshot` → `analysis`
 //! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
@@ -25,6 +26,7 @@ pub mod model;
 pub mod render;
 pub mod roster;
 pub mod salesforce;
+pub mod scim;
 pub mod signals;
 pub mod snapshot;
 pub mod text;
@@ -72,6 +74,11 @@ impl Error {
             }
             Error::Snapshot(e) => match e {
                 N::Salesforce(_) => unreachable!("matched above"),
+                // An application that refuses this caller (an allowlist, a permission) needs its
+                // configuration changed; its incomplete listings are data that cannot be trusted.
+                N::App(e) if e.is_configuration() => ExitCode::Usage,
+                N::App(e) if e.is_data_fault() => ExitCode::Incomplete,
+                N::App(_) => ExitCode::Salesforce,
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
                 N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,

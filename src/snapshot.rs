@@ -17,6 +17,9 @@
 //! link is followed, no FIFO read), every line a valid record ending in a
 //! newline, Ids unique and in order, the rows equal to the manifest's count and
 //! to Salesforce's `totalSize`; references that do not resolve are reported.
+//!
+//! Other applications audited over SCIM 2.0 (`--app`) are part of the same snapshot, under
+//! `apps/NAME/` and in the same manifest, held to the same checks: see [`apps`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -28,11 +31,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub mod apps;
+
 use crate::config::ApiFloor;
 use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
 use crate::files;
 pub use crate::model::DataWarning;
 use crate::salesforce::{ApiFailure, ApiUsage, Client, Limit, RecordSink, ReplacedText, SalesforceError, json_kind};
+use crate::scim::{ResourceType, ScimError};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
 pub const MANIFEST: &str = "manifest.json";
@@ -178,6 +184,8 @@ pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
 pub enum SnapshotError {
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
+    #[error(transparent)]
+    App(#[from] ScimError),
     #[error("{object} record {id}: field {field} {detail}")]
     Malformed { object: String, id: String, field: String, detail: String },
     #[error("the org has no field {field} on {object} at API v{api_version} (Salesforce: {message}); {advice}")]
@@ -379,11 +387,26 @@ pub struct Manifest {
     /// snapshots of earlier versions.
     #[serde(default)]
     pub data_warnings: Vec<DataWarning>,
+    /// Other applications pulled over SCIM 2.0, in name order; absent when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<apps::ManifestApp>,
 }
 
 impl Manifest {
     pub fn object(&self, name: &str) -> Option<&ManifestObject> {
         self.objects.iter().find(|o| o.object == name)
+    }
+
+    pub fn app(&self, name: &str) -> Option<&apps::ManifestApp> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// Every data file of the snapshot (the manifest aside) with its SHA-256: the org's objects,
+    /// then each application's listings (`apps/NAME/Users.ndjson`).
+    pub fn member_files(&self) -> Vec<(&str, &str)> {
+        let objects = self.objects.iter().map(|o| (o.file.as_str(), o.sha256.as_str()));
+        let apps = self.apps.iter().flat_map(|a| a.resources.iter()).map(|r| (r.file.as_str(), r.sha256.as_str()));
+        objects.chain(apps).collect()
     }
 }
 
@@ -578,12 +601,18 @@ async fn org_info(client: &Client, organization: Option<&Pulled>) -> OrgInfo {
     OrgInfo { id, name: None, instance_url, instance_name: None, is_sandbox: false, organization_type: None }
 }
 
-/// Pulls every object concurrently and writes the snapshot folder atomically.
-pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manifest, SnapshotError> {
+/// Pulls every object (and every application of `apps`) concurrently and writes the snapshot
+/// folder atomically.
+pub async fn pull(
+    client: &Client,
+    out: &Path,
+    floor: ApiFloor,
+    apps: apps::AppPull<'_>,
+) -> Result<Manifest, SnapshotError> {
     // Fail on a bad --out before spending any API request.
     let staging = Staging::new(out, &SnapshotFolder)?;
     let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
-    let manifest = pull_into(client, staging.path(), limit).await?;
+    let manifest = pull_into(client, staging.path(), limit, apps).await?;
     staging.commit()?;
     Ok(manifest)
 }
@@ -593,13 +622,16 @@ pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manife
 /// `limit_before` is the org's `DailyApiRequests` as the quota check read it, for the manifest.
 /// The folder is not created here: if it vanishes (a signal handler removed the staging folder),
 /// writing fails instead of creating it again.
-pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
+pub async fn pull_into(
+    client: &Client,
+    dir: &Path,
+    limit_before: Option<Limit>,
+    apps: apps::AppPull<'_>,
+) -> Result<Manifest, SnapshotError> {
     let pulled_at = Utc::now();
-    let pulled: Vec<Pulled> = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)))
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let objects = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)));
+    let (pulled, pulled_apps) = futures::future::try_join(objects, apps::pull(apps)).await?;
+    let pulled: Vec<Pulled> = pulled.into_iter().flatten().collect();
     let org = org_info(client, pulled.iter().find(|p| p.spec.name == "Organization")).await;
 
     let mut objects = Vec::new();
@@ -622,6 +654,7 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
             sha256,
         });
     }
+    let app_entries = apps::write(dir, pulled_apps)?;
     let manifest = Manifest {
         format: FORMAT.to_string(),
         tool: format!("access-audit {}", env!("CARGO_PKG_VERSION")),
@@ -639,6 +672,7 @@ pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>)
             data_warnings.sort();
             data_warnings
         },
+        apps: app_entries,
     };
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
@@ -717,7 +751,8 @@ impl FolderKind for SnapshotFolder {
             SnapshotError::Invalid { detail, .. } => detail,
             other => other.to_string(),
         })?;
-        Ok(manifest.objects.into_iter().map(|o| o.file).chain([MANIFEST.to_string()]).collect())
+        let files = manifest.member_files().into_iter().map(|(file, _)| file.to_string());
+        Ok(files.chain([MANIFEST.to_string()]).collect())
     }
 }
 
@@ -809,7 +844,8 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             targets.entry(spec.name).or_default();
         }
         let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
-        let scanned = scan(&dir.join(&object.file), &object.file, spec, |id, record| {
+        let check = |record: &Map<String, Value>| validate(spec, record).map_err(|e| e.to_string());
+        let scanned = scan(&dir.join(&object.file), &object.file, check, |id, record| {
             if is_target {
                 targets.entry(spec.name).or_default().insert(id.to_string());
             }
@@ -853,10 +889,12 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
+        if name != MANIFEST && name != apps::APPS_DIR && !manifest.objects.iter().any(|o| o.file == name) {
             problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
         }
     }
+    let app_check = apps::check(dir, &manifest.apps, &mut problems);
+    rows += app_check.rows;
     if !problems.is_empty() {
         problems.sort();
         problems.dedup();
@@ -869,6 +907,7 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     }
     let mut unresolved: Vec<String> =
         dangling.iter().map(|((target, _), referrer)| format!("{referrer} is not in {target}.ndjson")).collect();
+    unresolved.extend(app_check.unresolved);
     unresolved.sort();
     if unresolved.len() > UNRESOLVED_LISTED {
         let more = unresolved.len() - UNRESOLVED_LISTED;
@@ -903,7 +942,7 @@ struct Scanned {
 fn scan(
     path: &Path,
     file: &str,
-    spec: &ObjectSpec,
+    check: impl Fn(&Map<String, Value>) -> Result<String, String>,
     mut each: impl FnMut(&str, &Map<String, Value>),
 ) -> std::io::Result<Scanned> {
     let mut reader = BufReader::new(files::open_member(path)?);
@@ -938,10 +977,10 @@ fn scan(
                 continue;
             }
         };
-        let id = match validate(spec, &record) {
+        let id = match check(&record) {
             Ok(id) => id,
             Err(e) => {
-                problems.push(at(e.to_string()));
+                problems.push(at(e));
                 continue;
             }
         };
@@ -967,15 +1006,13 @@ fn scan(
 /// is not copied unnoticed. Returns each copied file's name, size and SHA-256.
 pub fn copy_verified(verified: &Verified, from: &Path, to: &Path) -> Result<Vec<(String, u64, String)>, SnapshotError> {
     let mut copied = Vec::new();
-    let entries = verified
-        .manifest
-        .objects
-        .iter()
-        .map(|o| (o.file.as_str(), o.sha256.as_str()))
-        .chain([(MANIFEST, verified.manifest_sha256.as_str())]);
+    let entries = verified.manifest.member_files().into_iter().chain([(MANIFEST, verified.manifest_sha256.as_str())]);
     for (name, expected) in entries {
         let source = from.join(name);
         let target = to.join(name);
+        if let Some(parent) = target.parent().filter(|p| *p != to) {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         let mut reader = files::open_member(&source)
             .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
         let mut writer = File::create_new(&target).map_err(io_err(&target))?;
@@ -1050,6 +1087,31 @@ impl Loaded {
             let record: Map<String, Value> = serde_json::from_str(&line)
                 .map_err(|e| invalid(format!("{} line {}: not a JSON record ({e})", entry.file, n + 1)))?;
             validate(spec, &record)?;
+            each(record)?;
+        }
+        Ok(())
+    }
+
+    /// Hands every resource of one application's listing to `each`, in file order (by `id`), each
+    /// checked again as it is read.
+    pub fn each_app<E: From<SnapshotError>>(
+        &self,
+        app: &str,
+        resource: ResourceType,
+        mut each: impl FnMut(Map<String, Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let invalid = |detail: String| SnapshotError::Invalid { dir: self.shown.clone(), detail };
+        let file = apps::member_file(app, resource);
+        if !self.verified.manifest.member_files().iter().any(|(f, _)| *f == file) {
+            return Err(invalid(format!("{file}: not in the manifest")).into());
+        }
+        let reader =
+            BufReader::new(files::open_member(&self.dir.join(&file)).map_err(|e| invalid(format!("{file}: {e}")))?);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
+            let record: Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| invalid(format!("{file} line {}: not a JSON record ({e})", n + 1)))?;
+            crate::scim::validate(resource, &record).map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
             each(record)?;
         }
         Ok(())

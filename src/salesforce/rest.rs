@@ -317,6 +317,24 @@ impl Client {
         }
     }
 
+    /// The current session's instance URL, access token and generation, for another API of the
+    /// same org that shares its login (the org's SCIM endpoint, `/services/scim/v2`).
+    pub async fn session(&self) -> (Url, SecretString, u64) {
+        let slot = self.slot.read().await;
+        (slot.session.instance_url.clone(), slot.session.access_token.clone(), slot.generation)
+    }
+
+    /// Logs in again after another API of the org rejected the session of `generation` (once for
+    /// every request that saw it). `false` when the session cannot be renewed: a given access
+    /// token, or as many logins as one run may make.
+    pub async fn renew_rejected(&self, generation: u64) -> Result<bool, SalesforceError> {
+        if !self.credentials.can_renew() || self.logins() >= MAX_LOGINS {
+            return Ok(false);
+        }
+        self.renew(generation).await?;
+        Ok(true)
+    }
+
     /// Logs in again, once for all the requests that saw the same rejected session.
     async fn renew(&self, seen_generation: u64) -> Result<(), SalesforceError> {
         let mut slot = self.slot.write().await;

@@ -52,6 +52,8 @@ pub(crate) enum Route {
     Data(DataRoute),
     /// `/__sim/stats` (test-only, not counted).
     SimStats,
+    /// Under `/services/scim/v2`: the org's SCIM endpoint, with the path after it.
+    Scim(String),
     /// Any other path.
     Other,
 }
@@ -79,6 +81,12 @@ impl Route {
             "/services/oauth2/token" => return Route::Token,
             "/__sim/stats" => return Route::SimStats,
             _ => {}
+        }
+        if let Some(rest) = path
+            .strip_prefix(crate::scim::salesforce::SALESFORCE_SCIM_PATH)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+        {
+            return Route::Scim(rest.to_string());
         }
         let Some(rest) = path.strip_prefix("/services/data").filter(|r| r.is_empty() || r.starts_with('/')) else {
             return Route::Other;
@@ -157,6 +165,11 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             let delay = shared.lock().faults.latency;
             sleep(delay).await;
             data_request(&shared, &parts, data).await
+        }
+        Route::Scim(rest) => {
+            let delay = shared.lock().faults.latency;
+            sleep(delay).await;
+            crate::scim::salesforce::handle(&mut shared.lock(), &parts, &rest)
         }
         Route::Other => {
             shared.lock().stats.other_requests += 1;
@@ -336,7 +349,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// Whether the request carries a currently valid access token, counting one
 /// use of it. A token used up under `expire_tokens_after` is removed from the
 /// valid ones (it has expired) and the request is refused.
-fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
+pub(crate) fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
     let Some(token) = bearer_token(headers) else {
         return false;
     };

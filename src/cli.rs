@@ -22,6 +22,8 @@ They come from environment variables or files:
   SF_REFRESH_TOKEN   or --refresh-token-file   (refresh token flow)
   SF_ACCESS_TOKEN    or --access-token-file    (a token you already have, e.g. from `sf org display`)
   --jwt-key-file                               (JWT bearer flow: the RS256 private key)
+  ACCESS_AUDIT_APP_<NAME>_SECRET or client_secret_file, ACCESS_AUDIT_APP_<NAME>_TOKEN or token_file
+                                               (an application's [apps.NAME] table, with --app NAME)
 
 Examples:
   access-audit pull --out snapshot                     # settings from ./access-audit.toml
@@ -186,11 +188,11 @@ pub struct RunArgs {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Other applications (SCIM 2.0)")]
 pub struct AppArgs {
-    /// Also audit the application configured as [apps.NAME] in the configuration file (its users and groups, over SCIM 2.0); repeat for several.
+    /// Include the application configured as [apps.NAME] in the configuration file: its users and groups, read over SCIM 2.0 into the snapshot and audited beside the org; repeat for several.
     #[arg(long = "app", value_name = "NAME")]
     pub apps: Vec<String>,
 
-    /// Also audit every application configured under [apps] in the configuration file.
+    /// Include every application configured under [apps] in the configuration file (see --app).
     #[arg(long, conflicts_with = "apps")]
     pub all_apps: bool,
 }

@@ -184,8 +184,9 @@ pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
 pub enum SnapshotError {
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
+    /// Boxed: an application's errors are large, and every stage's results carry this type.
     #[error(transparent)]
-    App(#[from] ScimError),
+    App(Box<ScimError>),
     #[error("{object} record {id}: field {field} {detail}")]
     Malformed { object: String, id: String, field: String, detail: String },
     #[error("the org has no field {field} on {object} at API v{api_version} (Salesforce: {message}); {advice}")]
@@ -204,6 +205,12 @@ pub enum SnapshotError {
     ReportFolder { dir: PathBuf, snapshot: PathBuf },
     #[error("snapshot {dir} failed verification:\n{}", problems.join("\n"))]
     Tampered { dir: PathBuf, problems: Vec<String> },
+}
+
+impl From<ScimError> for SnapshotError {
+    fn from(e: ScimError) -> Self {
+        SnapshotError::App(Box::new(e))
+    }
 }
 
 /// Parses Salesforce's datetime form, `2024-01-15T10:20:30.000+0000`.

@@ -30,6 +30,8 @@ mod quota;
 mod reports;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
 mod rules;
+/// Other applications over SCIM 2.0: the pull into apps/NAME/, paging, completeness, retries, dialects.
+mod scim;
 /// No secret in any output, log or file.
 mod secrets;
 /// Configuration precedence and one-line errors.

@@ -53,15 +53,18 @@ pub struct Shared<'a> {
 /// Where the bearer token comes from.
 enum Tokens<'a> {
     Fixed(SecretString),
-    ClientCredentials {
-        token_url: Url,
-        client_id: String,
-        client_secret: SecretString,
-        scope: Option<String>,
-        /// The current token and how many were issued before it.
-        current: RwLock<(SecretString, u64)>,
-    },
+    ClientCredentials(Box<Grant>),
     Salesforce(&'a salesforce::Client),
+}
+
+/// The OAuth 2.0 client credentials grant of an application, and the token it gave last.
+struct Grant {
+    token_url: Url,
+    client_id: String,
+    client_secret: SecretString,
+    scope: Option<String>,
+    /// The current token and how many were issued before it.
+    current: RwLock<(SecretString, u64)>,
 }
 
 /// One application's SCIM service provider.
@@ -120,13 +123,13 @@ impl<'a> Client<'a> {
             AppAuth::ClientCredentials { token_url, client_id, client_secret, scope } => {
                 let first =
                     fetch_token(&app.name, shared, token_url, client_id, client_secret, scope.as_deref()).await?;
-                Tokens::ClientCredentials {
+                Tokens::ClientCredentials(Box::new(Grant {
                     token_url: token_url.clone(),
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
                     scope: scope.clone(),
                     current: RwLock::new((first, 0)),
-                }
+                }))
             }
         };
         Ok(Client {
@@ -174,7 +177,7 @@ impl<'a> Client<'a> {
     async fn token(&self) -> (SecretString, u64) {
         match &self.tokens {
             Tokens::Fixed(t) => (t.clone(), 0),
-            Tokens::ClientCredentials { current, .. } => current.read().await.clone(),
+            Tokens::ClientCredentials(grant) => grant.current.read().await.clone(),
             Tokens::Salesforce(sf) => {
                 let (_, token, generation) = sf.session().await;
                 (token, generation)
@@ -186,7 +189,8 @@ impl<'a> Client<'a> {
     async fn renew(&self, generation: u64) -> Result<bool, ScimError> {
         match &self.tokens {
             Tokens::Fixed(_) => Ok(false),
-            Tokens::ClientCredentials { token_url, client_id, client_secret, scope, current } => {
+            Tokens::ClientCredentials(grant) => {
+                let Grant { token_url, client_id, client_secret, scope, current } = grant.as_ref();
                 let mut slot = current.write().await;
                 if slot.1 == generation {
                     tracing::info!("app {}: the token was rejected; asking for a new one", self.app);

@@ -333,3 +333,49 @@ fn check_app(dir: &Path, app: &ManifestApp, problems: &mut Vec<String>, checked:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(users: &[&str]) -> PulledApp {
+        let lines =
+            users.iter().map(|id| (id.to_string(), format!("{{\"id\":\"{id}\",\"userName\":\"{id}\"}}"))).collect();
+        let listed = scim::Listed { total_results: users.len() as u64, pages: 1 };
+        PulledApp {
+            entry: ManifestApp {
+                name: "crm".into(),
+                dialect: Dialect::Generic,
+                base_url: "https://crm.example/scim/v2".into(),
+                count: 100,
+                max_results: None,
+                requests: 3,
+                resources: Vec::new(),
+            },
+            listings: vec![
+                PulledListing { resource: ResourceType::Users, lines, listed },
+                PulledListing {
+                    resource: ResourceType::Groups,
+                    lines: Vec::new(),
+                    listed: scim::Listed { total_results: 0, pages: 1 },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn resources_are_written_sorted_by_id_and_a_repeated_id_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = write(dir.path(), vec![pulled(&["u2", "u10", "u1"])]).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("apps/crm/Users.ndjson")).unwrap();
+        let ids: Vec<&str> = text.lines().map(|l| l.split('"').nth(3).unwrap()).collect();
+        assert_eq!(ids, ["u1", "u10", "u2"], "byte order, as verify checks it");
+        assert_eq!(entries[0].resources[0].file, "apps/crm/Users.ndjson");
+        assert_eq!(entries[0].resources[1].rows, 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let e = write(dir.path(), vec![pulled(&["u1", "u2", "u1"])]).unwrap_err().to_string();
+        assert!(e.starts_with("app crm: Users: the listing is inconsistent: resource u1 arrived twice"), "{e}");
+        assert!(write(tempfile::tempdir().unwrap().path(), Vec::new()).unwrap().is_empty());
+    }
+}

@@ -12,6 +12,8 @@
 //! filter over that one matrix. Every date rule is computed against `as_of`,
 //! so the same snapshot and `as_of` always give the same audit.
 
+pub mod apps;
+
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};

@@ -7,6 +7,8 @@
 //! Email, profile, licence, IsActive, LastLoginDate, days since last login,
 //! frozen state, Certinia access, and in the Certinia reports what grants it).
 
+pub mod apps;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

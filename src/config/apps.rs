@@ -131,6 +131,14 @@ pub fn selected(args: &AppArgs, file: &LoadedFile) -> Result<Vec<AppConfig>, Con
     for (name, app) in configured {
         check_static(name, app, file)?;
     }
+    let own: Vec<&str> =
+        configured.iter().filter(|(_, a)| a.dialect == Some(Dialect::Salesforce)).map(|(n, _)| n.as_str()).collect();
+    if own.len() > 1 {
+        return Err(invalid(format!(
+            "[apps.{}] all use dialect = \"salesforce\": the org has one SCIM endpoint (and one cross-check); keep one",
+            own.join("], [apps.")
+        )));
+    }
     let names: Vec<&String> = if args.all_apps {
         if configured.is_empty() {
             return Err(invalid(format!(
@@ -399,5 +407,8 @@ mod tests {
         assert_eq!(apps[0].name, "b");
         assert_eq!(apps[0].page_size, DEFAULT_PAGE_SIZE);
         assert!(select(text, &[]).unwrap().is_empty(), "no application unless asked");
+        let two = format!("{text}[apps.c]\nkind = \"scim\"\ndialect = \"salesforce\"\n");
+        let e = select(&two, &[]).unwrap_err();
+        assert!(e.starts_with("[apps.b], [apps.c] all use dialect = \"salesforce\""), "{e}");
     }
 }

@@ -28,9 +28,9 @@ fn main() {
         std::env::var("ACCESS_AUDIT_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let latency = Duration::from_millis(latency_ms);
     println!(
-        "| users | assignments | rows | API requests | requests per 10k rows | wall | latency floor | wall / floor | peak RSS |"
+        "| users | assignments | rows | API requests | requests per 10k rows | wall | latency floor | wall / floor | peak RSS | email.html |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for size in sizes.split(',') {
         let (users, assignments) = size.split_once('x').expect("USERSxASSIGNMENTS");
         let (users, assignments): (usize, usize) = (users.parse().unwrap(), assignments.parse().unwrap());
@@ -67,13 +67,17 @@ fn main() {
         // Objects are pulled concurrently: the floor is the longest object's sequential pages,
         // plus /limits before them (the login is not a data request and has no latency here).
         let floor = latency * (largest.div_ceil(2000).max(1) as u32 + 1);
+        // The digest mailed as the body: at most 100 KB whatever the org's size.
+        let digest = std::fs::metadata(out.path().join("reports/email.html")).unwrap().len();
+        assert!(digest <= 100 * 1024, "email.html is {digest} bytes, over 100 KB");
         println!(
-            "| {users} | {assignments} | {rows} | {requests} | {:.1} | {:.2} s | {:.2} s | {:.1} | {} MiB |",
+            "| {users} | {assignments} | {rows} | {requests} | {:.1} | {:.2} s | {:.2} s | {:.1} | {} MiB | {:.1} KB |",
             requests as f64 * 10_000.0 / rows as f64,
             wall.as_secs_f64(),
             floor.as_secs_f64(),
             wall.as_secs_f64() / floor.as_secs_f64(),
-            peak / 1024
+            peak / 1024,
+            digest as f64 / 1024.0
         );
     }
 }

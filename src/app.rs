@@ -1,16 +1,26 @@
 //! The subcommands, each a straight run through the pipeline's stages:
-//! config → auth → pull → snapshot → analyse → render → (atomic) deliver.
+//! config → auth → pull → snapshot → analyse → render → (atomic) deliver → mail.
+//!
+//! Every command returns an [`Outcome`]: its exit code and, for `--json`, its result. A report
+//! run (`run`, `report`) writes either one exact folder (`--out`) or a new dated run of the org
+//! (`--reviews`, [`deliver::reviews`]), emails the digest once the folder is committed, and, with
+//! `--email-on-failure`, sends a short notice when it fails instead.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
+
 use crate::analysis::{self, Inputs};
-use crate::cli::{AuditArgs, Cli, Command, ConfigArgs, PullArgs, ReportArgs, RunArgs, VerifyArgs};
+use crate::cli::{
+    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, RunArgs, SendArgs, VerifyArgs,
+};
 use crate::config::apps::AppConfig;
-use crate::config::{self, LoadedFile, Rules, SalesforceConfig};
-use crate::deliver::{self, ReportFolder, Staging, io_err};
+use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
+use crate::deliver::{self, OrgReviews, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
+use crate::mail::{self, message::LastGood};
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
@@ -20,16 +30,37 @@ use crate::{Error, http, render, scim, snapshot};
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
 
+/// How a command ended: its exit code, a line about it (for exit 1), and its result for `--json`.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: ExitCode,
+    pub message: Option<String>,
+    pub result: Value,
+}
+
+impl Outcome {
+    fn ok(result: Value) -> Outcome {
+        Outcome { code: ExitCode::Ok, message: None, result }
+    }
+}
+
 /// Runs one command to completion.
-pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let started = Instant::now();
     let file = LoadedFile::load(cli.config.as_deref())?;
     match cli.command {
         Command::Pull(args) => pull(args, &file, started),
-        Command::Report(args) => report(args, &file),
-        Command::Run(args) => pull_and_report(args, &file, started),
+        Command::Report(args) => {
+            let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file)?;
+            delivery.guard(|known| report(&args, &file, &delivery, known))
+        }
+        Command::Run(args) => {
+            let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file)?;
+            delivery.guard(|known| pull_and_report(&args, &file, &delivery, started, known))
+        }
         Command::Verify(args) => verify(args),
         Command::Config(args) => show_config(args, &file),
+        Command::Send(args) => send(args, &file),
     }
 }
 
@@ -65,7 +96,7 @@ async fn connected<T>(
     work(&client, AppPull { apps, shared }).await
 }
 
-fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
+fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let apps = config::apps::selected(&args.apps, file)?;
     let floor = config.min_api_remaining;
@@ -89,7 +120,19 @@ fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode,
             manifest.api.requests,
             sha
         );
-        Ok(ExitCode::Ok)
+        Ok(Outcome::ok(json!({
+            "command": "pull",
+            "out": args.out,
+            "org": { "id": manifest.org.id, "name": manifest.org.name },
+            "objects": manifest.objects.iter().map(|o| json!({ "object": o.object, "rows": o.rows })).collect::<Vec<_>>(),
+            "apps": manifest.apps.iter().map(|a| json!({
+                "name": a.name,
+                "resources": a.resources.iter().map(|r| json!({ "resource": r.resource, "rows": r.rows })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "rows": rows,
+            "api_requests": manifest.api.requests,
+            "manifest_sha256": sha,
+        })))
     })
 }
 
@@ -112,7 +155,7 @@ impl Plan {
 
     /// Analyses the snapshot already in `staging/snapshot`, writes the reports into `staging`
     /// (each file recorded in the folder's file list), and swaps it into place.
-    fn finish(&self, mut staging: Staging, loaded: snapshot::Loaded) -> Result<ExitCode, Error> {
+    fn finish(&self, mut staging: Staging, loaded: snapshot::Loaded) -> Result<(Audit, Vec<String>), Error> {
         let audit = analysis::analyse(
             &loaded,
             &Inputs {
@@ -122,12 +165,167 @@ impl Plan {
                 allow_empty: self.allow_empty,
             },
         )?;
-        render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
+        let files = render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
         let out = staging.target().to_path_buf();
         staging.commit()?;
         print_summary(&audit, &out);
-        Ok(if self.fail_on_findings && audit.findings() > 0 { ExitCode::Findings } else { ExitCode::Ok })
+        Ok((audit, files))
     }
+}
+
+/// Where a report run writes and who is told, validated before any work is done.
+struct Delivery {
+    destination: Destination,
+    email: Option<EmailConfig>,
+    /// The run's start (UTC): the name of a `--reviews` run.
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a report run has learned so far, for its failure notice.
+#[derive(Debug, Default)]
+struct Known {
+    /// The org's name or Id.
+    org: Option<String>,
+    /// Where the last good report is: the `--out` folder, or the org's `latest` link.
+    last_good: Option<PathBuf>,
+}
+
+/// Where a report run writes: the folder, and the org's locked reviews when it is a dated run.
+struct Target {
+    dir: PathBuf,
+    reviews: Option<OrgReviews>,
+}
+
+impl Delivery {
+    fn new(args: &DeliveryArgs, out: Option<&Path>, file: &LoadedFile) -> Result<Delivery, Error> {
+        let email = EmailConfig::from_sources(&args.email, args.email_on_failure, file)?;
+        let destination = Destination::from_sources(out, args, file)?;
+        Ok(Delivery { destination, email, started_at: chrono::Utc::now() })
+    }
+
+    /// Runs a report run; when it fails and `--email-on-failure` is on, sends the notice (unless
+    /// what failed was the email itself), then returns the failure as it was.
+    fn guard(&self, work: impl FnOnce(&mut Known) -> Result<Outcome, Error>) -> Result<Outcome, Error> {
+        let mut known = Known::default();
+        match &self.destination {
+            Destination::Out(dir) => known.last_good = Some(dir.clone()),
+            Destination::Reviews { root, org_name: Some(org), .. } => {
+                known.org = Some(org.clone());
+                known.last_good = Some(root.join(org));
+            }
+            Destination::Reviews { .. } => {}
+        }
+        let result = work(&mut known);
+        if let (Err(e), Some(email)) = (&result, &self.email)
+            && email.on_failure
+            && e.exit_code() != ExitCode::Mail
+        {
+            notify(email, &known, e);
+        }
+        result
+    }
+
+    /// The folder this run writes, locking the org's reviews for a dated run.
+    fn target(&self, org: impl FnOnce() -> Option<String>, known: &mut Known) -> Result<Target, Error> {
+        match &self.destination {
+            Destination::Out(dir) => Ok(Target { dir: dir.clone(), reviews: None }),
+            Destination::Reviews { root, org_name, .. } => {
+                let org = match org_name.clone().or_else(org) {
+                    Some(org) => org,
+                    None => {
+                        return Err(config::ConfigError::Invalid(
+                            "cannot tell the org's Id from the login: set --org-name (org_name under [output]) for --reviews"
+                                .into(),
+                        )
+                        .into());
+                    }
+                };
+                deliver::reviews::check_org_name(&org)
+                    .map_err(|e| config::ConfigError::Invalid(format!("the org's folder name: {e}")))?;
+                known.org = Some(org.clone());
+                known.last_good = Some(root.join(&org));
+                let reviews = OrgReviews::lock(root, &org)?;
+                Ok(Target { dir: reviews.next_run(self.started_at), reviews: Some(reviews) })
+            }
+        }
+    }
+
+    /// After the commit: `latest` and `--keep` for a dated run, then the email.
+    fn deliver(&self, plan: &Plan, audit: &Audit, files: Vec<String>, target: Target) -> Result<Outcome, Error> {
+        let Target { dir, reviews } = target;
+        let mut result = run_result(audit, &dir, files);
+        if let Some(reviews) = &reviews {
+            reviews.point_latest(&dir)?;
+            let keep = match &self.destination {
+                Destination::Reviews { keep, .. } => *keep,
+                Destination::Out(_) => None,
+            };
+            let pruned = keep.map(|k| reviews.prune(k)).transpose()?.unwrap_or_default();
+            tracing::info!("{} is the latest run of {}", dir.display(), reviews.org());
+            result["reviews"] = json!({
+                "org": reviews.org(),
+                "org_dir": reviews.dir(),
+                "latest": reviews.dir().join(deliver::reviews::LATEST),
+                "removed": pruned.removed,
+                "kept_with_decisions": pruned.kept_edited,
+                "kept_not_ours": pruned.kept_foreign,
+            });
+        }
+        if let Some(email) = &self.email {
+            let sent = mail::message::digest(email, &dir, &dir)
+                .and_then(|outgoing| mail::send(email, outgoing))
+                .map_err(|e| e.with_reports(dir.clone()))?;
+            result["email"] = serde_json::to_value(&sent).expect("serialisable");
+        }
+        drop(reviews);
+        let findings = audit.findings();
+        Ok(if plan.fail_on_findings && findings > 0 {
+            Outcome {
+                code: ExitCode::Findings,
+                message: Some(format!("{findings} findings present (--fail-on-findings)")),
+                result,
+            }
+        } else {
+            Outcome::ok(result)
+        })
+    }
+}
+
+/// Sends the notice of a failed run; a notice that cannot be sent is a warning, never a second error.
+fn notify(email: &EmailConfig, known: &Known, e: &Error) {
+    let code = e.exit_code();
+    let org = known.org.clone().unwrap_or_else(|| "an org not yet identified (the run failed before)".to_string());
+    let last_good = known.last_good.as_deref().and_then(|p| {
+        // An org folder of dated runs: its `latest`.
+        let dir =
+            if p.join(deliver::reviews::LATEST).exists() { deliver::reviews::latest(p)? } else { p.to_path_buf() };
+        LastGood::at(&dir)
+    });
+    let sent =
+        mail::message::failure_notice(email, &org, &format!("{e:#}"), code.code(), code.meaning(), last_good.as_ref())
+            .and_then(|notice| mail::send(email, notice));
+    match sent {
+        Ok(_) => tracing::info!(
+            "sent the failure notice to {}",
+            email.to.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+        Err(n) => tracing::warn!("the failure notice could not be sent either: {n:#}"),
+    }
+}
+
+/// The result of a report run, for `--json`.
+fn run_result(audit: &Audit, dir: &Path, files: Vec<String>) -> Value {
+    let reports: serde_json::Map<String, Value> =
+        audit.reports.iter().map(|r| (r.kind.slug().to_string(), json!(r.rows.len()))).collect();
+    json!({
+        "out": dir,
+        "org": { "id": audit.meta.org_id, "name": audit.meta.org_name },
+        "as_of": render::rfc3339(audit.meta.as_of),
+        "reports": reports,
+        "findings": audit.findings(),
+        "manifest_sha256": audit.meta.manifest_sha256,
+        "files": files,
+    })
 }
 
 /// Says which references of a snapshot do not resolve (the same lines for `verify` and `report`).
@@ -145,19 +343,27 @@ fn report_staging(out: &Path) -> Result<(Staging, PathBuf), Error> {
     Ok((staging, dir))
 }
 
-fn report(args: ReportArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
+fn report(args: &ReportArgs, file: &LoadedFile, delivery: &Delivery, known: &mut Known) -> Result<Outcome, Error> {
     let plan = Plan::new(&args.audit, file)?;
     // The evidence is never written into, and never inside what the reports replace.
-    deliver::check_apart(&args.snapshot, &args.out)?;
+    if let Destination::Out(out) = &delivery.destination {
+        deliver::check_apart(&args.snapshot, out)?;
+    }
     // The source must verify before anything is written.
     let verified = snapshot::verify(&args.snapshot)?;
     warn_unresolved(&verified);
-    let (mut staging, dir) = report_staging(&args.out)?;
+    let org_id = verified.manifest.org.id.clone();
+    let target = delivery.target(|| Some(org_id), known)?;
+    if target.reviews.is_some() {
+        deliver::check_apart(&args.snapshot, &target.dir)?;
+    }
+    let (mut staging, dir) = report_staging(&target.dir)?;
     for (name, bytes, sha256) in snapshot::copy_verified(&verified, &args.snapshot, &dir)? {
         staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
     }
     // What was copied is what was verified, byte for byte: it is read without a second check.
-    plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))
+    let (audit, files) = plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))?;
+    delivery.deliver(&plan, &audit, files, target)
 }
 
 /// ` and 2 applications` (after `joiner`) for the log, when the snapshot holds any.
@@ -169,19 +375,43 @@ fn apps_pulled(manifest: &snapshot::Manifest, joiner: &str) -> String {
     }
 }
 
-fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result<ExitCode, Error> {
+fn pull_and_report(
+    args: &RunArgs,
+    file: &LoadedFile,
+    delivery: &Delivery,
+    started: Instant,
+    known: &mut Known,
+) -> Result<Outcome, Error> {
     let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
     let apps = config::apps::selected(&args.apps, file)?;
     let plan = Plan::new(&args.audit, file)?;
     let floor = config.min_api_remaining;
-    let (mut staging, snapshot_dir) = report_staging(&args.out)?;
-    let previous = args.out.join(SNAPSHOT_DIR);
     let max_run = config.max_run;
-    runtime()?.block_on(within_deadline(
+    // A bad --out (or a busy org) fails before any request; a dated run of an org named only by
+    // its Id learns the Id from the login first.
+    let early = match &delivery.destination {
+        Destination::Out(_) | Destination::Reviews { org_name: Some(_), .. } => {
+            let target = delivery.target(|| None, known)?;
+            let (staging, dir) = report_staging(&target.dir)?;
+            Some((target, staging, dir))
+        }
+        Destination::Reviews { org_name: None, .. } => None,
+    };
+    let (target, mut staging, snapshot_dir) = runtime()?.block_on(within_deadline(
         started,
         max_run,
         connected(config, &apps, async |client, apps| {
-            let limit = client.check_quota(floor, snapshot::estimate_requests(Some(&previous))).await?;
+            let (target, staging, snapshot_dir) = match early {
+                Some(staged) => staged,
+                None => {
+                    let hint = client.org_id_hint().await.map(|id| deliver::reviews::case_safe_id(&id));
+                    let target = delivery.target(|| hint, known)?;
+                    let (staging, dir) = report_staging(&target.dir)?;
+                    (target, staging, dir)
+                }
+            };
+            let previous = previous_snapshot(&target);
+            let limit = client.check_quota(floor, snapshot::estimate_requests(previous.as_deref())).await?;
             let manifest = snapshot::pull_into(client, &snapshot_dir, limit, apps).await?;
             tracing::info!(
                 "pulled {} objects{} with {} API requests",
@@ -189,12 +419,25 @@ fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result
                 apps_pulled(&manifest, " and"),
                 manifest.api.requests
             );
-            Ok(())
+            Ok((target, staging, snapshot_dir))
         }),
     ))?;
+    let shown = target.dir.join(SNAPSHOT_DIR);
     // Checked like any snapshot; messages name where the user will find it, not the staging folder.
-    let loaded = snapshot::load_as(&snapshot_dir, &previous)?;
+    let loaded = snapshot::load_as(&snapshot_dir, &shown)?;
     warn_unresolved(&loaded.verified);
+    if let Some(reviews) = &target.reviews
+        && reviews.org() != loaded.verified.manifest.org.id
+        && known.org.as_deref() == Some(reviews.org())
+        && reviews.org().starts_with("00D")
+    {
+        tracing::warn!(
+            "the login named org {}, the pull org {}: this run is filed under {}",
+            reviews.org(),
+            loaded.verified.manifest.org.id,
+            reviews.dir().display()
+        );
+    }
     let verified = &loaded.verified;
     let files = verified.manifest.member_files().into_iter();
     for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.as_str())]) {
@@ -202,7 +445,16 @@ fn pull_and_report(args: RunArgs, file: &LoadedFile, started: Instant) -> Result
         let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
         staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256.to_string());
     }
-    plan.finish(staging, loaded)
+    let (audit, files) = plan.finish(staging, loaded)?;
+    delivery.deliver(&plan, &audit, files, target)
+}
+
+/// The snapshot of the previous run in the same place, for the quota estimate.
+fn previous_snapshot(target: &Target) -> Option<PathBuf> {
+    match &target.reviews {
+        None => Some(target.dir.join(SNAPSHOT_DIR)),
+        Some(reviews) => reviews.latest().map(|run| run.join(SNAPSHOT_DIR)),
+    }
 }
 
 fn print_summary(audit: &Audit, out: &Path) {
@@ -212,10 +464,10 @@ fn print_summary(audit: &Audit, out: &Path) {
     }
 }
 
-fn verify(args: VerifyArgs) -> Result<ExitCode, Error> {
+fn verify(args: VerifyArgs) -> Result<Outcome, Error> {
     let verified = snapshot::verify(&args.snapshot)?;
     warn_unresolved(&verified);
-    println!(
+    let line = format!(
         "ok: {} files, {} rows, org {} pulled at {}{}; manifest SHA-256 {}",
         verified.manifest.member_files().len(),
         verified.rows,
@@ -224,10 +476,45 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, Error> {
         apps_pulled(&verified.manifest, ", with"),
         verified.manifest_sha256
     );
-    Ok(ExitCode::Ok)
+    if !crate::envelope::enabled() {
+        println!("{line}");
+    }
+    Ok(Outcome::ok(json!({
+        "command": "verify",
+        "snapshot": args.snapshot,
+        "files": verified.manifest.member_files().len(),
+        "rows": verified.rows,
+        "apps": verified.manifest.apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        "org": { "id": verified.manifest.org.id, "name": verified.manifest.org.name },
+        "pulled_at": verified.manifest.pulled_at,
+        "manifest_sha256": verified.manifest_sha256,
+        "unresolved": verified.unresolved,
+    })))
 }
 
-fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<ExitCode, Error> {
-    print!("{}", config::describe(&args.salesforce, &args.rules, file)?);
-    Ok(ExitCode::Ok)
+fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<Outcome, Error> {
+    let text = config::describe(&args.salesforce, &args.rules, file)?;
+    if !crate::envelope::enabled() {
+        print!("{text}");
+    }
+    // The same settings as a JSON object (the comments, such as where secrets come from, stay in the text).
+    // (A setting that is not set reads `key = # not set`: left out here.)
+    let set: String = text.lines().filter(|l| !l.contains("= #")).map(|l| format!("{l}\n")).collect();
+    let table: Value =
+        toml::from_str::<toml::Value>(&set).ok().and_then(|t| serde_json::to_value(t).ok()).unwrap_or(Value::Null);
+    Ok(Outcome::ok(json!({ "command": "config", "config": table, "text": text })))
+}
+
+fn send(args: SendArgs, file: &LoadedFile) -> Result<Outcome, Error> {
+    let Some(email) = EmailConfig::from_sources(&args.email, false, file)? else {
+        return Err(config::ConfigError::Invalid(
+            "send needs at least one --email-to (or to = [...] under [email])".into(),
+        )
+        .into());
+    };
+    // `reviews/acme/latest` is shown as the run it points at.
+    let dir = std::fs::canonicalize(&args.folder).unwrap_or_else(|_| args.folder.clone());
+    let outgoing = mail::message::digest(&email, &dir, &dir)?;
+    let sent = mail::send(&email, outgoing)?;
+    Ok(Outcome::ok(json!({ "command": "send", "folder": dir, "email": sent })))
 }

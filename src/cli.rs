@@ -53,6 +53,10 @@ pub struct Cli {
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Print one JSON object on stdout: {"status": 0, "result": {...}}, or {"status": N, "name": ..., "message": ...} on failure; logs stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -98,6 +102,8 @@ impl FromEnv {
     }
 }
 
+// Parsed once per process: the size of the largest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pull a complete snapshot of the org into a folder (the audit's evidence).
@@ -125,6 +131,10 @@ pub enum Command {
 
     /// Print the effective configuration (flags, environment, file, defaults), secrets redacted.
     Config(ConfigArgs),
+
+    /// Email an existing report folder's digest (again): email.html and email.txt as the body, the workbook and the CSVs attached.
+    #[command(after_help = EMAIL_HELP)]
+    Send(SendArgs),
 }
 
 impl Command {
@@ -134,7 +144,7 @@ impl Command {
             Command::Report(a) => Some(&mut a.audit.rules),
             Command::Run(a) => Some(&mut a.audit.rules),
             Command::Config(a) => Some(&mut a.rules),
-            Command::Pull(_) | Command::Verify(_) => None,
+            Command::Pull(_) | Command::Verify(_) | Command::Send(_) => None,
         }
     }
 }
@@ -158,19 +168,22 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub snapshot: PathBuf,
 
-    /// Folder to write the reports to; replaced atomically if it holds earlier reports.
+    /// Folder to write the reports to; replaced atomically if it holds earlier reports (never one whose workbook was edited). Or --reviews.
     #[arg(long, short, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
     #[command(flatten)]
     pub audit: AuditArgs,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Folder to write the reports and the snapshot to; replaced atomically if it holds earlier reports.
+    /// Folder to write the reports and the snapshot to; replaced atomically if it holds earlier reports (never one whose workbook was edited). Or --reviews.
     #[arg(long, short, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
@@ -180,6 +193,114 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub audit: AuditArgs,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Report folder to send (written by `run` or `report`, e.g. reviews/acme/latest).
+    #[arg(value_name = "DIR")]
+    pub folder: PathBuf,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// Where a report run's folder goes, and who is told when the run fails.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Delivery")]
+pub struct DeliveryArgs {
+    /// Keep every run: write DIR/<org>/<YYYY-MM-DDTHHMMZ>/ (the run's start, UTC) and point DIR/<org>/latest at it, instead of --out.
+    #[arg(long, value_name = "DIR", conflicts_with = "out", env = "ACCESS_AUDIT_REVIEWS", hide_env_values = true)]
+    pub reviews: Option<PathBuf>,
+
+    /// With --reviews: delete the runs older than the last N (N ≥ 1), except a run whose workbook was changed after it was written (it holds reviewer decisions).
+    #[arg(long, value_name = "N", env = "ACCESS_AUDIT_KEEP", hide_env_values = true)]
+    pub keep: Option<usize>,
+
+    /// The org's folder name under --reviews, and its name in messages (letters, digits, . _ -); default: the org's Id.
+    #[arg(long, value_name = "NAME", env = "ACCESS_AUDIT_ORG_NAME", hide_env_values = true)]
+    pub org_name: Option<String>,
+
+    /// When the run fails, email a short notice to --email-to: the org, the error, the exit code, and where the last good report is.
+    #[arg(long)]
+    pub email_on_failure: bool,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Implicit,
+    /// No encryption: only for a server on this machine (127.0.0.1, ::1, localhost; port 25 by default).
+    None,
+}
+
+const EMAIL_HELP: &str = "\
+The SMTP password is never a command-line argument: set ACCESS_AUDIT_SMTP_PASSWORD or --smtp-password-file.
+Certificates are always verified (the system's trusted CAs, plus --smtp-ca-file).
+
+Examples:
+  access-audit run --reviews /srv/reviews --keep 8 --email-to it-sec@example.com --email-on-failure
+  access-audit send /srv/reviews/acme/latest --email-to auditor@example.com";
+
+/// The email: who receives it, and the SMTP server that sends it.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Email")]
+pub struct EmailArgs {
+    /// Send the digest to this address once the reports are written (e.g. it-sec@example.com or "IT Security <it-sec@example.com>"); repeat for several.
+    #[arg(
+        long = "email-to",
+        value_name = "ADDR",
+        env = "ACCESS_AUDIT_EMAIL_TO",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub email_to: Option<Vec<String>>,
+
+    /// The sender's address.
+    #[arg(long, value_name = "ADDR", env = "ACCESS_AUDIT_EMAIL_FROM", hide_env_values = true)]
+    pub email_from: Option<String>,
+
+    /// The subject, with {org}, {as_of} and {findings} filled in (default: "Certinia access review {org}: {findings} findings as of {as_of}").
+    #[arg(long, value_name = "TEMPLATE", env = "ACCESS_AUDIT_EMAIL_SUBJECT", hide_env_values = true)]
+    pub email_subject: Option<String>,
+
+    /// SMTP server host name.
+    #[arg(long, value_name = "HOST", env = "ACCESS_AUDIT_SMTP_HOST", hide_env_values = true)]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port (default: 587 for starttls, 465 for implicit, 25 for none).
+    #[arg(long, value_name = "PORT", env = "ACCESS_AUDIT_SMTP_PORT", hide_env_values = true)]
+    pub smtp_port: Option<u16>,
+
+    /// How the connection is secured (default starttls); none is accepted only for a server on this machine.
+    #[arg(long, value_enum, value_name = "MODE", env = "ACCESS_AUDIT_SMTP_TLS", hide_env_values = true)]
+    pub smtp_tls: Option<SmtpTls>,
+
+    /// SMTP login name (the password from ACCESS_AUDIT_SMTP_PASSWORD or --smtp-password-file).
+    #[arg(long, value_name = "USER", env = "ACCESS_AUDIT_SMTP_USERNAME", hide_env_values = true)]
+    pub smtp_username: Option<String>,
+
+    /// File holding the SMTP password (instead of ACCESS_AUDIT_SMTP_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// Extra trusted CA certificates (PEM) for the SMTP server; certificates are always verified.
+    #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_SMTP_CA_FILE", hide_env_values = true)]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// The largest message to send, in bytes (default 10485760, 10 MiB); above it only the workbook is attached, and the body says where the rest is.
+    #[arg(long, value_name = "BYTES", env = "ACCESS_AUDIT_EMAIL_MAX_BYTES", hide_env_values = true)]
+    pub email_max_bytes: Option<u64>,
 }
 
 /// Which other applications, configured as `[apps.NAME]` tables in the configuration file, are

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credentials, JwtKey};
-use crate::cli::{AuditArgs, AuthFlow, FromEnv, RuleArgs, SalesforceArgs};
+use crate::cli::{AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEnv, RuleArgs, SalesforceArgs, SmtpTls};
 use crate::endpoint::{
     DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
 };
@@ -83,9 +83,51 @@ pub struct FileConfig {
     pub salesforce: FileSalesforce,
     #[serde(default)]
     pub rules: FileRules,
+    #[serde(default, skip_serializing_if = "FileOutput::is_unset")]
+    pub output: FileOutput,
+    #[serde(default, skip_serializing_if = "FileEmail::is_unset")]
+    pub email: FileEmail,
     /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub apps: std::collections::BTreeMap<String, apps::FileApp>,
+}
+
+impl FileOutput {
+    fn is_unset(&self) -> bool {
+        *self == FileOutput::default()
+    }
+}
+
+impl FileEmail {
+    fn is_unset(&self) -> bool {
+        *self == FileEmail::default()
+    }
+}
+
+/// `[output]`: where report runs go.
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutput {
+    pub reviews_dir: Option<PathBuf>,
+    pub keep: Option<usize>,
+    pub org_name: Option<String>,
+}
+
+/// `[email]`: the digest's recipients and the SMTP server.
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEmail {
+    pub to: Option<Vec<String>>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: Option<SmtpTls>,
+    pub smtp_username: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub smtp_ca_file: Option<PathBuf>,
+    pub max_bytes: Option<u64>,
+    pub on_failure: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -811,6 +853,199 @@ fn credentials(m: &FileSalesforce) -> Result<Credentials, ConfigError> {
             Ok(Credentials::AccessToken { instance_url, access_token })
         }
     }
+}
+
+/// Where a report run writes: an exact folder (`--out`), or a new dated run of the org under a
+/// reviews folder (`--reviews`, config `reviews_dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Out(PathBuf),
+    Reviews { root: PathBuf, keep: Option<usize>, org_name: Option<String> },
+}
+
+impl Destination {
+    /// `--out` wins (it keeps its exact-folder meaning), then `--reviews`, then the file's `reviews_dir`.
+    pub fn from_sources(
+        out: Option<&Path>,
+        args: &DeliveryArgs,
+        file: &LoadedFile,
+    ) -> Result<Destination, ConfigError> {
+        let f = &file.config.output;
+        let org_name = args.org_name.clone().or_else(|| f.org_name.clone());
+        if let Some(name) = &org_name {
+            crate::deliver::reviews::check_org_name(name).map_err(|e| invalid(format!("--org-name {e}")))?;
+        }
+        let keep = args.keep.or(f.keep);
+        if keep == Some(0) {
+            return Err(invalid("--keep must be at least 1: the run just written is always kept"));
+        }
+        if let Some(out) = out {
+            if args.keep.is_some() {
+                return Err(invalid("--keep applies to --reviews runs; --out replaces one folder"));
+            }
+            return Ok(Destination::Out(out.to_path_buf()));
+        }
+        let root = args.reviews.clone().or_else(|| f.reviews_dir.as_ref().map(|p| file.resolve(p)));
+        match root {
+            Some(root) => Ok(Destination::Reviews { root, keep, org_name }),
+            None => Err(invalid(
+                "say where the reports go: --out DIR (one folder, replaced), or --reviews DIR (a dated folder per run; \
+                 reviews_dir under [output] in the config file)",
+            )),
+        }
+    }
+}
+
+/// The subject when none is configured.
+pub const DEFAULT_SUBJECT: &str = "Certinia access review {org}: {findings} findings as of {as_of}";
+/// The largest message sent, in bytes, when none is configured (10 MiB).
+pub const DEFAULT_EMAIL_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// The placeholders a subject may hold.
+pub const SUBJECT_FIELDS: [&str; 3] = ["{org}", "{as_of}", "{findings}"];
+
+/// The email, validated: who receives it, from whom, and through which server.
+#[derive(Debug)]
+pub struct EmailConfig {
+    pub to: Vec<lettre::message::Mailbox>,
+    pub from: lettre::message::Mailbox,
+    pub subject: String,
+    pub smtp: SmtpConfig,
+    pub max_bytes: u64,
+    pub on_failure: bool,
+}
+
+/// The SMTP server and how to log in to it.
+#[derive(Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// The login name and password, and where the password came from.
+    pub login: Option<(String, SecretString, SecretSource)>,
+    /// Extra trusted CA certificates: the file and its PEM.
+    pub ca_pem: Option<(PathBuf, Vec<u8>)>,
+}
+
+impl EmailConfig {
+    /// The email settings of a report run or of `send`; None when no recipient is configured (no
+    /// email). `--email-on-failure` without a recipient is a mistake, not a silent no-op.
+    pub fn from_sources(
+        args: &EmailArgs,
+        on_failure: bool,
+        file: &LoadedFile,
+    ) -> Result<Option<EmailConfig>, ConfigError> {
+        let f = &file.config.email;
+        let on_failure = on_failure || f.on_failure.unwrap_or(false);
+        let to: Vec<String> = args
+            .email_to
+            .clone()
+            .or_else(|| f.to.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if to.is_empty() {
+            if on_failure {
+                return Err(invalid("--email-on-failure needs --email-to (or to = [...] under [email])"));
+            }
+            return Ok(None);
+        }
+        let mailbox = |flag: &str, text: &str| -> Result<lettre::message::Mailbox, ConfigError> {
+            text.parse()
+                .map_err(|e| invalid(format!("{flag} {:?} is not an email address: {e}", crate::text::visible(text))))
+        };
+        let to = to.iter().map(|a| mailbox("--email-to", a)).collect::<Result<Vec<_>, _>>()?;
+        let from = args.email_from.clone().or_else(|| f.from.clone()).ok_or_else(|| {
+            invalid("sending email needs --email-from (or from = \"...\" under [email]): the sender's address")
+        })?;
+        let from = mailbox("--email-from", from.trim())?;
+        let subject =
+            args.email_subject.clone().or_else(|| f.subject.clone()).unwrap_or_else(|| DEFAULT_SUBJECT.into());
+        check_subject(&subject)?;
+        let host = args.smtp_host.clone().or_else(|| f.smtp_host.clone()).map(|h| h.trim().to_string());
+        let host = host
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("sending email needs --smtp-host (or smtp_host under [email]): the SMTP server"))?;
+        let tls = args.smtp_tls.or(f.smtp_tls).unwrap_or(SmtpTls::Starttls);
+        if tls == SmtpTls::None && !crate::endpoint::is_loopback_host(&host) {
+            return Err(invalid(format!(
+                "--smtp-tls none sends the message and the password in clear: it is accepted only for a server on \
+                 this machine (127.0.0.1, ::1, localhost), not {host}; use starttls or implicit"
+            )));
+        }
+        let port = args.smtp_port.or(f.smtp_port).unwrap_or(match tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        });
+        let password_file =
+            args.smtp_password_file.clone().or_else(|| f.smtp_password_file.as_ref().map(|p| file.resolve(p)));
+        let password = secret("ACCESS_AUDIT_SMTP_PASSWORD", "--smtp-password-file", password_file)?;
+        let username = args.smtp_username.clone().or_else(|| f.smtp_username.clone()).filter(|u| !u.trim().is_empty());
+        let login = match (username, password) {
+            (Some(user), Some((password, source))) => Some((user.trim().to_string(), password, source)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "--smtp-username needs the password: set ACCESS_AUDIT_SMTP_PASSWORD or --smtp-password-file",
+                ));
+            }
+            (None, Some((_, source))) => {
+                return Err(invalid(format!("an SMTP password is set ({source}) but no --smtp-username")));
+            }
+        };
+        let ca_file = args.smtp_ca_file.clone().or_else(|| f.smtp_ca_file.as_ref().map(|p| file.resolve(p)));
+        let ca_pem = match ca_file {
+            None => None,
+            Some(path) => {
+                let pem = crate::files::read(&path, crate::files::CA_BUNDLE)
+                    .map_err(|e| invalid(format!("cannot read --smtp-ca-file {}: {e}", path.display())))?;
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
+                if !certs.is_ok_and(|c| !c.is_empty()) {
+                    return Err(invalid(format!(
+                        "--smtp-ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    )));
+                }
+                Some((path, pem))
+            }
+        };
+        let max_bytes = args.email_max_bytes.or(f.max_bytes).unwrap_or(DEFAULT_EMAIL_MAX_BYTES);
+        if max_bytes < 64 * 1024 {
+            return Err(invalid(format!("--email-max-bytes must be at least 65536 (64 KiB), got {max_bytes}")));
+        }
+        Ok(Some(EmailConfig {
+            to,
+            from,
+            subject,
+            smtp: SmtpConfig { host, port, tls, login, ca_pem },
+            max_bytes,
+            on_failure,
+        }))
+    }
+}
+
+/// A subject template may hold only `{org}`, `{as_of}` and `{findings}`, on one line.
+fn check_subject(subject: &str) -> Result<(), ConfigError> {
+    if subject.trim().is_empty() || subject.chars().any(char::is_control) {
+        return Err(invalid("--email-subject must be one line of text"));
+    }
+    let mut rest = subject;
+    while let Some(open) = rest.find('{') {
+        let field = rest[open..].find('}').map(|close| &rest[open..=open + close]);
+        match field {
+            Some(field) if SUBJECT_FIELDS.contains(&field) => rest = &rest[open + field.len()..],
+            _ => {
+                return Err(invalid(format!(
+                    "--email-subject {subject:?}: only {} can be filled in",
+                    SUBJECT_FIELDS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What `access-audit config` prints: every effective value, secrets only by source.

@@ -84,6 +84,15 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// [`is_loopback`] for a bare host name or address (an SMTP host): `127.0.0.1`, `::1`, `[::1]`, `localhost`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// True for the shared login hosts, which are not an org's My Domain.
 pub fn is_shared_login_host(url: &Url) -> bool {
     matches!(url.host_str(), Some(h) if h.eq_ignore_ascii_case("login.salesforce.com") || h.eq_ignore_ascii_case("test.salesforce.com"))

@@ -24,6 +24,9 @@ pub enum ExitCode {
     Io = 5,
     /// An internal error (a bug of this tool, e.g. in the dataframe engine): please report it.
     Internal = 6,
+    /// The reports were written (and stay), but the email could not be sent: the SMTP server
+    /// refused the login or the message, could not be reached, or its certificate did not verify.
+    Mail = 7,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -35,6 +38,40 @@ pub enum ExitCode {
 impl ExitCode {
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// The code's name in `--json` output (`"name"`): stable, one per code.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "Success",
+            ExitCode::Findings => "FindingsPresent",
+            ExitCode::Usage => "UsageError",
+            ExitCode::Salesforce => "SalesforceError",
+            ExitCode::Incomplete => "IncompleteData",
+            ExitCode::Io => "LocalError",
+            ExitCode::Internal => "InternalError",
+            ExitCode::Mail => "EmailNotSent",
+            ExitCode::HungUp => "HungUp",
+            ExitCode::Interrupted => "Interrupted",
+            ExitCode::Terminated => "Terminated",
+        }
+    }
+
+    /// What the code means, in a few words (for the failure notice).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "success",
+            ExitCode::Findings => "success, findings present",
+            ExitCode::Usage => "a usage or configuration error",
+            ExitCode::Salesforce => "a Salesforce or network failure",
+            ExitCode::Incomplete => "incomplete or inconsistent data",
+            ExitCode::Io => "a local failure: the output folder",
+            ExitCode::Internal => "an internal error of access-audit",
+            ExitCode::Mail => "the email could not be sent",
+            ExitCode::HungUp => "stopped by SIGHUP",
+            ExitCode::Interrupted => "stopped by SIGINT",
+            ExitCode::Terminated => "stopped by SIGTERM",
+        }
     }
 }
 
@@ -51,6 +88,7 @@ mod tests {
         assert_eq!(ExitCode::Incomplete.code(), 4);
         assert_eq!(ExitCode::Io.code(), 5);
         assert_eq!(ExitCode::Internal.code(), 6);
+        assert_eq!(ExitCode::Mail.code(), 7);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

@@ -44,6 +44,19 @@ pub const ROSTER: Cap = Cap { bytes: 256 * MIB, what: "a roster" };
 /// A snapshot's `manifest.json` or a report folder's file list: a few KiB.
 pub const MARKER: Cap = Cap { bytes: 16 * MIB, what: "a manifest" };
 
+/// A report folder's file the mail stage attaches (the workbook, a CSV): what a folder of ours
+/// may hold, with room for a 100k-user workbook.
+pub const REPORT_FILE: Cap = Cap { bytes: 1024 * MIB, what: "a report file" };
+
+/// SHA-256 (hex) and size of a member of one of our folders (never followed if a link), read in
+/// pieces however large it is.
+pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let bytes = io::copy(&mut open_member(path)?, &mut hasher)?;
+    Ok((hex::encode(hasher.finalize()), bytes))
+}
+
 /// Reads a whole regular file (a symbolic link to one is fine) of at most `cap.bytes`.
 pub fn read(path: &Path, cap: Cap) -> io::Result<Vec<u8>> {
     regular(&std::fs::metadata(path)?)?;

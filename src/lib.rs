@@ -2,12 +2,13 @@
 //!
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) and `scim` (other applications)
-//! → `snapshot` → `analysis`
-//! (with `roster`) → `model` → `render` → `deliver` (atomic folders).
+//! → `snapshot` → `analysis` (with `roster`) → `model` → `render` → `deliver` (atomic
+//! folders, dated runs) → `mail`.
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
-//! the outcome into a message and an exit code ([`exit::ExitCode`]).
+//! the outcome into a message and an exit code ([`exit::ExitCode`]), or, with `--json`, into
+//! one JSON object on stdout ([`envelope`]).
 //! Beside the pipeline: `files` reads every file given from outside (regular
 //! files only, size-capped), `signals` ends an interrupted run cleanly, and
 //! `text` makes outside text safe to show (every stage may use it).
@@ -19,9 +20,11 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod endpoint;
+pub mod envelope;
 pub mod exit;
 pub mod files;
 pub mod http;
+pub mod mail;
 pub mod model;
 pub mod render;
 pub mod roster;
@@ -52,6 +55,8 @@ pub enum Error {
     Render(#[from] render::RenderError),
     #[error(transparent)]
     Http(#[from] http::HttpSetupError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -89,6 +94,10 @@ impl Error {
             },
             Error::Output(e) if e.is_usage() => ExitCode::Usage,
             Error::Output(_) | Error::Runtime(_) => ExitCode::Io,
+            Error::Mail(e) if e.is_usage() => ExitCode::Usage,
+            Error::Mail(e) if e.is_data() => ExitCode::Incomplete,
+            Error::Mail(e) if e.is_internal() => ExitCode::Internal,
+            Error::Mail(_) => ExitCode::Mail,
         }
     }
 }

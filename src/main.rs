@@ -1,10 +1,16 @@
-//! `access-audit`: parse the command line, run, and turn the outcome into an exit code.
+//! `access-audit`: parse the command line, run, and turn the outcome into an exit code (and, with
+//! `--json`, into one JSON object on stdout).
 
 use access_audit::cli::Cli;
+use access_audit::envelope;
+use access_audit::exit::ExitCode;
 use access_audit::text::visible;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse_args();
+    let cli = parse();
+    if cli.json {
+        envelope::enable();
+    }
     init_logging(cli.verbose, cli.quiet);
     if let Err(e) = access_audit::signals::listen() {
         eprintln!(
@@ -13,21 +19,48 @@ fn main() -> std::process::ExitCode {
     }
     let verbose = cli.verbose;
     match access_audit::app::run(cli) {
-        Ok(code) => exit(code),
+        Ok(outcome) => {
+            if envelope::enabled() {
+                envelope::print(&envelope::success(outcome.code, outcome.message.as_deref(), &outcome.result));
+            }
+            exit(outcome.code)
+        }
         Err(e) => {
             // Messages can quote outside text (a file's contents, a path): no raw control character
             // may reach the terminal.
+            let line = visible(&format!("{e:#}")).into_owned();
             if verbose {
-                eprintln!("access-audit: error: {}\n{}", visible(&format!("{e:#}")), visible(&format!("{e:?}")));
+                eprintln!("access-audit: error: {line}\n{}", visible(&format!("{e:?}")));
             } else {
-                eprintln!("access-audit: error: {}", visible(&format!("{e:#}")));
+                eprintln!("access-audit: error: {line}");
+            }
+            if envelope::enabled() {
+                envelope::print(&envelope::failure(e.exit_code(), &line));
             }
             exit(e.exit_code())
         }
     }
 }
 
-fn exit(code: access_audit::exit::ExitCode) -> std::process::ExitCode {
+/// The command line; a mistake in it is exit 2 with clap's message (as JSON with `--json`).
+fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    Cli::parse_from_args(&args).unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        let shown = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+        if !shown && args.iter().any(|a| a == "--json") {
+            let text = e.kind().as_str().map(str::to_string).unwrap_or_else(|| e.to_string());
+            let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+            let message = if first.is_empty() { text } else { first };
+            eprintln!("{}", e.render().ansi());
+            envelope::print(&envelope::failure(ExitCode::Usage, &visible(&message)));
+            std::process::exit(ExitCode::Usage.code());
+        }
+        e.exit()
+    })
+}
+
+fn exit(code: ExitCode) -> std::process::ExitCode {
     std::process::ExitCode::from(code.code() as u8)
 }
 

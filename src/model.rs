@@ -74,6 +74,11 @@ impl ReportKind {
         }
     }
 
+    /// Whether the rows are roster entries rather than users.
+    pub fn is_roster_entries(self) -> bool {
+        self == ReportKind::NotProvisioned
+    }
+
     /// Whether a row in it is a finding to act on (the access matrix is an inventory).
     pub fn is_finding(self) -> bool {
         self != ReportKind::AccessMatrix
@@ -559,6 +564,27 @@ pub struct RunMeta {
     pub sources: Vec<SourceFile>,
 }
 
+impl RunMeta {
+    /// The user's page in the org (`{instance}/lightning/r/User/{Id}/view`), for every link to a
+    /// user: the workbook's, report.html's and the email digest's. None unless the instance is
+    /// an http(s) URL with a host (no query, no fragment) and the Id a well-formed Salesforce Id,
+    /// so that a link never leads anywhere but the org's own user page.
+    pub fn user_url(&self, id: &str) -> Option<String> {
+        user_url(&self.instance_url, id)
+    }
+}
+
+/// [`RunMeta::user_url`] for an instance URL.
+pub fn user_url(instance_url: &str, id: &str) -> Option<String> {
+    let base = url::Url::parse(instance_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .filter(|u| u.query().is_none() && u.fragment().is_none())?;
+    let is_id = matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let base = base.as_str().trim_end_matches('/');
+    is_id.then(|| format!("{base}/lightning/r/User/{id}/view"))
+}
+
 /// The whole audit: what every renderer takes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Audit {
@@ -574,8 +600,28 @@ impl Audit {
         self.reports.iter().find(|r| r.kind == kind)
     }
 
-    /// Rows in reports that are findings (not the access matrix).
+    /// Findings across the reports: rows of the finding reports (not the access matrix), less the
+    /// never-logged-in users still in their grace period, which are listed but are not findings
+    /// (REPORTS.md, "What counts as a finding"). What every headline total and
+    /// `--fail-on-findings` count.
     pub fn findings(&self) -> usize {
-        self.reports.iter().filter(|r| r.kind.is_finding()).map(|r| r.rows.len()).sum()
+        self.reports.iter().map(Report::findings).sum()
+    }
+}
+
+impl Report {
+    /// The findings in this report: every row of a finding report, except a never-logged-in user
+    /// still in the grace period; none in the access matrix (an inventory).
+    pub fn findings(&self) -> usize {
+        match (&self.rows, self.kind) {
+            (_, kind) if !kind.is_finding() => 0,
+            (Rows::Users(users), ReportKind::NeverLoggedIn) => users.iter().filter(|u| !u.in_grace_period).count(),
+            (rows, _) => rows.len(),
+        }
+    }
+
+    /// Rows listed in a finding report that are not findings (users in their grace period).
+    pub fn listed_not_findings(&self) -> usize {
+        if self.kind.is_finding() { self.rows.len() - self.findings() } else { 0 }
     }
 }

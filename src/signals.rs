@@ -41,13 +41,17 @@ pub fn listen() -> std::io::Result<()> {
     started.recv().map_err(|_| std::io::Error::other("the signal thread ended before it started"))?
 }
 
-/// Prints the one line and ends the process.
+/// Prints the one line (and, with `--json`, the JSON object on stdout) and ends the process.
 fn stop(name: &str, code: ExitCode, targets: &[PathBuf]) -> ! {
-    if targets.is_empty() {
-        eprintln!("access-audit: stopped by {name}");
+    let line = if targets.is_empty() {
+        format!("stopped by {name}")
     } else {
         let names: Vec<String> = targets.iter().map(|t| t.display().to_string()).collect();
-        eprintln!("access-audit: stopped by {name}: nothing was written to {}", names.join(", "));
+        format!("stopped by {name}: nothing was written to {}", names.join(", "))
+    };
+    eprintln!("access-audit: {line}");
+    if crate::envelope::enabled() {
+        crate::envelope::print(&crate::envelope::failure(code, &line));
     }
     std::process::exit(code.code())
 }

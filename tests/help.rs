@@ -75,6 +75,13 @@ fn config_help() {
 }
 
 #[test]
+fn send_help() {
+    let text = help(&["send"]);
+    assert!(text.contains("ACCESS_AUDIT_SMTP_PASSWORD"));
+    insta::assert_snapshot!("help-send", text);
+}
+
+#[test]
 fn version() {
     let work = tempfile::tempdir().unwrap();
     let output = bin(work.path()).arg("--version").output().unwrap();

@@ -10,6 +10,8 @@ mod auth;
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
+/// The email from cron: the digest over STARTTLS and a login, the failure notice, a refused login.
+mod email;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
@@ -20,6 +22,8 @@ mod golden;
 mod help;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
 mod inputs;
+/// `--json`: one object on stdout for every command and every exit code.
+mod json;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
 mod props;
 /// Pulling a whole org: paging, completeness, relationship fields, API versions.
@@ -28,6 +32,8 @@ mod pull;
 mod quota;
 /// The reports of the demo org: reproducible, readable, safe.
 mod reports;
+/// Dated runs: history kept, `latest`, `--keep`, edited workbooks never replaced, one writer per org.
+mod reviews;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
 mod rules;
 /// Other applications over SCIM 2.0: the pull into apps/NAME/, paging, completeness, retries, dialects.

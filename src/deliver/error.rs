@@ -11,6 +11,16 @@ pub enum OutputError {
         and_more(*others)
     )]
     ForeignFile { path: PathBuf, file: String, others: usize },
+    #[error(
+        "refusing to replace {path}: its {file} was changed after access-audit wrote it, so it holds reviewer decisions; \
+         move the folder elsewhere (or use --reviews DIR, which keeps every run) and run again (nothing was changed)"
+    )]
+    Edited { path: PathBuf, file: String },
+    #[error(
+        "another access-audit run is writing the reviews of {org} in {dir} (it holds {lock}); this run stopped \
+         without writing anything: let that one finish"
+    )]
+    Busy { org: String, dir: PathBuf, lock: PathBuf },
     #[error("{path} exists and is not a folder")]
     NotADir { path: PathBuf },
     #[error(

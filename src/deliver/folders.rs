@@ -112,6 +112,34 @@ pub trait FolderKind: Sync {
     fn has_file_list(&self) -> bool {
         false
     }
+
+    /// A file in `dir` that someone changed after the tool wrote it and that holds their work
+    /// (the report folder's workbook, with reviewer decisions): such a folder is never replaced.
+    fn edited(&self, _dir: &Path) -> Result<Option<String>, OutputError> {
+        Ok(None)
+    }
+}
+
+/// The review workbook's name in a report folder (the renderer's [`crate::render::xlsx::FILE_NAME`]).
+pub const WORKBOOK: &str = crate::render::xlsx::FILE_NAME;
+
+/// Whether the workbook of the report folder `dir` was changed after the tool wrote it: its
+/// SHA-256 now differs from the one [`FILE_LIST`] recorded at write time. Such a workbook holds
+/// reviewer decisions. A folder without a file list, or whose workbook is gone, has none.
+pub fn workbook_edited(dir: &Path) -> Result<bool, OutputError> {
+    let Ok(list) = FileList::read(dir) else { return Ok(false) };
+    let Some(record) = list.files.iter().find(|f| f.file == WORKBOOK) else { return Ok(false) };
+    let path = dir.join(WORKBOOK);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(OutputError::Io { path, source: e }),
+        // A link or anything else in its place is not the file the tool wrote.
+        Ok(m) if !m.is_file() => return Ok(true),
+        Ok(m) if m.len() != record.bytes => return Ok(true),
+        Ok(_) => {}
+    }
+    let (sha256, _) = crate::files::sha256_file(&path).map_err(io_err(&path))?;
+    Ok(sha256 != record.sha256)
 }
 
 /// A report folder: the reports, the evidence (`snapshot/`) and [`FILE_LIST`].
@@ -129,6 +157,10 @@ impl FolderKind for ReportFolder {
 
     fn has_file_list(&self) -> bool {
         true
+    }
+
+    fn edited(&self, dir: &Path) -> Result<Option<String>, OutputError> {
+        Ok(workbook_edited(dir)?.then(|| WORKBOOK.to_string()))
     }
 }
 
@@ -151,6 +183,9 @@ pub fn check_replaceable(target: &Path, kind: &dyn FolderKind) -> Result<(), Out
         kind: kind.what(),
         reason,
     })?;
+    if let Some(file) = kind.edited(target)? {
+        return Err(OutputError::Edited { path: target.to_path_buf(), file });
+    }
     let foreign = foreign_entries(target, &listed)?;
     match foreign.first() {
         None => Ok(()),

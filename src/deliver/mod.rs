@@ -17,14 +17,20 @@
 //!   removes only folders whose owner is provably gone, never a live run's; and a
 //!   signal handler can remove the live ones before the process exits.
 //!
+//! - [`reviews`]: `--reviews DIR`, dated runs per org that keep history: a lock per org, the
+//!   `latest` link, and `--keep N`, which never deletes a workbook holding decisions. A report
+//!   folder whose workbook was changed after it was written is never replaced (`--out` either).
+//!
 //! Why one place: every file of a report folder is written by [`Staging::write`],
 //! which records its SHA-256 as it writes, so the file list is the truth about
 //! what the tool wrote, and a later run can tell its own files from anyone else's.
 
 mod error;
 pub mod folders;
+pub mod reviews;
 pub mod staging;
 
 pub use error::{OutputError, io_err};
-pub use folders::{FILE_LIST, FileList, FileRecord, FolderKind, ReportFolder, check_apart};
+pub use folders::{FILE_LIST, FileList, FileRecord, FolderKind, ReportFolder, WORKBOOK, check_apart, workbook_edited};
+pub use reviews::{OrgReviews, Pruned, runs};
 pub use staging::{Staging, abandon_all};

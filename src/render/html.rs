@@ -23,8 +23,10 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::{RenderError, RenderedFile, Renderer, each_row, explanation, rfc3339};
-use crate::model::{Audit, Cell, ColumnType, ReportKind, Rows, UserRow};
+use super::{
+    RenderError, RenderedFile, Renderer, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
+};
+use crate::model::{Audit, Cell, Column, ColumnType, Report, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
@@ -127,8 +129,14 @@ struct Card {
 struct Section {
     anchor: &'static str,
     title: &'static str,
+    /// What the report means, one sentence; then exactly who is in it, and what to do.
+    meaning: String,
     explanation: String,
+    action: &'static str,
+    /// The findings (rows less grace-period users; the access matrix: its rows).
     count: String,
+    /// Rows listed that are not findings (never-logged-in users in their grace period).
+    not_findings: usize,
     total: usize,
     shown: usize,
     truncated: bool,
@@ -138,11 +146,15 @@ struct Section {
     rows: Vec<Vec<Td>>,
 }
 
-/// One table cell: its text and a CSS class (`num`, `dt`, `id` or empty).
+/// One table cell: its text, a CSS class (`num`, `dt`, `id` or empty), its column's header (shown
+/// beside the value on a phone, where each row is a block), and the user's page in the org for
+/// the name.
 #[derive(Serialize)]
 struct Td {
     text: String,
     class: &'static str,
+    label: &'static str,
+    url: Option<String>,
 }
 
 /// A vertical bar chart, geometry in SVG user units.
@@ -218,8 +230,8 @@ impl Page {
             .map(|r| Card {
                 title: r.kind.title(),
                 anchor: r.kind.slug(),
-                count: thousands(r.rows.len() as u64),
-                class: match (r.kind.is_finding(), r.rows.is_empty()) {
+                count: thousands(if r.kind.is_finding() { r.findings() } else { r.rows.len() } as u64),
+                class: match (r.kind.is_finding(), r.findings() == 0) {
                     (false, _) => "inventory",
                     (true, true) => "clear",
                     (true, false) => "finding",
@@ -231,7 +243,7 @@ impl Page {
         while cards.peek().is_some() {
             card_rows.push(cards.by_ref().take(4).collect());
         }
-        let sections = audit.reports.iter().map(|r| section(audit, r.kind, &r.rows)).collect();
+        let sections = audit.reports.iter().map(|r| section(audit, r)).collect();
         Page {
             tool_version: meta.tool_version.clone(),
             org_name: shown(meta.org_name.as_deref().unwrap_or("(unnamed org)")),
@@ -275,39 +287,70 @@ fn list_or_none(items: &[String]) -> String {
     if items.is_empty() { "(none)".to_string() } else { shown(&items.join(", ")) }
 }
 
-fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
-    let columns = kind.columns();
-    let classes: Vec<&'static str> = columns
+/// One report's section: the deciding columns only ([`deciding_columns`]), so that the table fits
+/// 1,400 px without scrolling sideways; every column is in the CSV and the workbook.
+fn section(audit: &Audit, report: &Report) -> Section {
+    let kind = report.kind;
+    let rows = &report.rows;
+    let deciding = deciding_columns(kind);
+    // The Id comes along for the link to the user's page, and is not shown.
+    let mut columns = deciding.clone();
+    let id_at = kind.columns().contains(&Column::Id).then(|| {
+        columns.push(Column::Id);
+        columns.len() - 1
+    });
+    let classes: Vec<&'static str> = deciding
         .iter()
         .map(|c| match c.column_type() {
             ColumnType::Integer => "num",
             ColumnType::DateTime => "dt",
             ColumnType::UserId => "id",
+            // Usernames and emails have no spaces: they may break anywhere, never squeeze the others.
+            ColumnType::Text if matches!(c.header(), "Username" | "username" | "email") => "u",
             ColumnType::Text | ColumnType::Bool => "",
         })
         .collect();
-    let headers = columns.iter().zip(&classes).map(|(c, class)| Td { text: c.header().to_string(), class }).collect();
+    let headers = deciding
+        .iter()
+        .zip(&classes)
+        .map(|(c, class)| Td { text: heading(*c).to_string(), class, label: heading(*c), url: None })
+        .collect();
     let mut shown = Vec::with_capacity(rows.len().min(ROW_LIMIT));
-    let _ = each_row(rows, columns, |cells: &[Cell]| {
+    let _ = each_row(rows, &columns, |cells: &[Cell]| {
         if shown.len() == ROW_LIMIT {
             // Stop early: the rest is only in the CSV and the workbook.
             return Err(());
         }
+        let id = id_at.map(|i| cells[i].to_plain()).unwrap_or_default();
         shown.push(
-            cells
+            deciding
                 .iter()
+                .zip(cells)
                 .zip(&classes)
-                .map(|(cell, class)| Td { text: visible(&cell.to_plain()).into_owned(), class })
+                .map(|((column, cell), class)| Td {
+                    text: match cell {
+                        // The day is what decides; the CSV and the workbook have the instant.
+                        Cell::DateTime(t) => t.format("%Y-%m-%d").to_string(),
+                        cell => visible(&cell.to_plain()).into_owned(),
+                    },
+                    class,
+                    label: heading(*column),
+                    url: if *column == Column::Name { audit.meta.user_url(&id) } else { None },
+                })
                 .collect(),
         );
         Ok(())
     });
     let total = rows.len();
+    let count = if kind.is_finding() { report.findings() } else { total };
     Section {
         anchor: kind.slug(),
         title: kind.title(),
+        meaning: meaning(kind, audit),
         explanation: explanation(kind, audit),
-        count: thousands(total as u64),
+        action: what_to_do(kind),
+        count: thousands(count as u64),
+        not_findings: report.listed_not_findings(),
         total,
         shown: shown.len(),
         truncated: shown.len() < total,
@@ -318,8 +361,26 @@ fn section(audit: &Audit, kind: ReportKind, rows: &Rows) -> Section {
     }
 }
 
+/// A column's heading in the page: short words that can wrap, so that the table fits 1,400 px
+/// (the CSV and the workbook keep the model's names); a column this page does not know keeps its name.
+fn heading(column: Column) -> &'static str {
+    match column.header() {
+        "LastLoginDate" => "Last login",
+        "DaysSinceLogin" => "Days since login",
+        "CreatedDate" => "Created",
+        "DaysSinceCreated" => "Days since created",
+        "InGracePeriod" => "In grace period",
+        "CertiniaAccess" => "Certinia access",
+        "ExpectedBy" => "Expected by",
+        "CertiniaPermissionSets" => "Certinia permission sets",
+        "CertiniaPermissionSetGroups" => "Certinia permission set groups",
+        "CertiniaLicenses" => "Certinia licences",
+        other => other,
+    }
+}
+
 /// `12345` → `12,345`.
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -329,17 +390,6 @@ fn thousands(n: u64) -> String {
         out.push(ch);
     }
     out
-}
-
-/// Cuts a label to `max` characters, ending in `…` when cut.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
 }
 
 /// One bucket of the last-login chart.
@@ -449,7 +499,9 @@ fn findings_by_profile(audit: &Audit) -> Vec<(String, u64)> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for report in audit.reports.iter().filter(|r| r.kind.is_finding()) {
         if let Rows::Users(users) = &report.rows {
-            for user in users {
+            // A never-logged-in user in the grace period is listed, not a finding.
+            let grace = |u: &&UserRow| report.kind == ReportKind::NeverLoggedIn && u.in_grace_period;
+            for user in users.iter().filter(|u| !grace(u)) {
                 let profile = shown(user.profile.as_deref().unwrap_or("(no profile)"));
                 *counts.entry(profile).or_default() += 1;
             }
@@ -480,7 +532,7 @@ fn profile_chart(audit: &Audit) -> HChart {
                 w,
                 text_y: y + row_h / 2 + 4,
                 value_x: bar_x + w + 6,
-                label: shorten(profile, 36),
+                label: super::clip(profile, 36),
                 full: format!("{profile}: {} finding row{}", thousands(*n), if *n == 1 { "" } else { "s" }),
                 value: thousands(*n),
             }
@@ -560,9 +612,42 @@ mod tests {
         for element in doc.descendants() {
             assert!(element.attr("src").is_none(), "<{}> loads something", element.tag);
             if let Some(href) = element.attr("href") {
-                assert!(href.starts_with('#'), "only links within the page: {href}");
+                let user_page =
+                    href.starts_with("https://acme.my.salesforce.com/lightning/r/User/005") && href.ends_with("/view");
+                assert!(href.starts_with('#') || user_page, "only links within the page or to a user: {href}");
             }
         }
+    }
+
+    #[test]
+    fn tables_show_the_deciding_columns_each_name_linked_to_its_user() {
+        let doc = dom(&sample_audit());
+        let retained = doc.by_id("certinia-access-retained").unwrap();
+        let (headers, rows) = table(retained);
+        assert_eq!(
+            headers,
+            [
+                "Name",
+                "Username",
+                "Profile",
+                "Status",
+                "Last login",
+                "Days since login",
+                "Certinia permission sets",
+                "Certinia permission set groups",
+                "Certinia licences"
+            ]
+        );
+        assert_eq!(rows[0][..3], ["User 52", "user52@example.com", "Standard User"]);
+        let link = &retained.all("tbody")[0].all("a")[0];
+        assert_eq!(link.attr("href"), Some("https://acme.my.salesforce.com/lightning/r/User/005000000000052AAA/view"));
+        assert_eq!(link.text(), "User 52");
+        // On a phone each cell says which column it is.
+        let cells = retained.all("tbody")[0].all("td");
+        assert_eq!(cells[0].attr("data-label"), Some("Name"));
+        // What to do, under the report's meaning.
+        let todo: Vec<String> = retained.all("p").iter().filter(|p| p.has_class("todo")).map(|p| p.words()).collect();
+        assert_eq!(todo, [format!("What to do: {}", super::super::what_to_do(ReportKind::CertiniaAccessRetained))]);
     }
 
     #[test]
@@ -614,7 +699,8 @@ mod tests {
         let ids: Vec<&str> = sections.iter().filter_map(|s| s.attr("id")).collect();
         assert_eq!(ids, SLUGS);
         let heading = |id: &str| doc.by_id(id).unwrap().all("h2")[0].words();
-        assert_eq!(heading("never-logged-in"), "Never logged in (2)");
+        // Two listed, one of them in the grace period: one finding.
+        assert_eq!(heading("never-logged-in"), "Never logged in (1)");
         assert_eq!(heading("unexpected-access"), "Roster: unexpected access (0)");
         let unexpected = doc.by_id("unexpected-access").unwrap();
         assert!(unexpected.all("table").is_empty());
@@ -622,10 +708,13 @@ mod tests {
         assert_eq!(none.len(), 1);
         assert_eq!(none[0].text(), "None.");
         // A non-empty report: one row per user, with the report's columns.
-        let (headers, rows) = table(doc.by_id("never-logged-in").unwrap());
-        assert_eq!(&headers[..3], ["Id", "Username", "Name"]);
-        let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-        assert_eq!(ids, ["005000000000050AAA", "005000000000051AAA"]);
+        let never = doc.by_id("never-logged-in").unwrap();
+        let (headers, rows) = table(never);
+        assert_eq!(headers, ["Name", "Username", "Profile", "Created", "Days since created", "In grace period"]);
+        let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(names, ["User 50", "User 51"]);
+        let grace: Vec<String> = never.all("p").iter().filter(|p| p.has_class("grace")).map(|p| p.words()).collect();
+        assert_eq!(grace, ["1 of these 2 users are in their grace period: listed, not counted as findings."]);
         assert!(rows.iter().all(|r| r.len() == headers.len()));
         // The summary cards link to the sections.
         let cards: Vec<&str> = doc
@@ -650,8 +739,8 @@ mod tests {
         assert_eq!(notes, ["Showing the first 500 of 507 rows; the CSV and the workbook have them all."]);
         let (_, rows) = table(matrix);
         assert_eq!(rows.len(), ROW_LIMIT);
-        assert_eq!(rows[0][0], "005000000000000AAA");
-        assert_eq!(rows[ROW_LIMIT - 1][0], "005000000000499AAA");
+        assert_eq!(rows[0][0], "User 0");
+        assert_eq!(rows[ROW_LIMIT - 1][0], "User 499");
         let small = dom(&sample_audit());
         assert!(small.all("p").iter().all(|p| !p.has_class("note")), "no note when all rows fit");
     }
@@ -795,7 +884,7 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(shorten("abc", 3), "abc");
-        assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(super::super::clip("abc", 3), "abc");
+        assert_eq!(super::super::clip("abcdef", 4), "abc…");
     }
 }

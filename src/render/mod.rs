@@ -10,7 +10,8 @@
 //!
 //! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
 //! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
-//! - `report.html` ([`html`]): one self-contained page, safe to paste into email;
+//! - `report.html` ([`html`]): one self-contained page, for a browser or a phone;
+//! - `email.html` and `email.txt` ([`email`]): the digest that is the body of the email;
 //! - `summary.json` ([`json`]): counts and run metadata.
 //!
 //! Everything is a pure function of the [`Audit`]: no wall-clock time, no hash
@@ -21,6 +22,7 @@
 pub mod csv;
 #[cfg(test)]
 mod dom;
+pub mod email;
 pub mod html;
 pub mod json;
 pub mod xlsx;
@@ -70,6 +72,7 @@ pub fn renderers() -> Vec<Box<dyn Renderer>> {
         Box::new(csv::CsvRenderer),
         Box::new(xlsx::XlsxRenderer),
         Box::new(html::HtmlRenderer),
+        Box::new(email::EmailRenderer),
         Box::new(json::JsonRenderer),
     ]
 }
@@ -124,6 +127,113 @@ pub(crate) fn each_row<E>(
 /// `2024-01-15T10:20:30Z`: RFC 3339, UTC, whole seconds.
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The columns a reviewer decides on, in the order shown by `report.html` and the email digest;
+/// the other columns are in the CSV and the workbook.
+///
+/// Picked **by header name** from the report's own column list ([`ReportKind::columns`]), so a
+/// column added to the model later (issue 9's `Change`) shows as soon as the report has it, and
+/// one a report lacks is simply skipped: a never-logged-in user has no last login to show, so
+/// that report shows when the account was created and whether it is in its grace period.
+pub fn deciding_columns(kind: ReportKind) -> Vec<Column> {
+    const USERS: &[&str] = &[
+        "Change",
+        "Name",
+        "Username",
+        "Profile",
+        "Status",
+        "LastLoginDate",
+        "DaysSinceLogin",
+        "ExpectedBy",
+        "CertiniaPermissionSets",
+        "CertiniaPermissionSetGroups",
+        "CertiniaLicenses",
+    ];
+    const NEVER: &[&str] =
+        &["Change", "Name", "Username", "Profile", "CreatedDate", "DaysSinceCreated", "InGracePeriod"];
+    const ROSTER: &[&str] = &["Change", "federation_id", "username", "email", "Reason"];
+    let wanted = match kind {
+        ReportKind::NeverLoggedIn => NEVER,
+        k if k.is_roster_entries() => ROSTER,
+        _ => USERS,
+    };
+    let mut columns: Vec<Column> =
+        wanted.iter().filter_map(|name| kind.columns().iter().find(|c| c.header() == *name)).copied().collect();
+    // A report without the grants' lists (inactive users) still says whether the user holds Certinia access.
+    if kind != ReportKind::NeverLoggedIn
+        && !kind.is_roster_entries()
+        && !columns.contains(&Column::CertiniaPermissionSets)
+        && let Some(access) = kind.columns().iter().find(|c| c.header() == "CertiniaAccess")
+    {
+        columns.push(*access);
+    }
+    columns
+}
+
+/// One sentence on what a report means, for the digest and report.html (the exact rule with this
+/// run's thresholds is [`explanation`]).
+pub fn meaning(kind: ReportKind, audit: &Audit) -> String {
+    let rules = &audit.meta.rules;
+    match kind {
+        ReportKind::InactiveUsers => format!(
+            "Active users who have not logged in for more than {} days: accounts nobody seems to use, \
+             still open to whoever holds their credentials.",
+            rules.inactive_days
+        ),
+        ReportKind::NeverLoggedIn => format!(
+            "Active users who have never logged in; those created in the last {} days are in their grace \
+             period: listed, but not counted as findings.",
+            rules.grace_days
+        ),
+        ReportKind::CertiniaAccessRetained => "Deactivated users who still hold Certinia permission sets, \
+             groups or package licences: access that was never removed, and seats still paid for."
+            .to_string(),
+        ReportKind::CertiniaAccessLacking => "Active users expected to use Certinia (a Certinia licence, or the \
+             roster) who hold no Certinia permission set or group: they cannot work in it."
+            .to_string(),
+        ReportKind::NotProvisioned => {
+            "Roster entries that match no active audited user: people expected to have Certinia access who \
+             have no usable account."
+                .to_string()
+        }
+        ReportKind::UnexpectedAccess => "Active users with Certinia access whom the roster does not list.".to_string(),
+        ReportKind::AccessMatrix => {
+            "Every audited user with every Certinia grant and licence they hold: the inventory to certify.".to_string()
+        }
+    }
+}
+
+/// One sentence on what to do about a report's rows.
+pub fn what_to_do(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::InactiveUsers => {
+            "Deactivate or freeze the accounts no longer needed; record a reason for those you keep."
+        }
+        ReportKind::NeverLoggedIn => {
+            "Deactivate the accounts nobody will use; look at the grace-period ones again at the next review."
+        }
+        ReportKind::CertiniaAccessRetained => {
+            "Remove the Certinia permission sets and groups, and free the package licences."
+        }
+        ReportKind::CertiniaAccessLacking => {
+            "Grant the Certinia access they need, or remove the licence or roster entry that expects it."
+        }
+        ReportKind::NotProvisioned => "Provision the user, or remove the entry from the roster.",
+        ReportKind::UnexpectedAccess => "Remove the access, or add the user to the roster.",
+        ReportKind::AccessMatrix => "Certify each user's access in the workbook, or mark what to remove.",
+    }
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when cut (for the digest and the charts).
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// One plain paragraph saying exactly who is in a report (REPORTS.md), with this run's thresholds.
@@ -399,7 +509,7 @@ pub(crate) mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         let csvs: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
         assert_eq!(names[..7], csvs);
-        assert_eq!(names[7..], ["access-review.xlsx", "report.html", "summary.json"]);
+        assert_eq!(names[7..], ["access-review.xlsx", "report.html", "email.html", "email.txt", "summary.json"]);
         assert!(files.iter().all(|f| !f.bytes.is_empty()));
         // Each is what its own format says it is.
         let by_name = |n: &str| &files.iter().find(|f| f.name == n).unwrap().bytes;

@@ -202,11 +202,9 @@ impl LinkPolicy {
         LinkPolicy { base }
     }
 
-    /// The user's page, for a well-formed Salesforce Id.
+    /// The user's page, for a well-formed Salesforce Id ([`crate::model::user_url`]).
     fn url(&self, id: &str) -> Option<String> {
-        let base = self.base.as_ref()?;
-        let is_id = matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric());
-        is_id.then(|| format!("{base}/{id}"))
+        crate::model::user_url(self.base.as_ref()?, id)
     }
 }
 
@@ -355,7 +353,7 @@ fn summary_sheet(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Result<(), X
         ws.write_string_with_format(row, 3, explanation(kind, audit), &f.wrap)?;
         row += 1;
     }
-    ws.write_string_with_format(row, 0, "Finding rows to review", &f.bold)?;
+    ws.write_string_with_format(row, 0, "Findings to review (grace-period users not counted)", &f.bold)?;
     ws.write_number_with_format(row, 1, audit.findings() as f64, &f.bold)?;
     row += 2;
 
@@ -629,8 +627,9 @@ mod tests {
         let rows = audit.report(ReportKind::AccessMatrix).unwrap().rows.len();
         assert_eq!(links.len(), rows);
         let targets: Vec<String> = links.iter().filter_map(|l| l.target.clone()).collect();
-        assert!(targets.contains(&"https://acme.my.salesforce.com/005000000000000AAA".to_string()), "{targets:?}");
-        assert!(targets.iter().all(|t| t.starts_with("https://acme.my.salesforce.com/005")));
+        let page = "https://acme.my.salesforce.com/lightning/r/User/005000000000000AAA/view";
+        assert!(targets.contains(&page.to_string()), "{targets:?}");
+        assert!(targets.iter().all(|t| t.starts_with("https://acme.my.salesforce.com/lightning/r/User/005")));
 
         let summary = book.hyperlinks_by_sheet_name(SUMMARY_SHEET).unwrap();
         assert_eq!(summary.len(), audit.reports.len());
@@ -715,9 +714,12 @@ mod tests {
         let policy = LinkPolicy::new("https://acme.my.salesforce.com/");
         assert_eq!(
             policy.url("005000000000001AAA").as_deref(),
-            Some("https://acme.my.salesforce.com/005000000000001AAA")
+            Some("https://acme.my.salesforce.com/lightning/r/User/005000000000001AAA/view")
         );
-        assert_eq!(policy.url("005000000000001").as_deref(), Some("https://acme.my.salesforce.com/005000000000001"));
+        assert_eq!(
+            policy.url("005000000000001").as_deref(),
+            Some("https://acme.my.salesforce.com/lightning/r/User/005000000000001/view")
+        );
         assert_eq!(policy.url("../../evil"), None);
         assert_eq!(policy.url("005000000000001AA/"), None);
         assert_eq!(LinkPolicy::new("javascript:alert(1)").url("005000000000001AAA"), None);

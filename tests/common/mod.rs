@@ -190,6 +190,115 @@ pub fn wait_for_staging(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
+/// The SMTP login the test server accepts.
+pub const SMTP_USER: &str = "mailer@acme.example";
+pub const SMTP_PASSWORD: &str = "smtp-PASSWORD-secret-9f3e";
+
+/// One message an [`SmtpServer`] received: the envelope and the raw bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+/// A real SMTP server on 127.0.0.1 (mailin-embedded, rustls): it offers STARTTLS with the
+/// test-only certificate, accepts AUTH PLAIN and LOGIN only after STARTTLS, and a message only
+/// after a login with [`SMTP_USER`] and [`SMTP_PASSWORD`]. It runs until the test process ends.
+pub struct SmtpServer {
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    logins: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+}
+
+#[derive(Clone)]
+struct SmtpHandler {
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    logins: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    current: Received,
+}
+
+impl SmtpHandler {
+    fn login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
+        let ok = user == SMTP_USER && password == SMTP_PASSWORD;
+        self.logins.lock().unwrap().push((user.to_string(), ok));
+        if ok { mailin_embedded::response::AUTH_OK } else { mailin_embedded::response::INVALID_CREDENTIALS }
+    }
+}
+
+impl mailin_embedded::Handler for SmtpHandler {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.current = Received { from: from.to_string(), to: to.to_vec(), data: Vec::new() };
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.received.lock().unwrap().push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin_embedded::Response {
+        self.login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
+        self.login(user, password)
+    }
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        // mailin-embedded builds its rustls configuration with the process's default provider.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for SMTP");
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logins = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = SmtpHandler { received: received.clone(), logins: logins.clone(), current: Received::default() };
+        let tls = fixtures().join("tls");
+        let mut server = mailin_embedded::Server::new(handler);
+        server
+            .with_name("smtp.test")
+            .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                cert_path: tls.join("test-only-server.pem").display().to_string(),
+                key_path: tls.join("test-only-server.key").display().to_string(),
+            })
+            .expect("the test-only certificate")
+            .with_auth(mailin_embedded::AuthMechanism::Plain)
+            .with_auth(mailin_embedded::AuthMechanism::Login)
+            .with_num_threads(2)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, received, logins }
+    }
+
+    /// The messages received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The logins tried so far: user, and whether it was accepted.
+    pub fn logins(&self) -> Vec<(String, bool)> {
+        self.logins.lock().unwrap().clone()
+    }
+
+    /// The flags that send through this server, trusting the test-only CA, and the password.
+    pub fn args(&self, cmd: &mut assert_cmd::Command) {
+        cmd.args(["--smtp-host", "127.0.0.1", "--smtp-port", &self.port.to_string()])
+            .args(["--smtp-username", SMTP_USER, "--email-from", "access-audit@acme.example"])
+            .arg("--smtp-ca-file")
+            .arg(fixtures().join("tls/test-only-ca.pem"))
+            .env("ACCESS_AUDIT_SMTP_PASSWORD", SMTP_PASSWORD);
+    }
+}
+
 /// The SCIM test application's API connection (client credentials) and a pre-issued bearer token.
 pub const APP_CLIENT_ID: &str = "stensul-api-connection-7f3e";
 pub const APP_CLIENT_SECRET: &str = "st-9b1d2c-APP-SECRET-e41";

@@ -618,7 +618,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         with_certinia_license: joined.values().filter(|j| !j.licenses.is_empty()).count() as u64,
     };
 
-    let notes = notes(&users, repaired, rules, as_of);
+    let mut notes = notes(&users, repaired, rules, as_of);
+    // Other applications read over SCIM: their reports, and what their notes say.
+    let app_audits = apps::analyse_apps(snapshot, inputs)?;
+    notes.run.extend(app_audits.iter().flat_map(|a| a.notes.iter().cloned()));
     for note in &notes.run {
         tracing::warn!("{note}");
     }
@@ -656,9 +659,18 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 rows: o.rows,
                 sha256: o.sha256.clone(),
             })
+            .chain(manifest.apps.iter().flat_map(|a| {
+                a.resources.iter().map(|r| SourceFile {
+                    object: format!("{} {}", a.name, r.resource),
+                    file: r.file.clone(),
+                    soql: format!("SCIM GET {}/{}", a.base_url, r.resource),
+                    rows: r.rows,
+                    sha256: r.sha256.clone(),
+                })
+            }))
             .collect(),
     };
-    Ok(Audit { meta, summary, reports, notes })
+    Ok(Audit { meta, summary, reports, notes, apps: app_audits })
 }
 
 /// The run's notes: audited user types that no user has, the audited users' data warnings, and

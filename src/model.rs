@@ -593,6 +593,8 @@ pub struct Audit {
     /// In [`ReportKind::ALL`] order; roster reports only when a roster was given.
     pub reports: Vec<Report>,
     pub notes: Notes,
+    /// Other applications read over SCIM 2.0, in name order (none unless the snapshot has any).
+    pub apps: Vec<apps::AppAudit>,
 }
 
 impl Audit {
@@ -605,7 +607,13 @@ impl Audit {
     /// (REPORTS.md, "What counts as a finding"). What every headline total and
     /// `--fail-on-findings` count.
     pub fn findings(&self) -> usize {
-        self.reports.iter().map(Report::findings).sum()
+        self.reports.iter().map(Report::findings).sum::<usize>() + self.app_findings()
+    }
+
+    /// Findings in the other applications' reports (app orphans, access retained, unexpected
+    /// access); they count in [`Audit::findings`] too.
+    pub fn app_findings(&self) -> usize {
+        self.apps.iter().map(apps::AppAudit::findings).sum()
     }
 }
 

@@ -28,8 +28,9 @@ use crate::endpoint::endpoint_base;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The most resources one page may be asked for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
-/// The longest application name.
-const MAX_NAME: usize = 32;
+/// The longest application name: with ` unexpected` after it, a workbook sheet name (31
+/// characters at most) still holds it.
+pub const MAX_NAME: usize = 20;
 
 /// One `[apps.NAME]` table, as written. Unknown keys are errors.
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -118,7 +119,8 @@ fn at(name: &str, file: &LoadedFile) -> String {
 }
 
 /// Whether `name` may name an application: a lower-case letter, then lower-case letters, digits
-/// and `_`, at most 32 characters (it becomes a file name and part of an environment variable).
+/// and `_`, at most [`MAX_NAME`] characters (it becomes a file name, part of an environment
+/// variable and of a workbook sheet's name).
 pub fn valid_name(name: &str) -> bool {
     name.len() <= MAX_NAME
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -176,7 +178,7 @@ fn check_static(name: &str, app: &FileApp, file: &LoadedFile) -> Result<(), Conf
     if !valid_name(name) {
         return Err(invalid(format!(
             "{}: the name {name:?} must be lower-case letters, digits and _ (starting with a letter, at most {MAX_NAME}): \
-             it names files and the environment variables of its secrets",
+             it names files, workbook sheets and the environment variables of its secrets",
             at(name, file)
         )));
     }
@@ -352,7 +354,7 @@ mod tests {
         for good in ["stensul", "a", "crm_2"] {
             assert!(valid_name(good), "{good}");
         }
-        for bad in ["Stensul", "2crm", "a-b", "a.b", "", "../x", &"a".repeat(33)] {
+        for bad in ["Stensul", "2crm", "a-b", "a.b", "", "../x", &"a".repeat(21)] {
             assert!(!valid_name(bad), "{bad}");
         }
         assert_eq!(secret_env("crm_2"), "ACCESS_AUDIT_APP_CRM_2_SECRET");

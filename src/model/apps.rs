@@ -274,9 +274,11 @@ impl AppAudit {
         self.reports.iter().find(|r| r.kind == kind)
     }
 
-    /// Rows in this application's finding reports.
+    /// Rows in this application's finding reports, and in the SCIM cross-check: a difference
+    /// between two views of the org is for a reviewer to explain, never reconciled silently.
     pub fn findings(&self) -> usize {
-        self.reports.iter().filter(|r| r.kind.is_finding()).map(|r| r.rows.len()).sum()
+        let reports: usize = self.reports.iter().filter(|r| r.kind.is_finding()).map(|r| r.rows.len()).sum();
+        reports + self.crosscheck.as_ref().map_or(0, Vec::len)
     }
 
     /// `stensul-app-orphans.csv`.

@@ -7,8 +7,14 @@
 //! tool_version, org {id, name, instance_url, is_sandbox}, api_version,
 //! pulled_at, as_of, rules, summary, reports {slug: rows}, findings,
 //! notes {run: [text], data_warnings: [{object, id, field, detail}]},
-//! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]}
+//! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]},
+//! apps [{name, dialect, base_url, accounts, groups, reports {slug: rows}, findings,
+//!        scim_crosscheck, notes}]
 //! ```
+//!
+//! `apps` is there only when the snapshot holds other applications read over SCIM
+//! (`scim_crosscheck`, the cross-check's rows, only for Salesforce's own endpoint);
+//! their findings count in the top-level `findings` too.
 //!
 //! `notes.run` holds the run's warnings in plain words (an audited user type
 //! that no user has; how many dates lie after the as-of instant);
@@ -28,6 +34,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use super::{RenderError, RenderedFile, Renderer, rfc3339};
+use crate::model::apps::{AppAudit, AppReportKind};
 use crate::model::{Audit, Notes, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
@@ -67,6 +74,43 @@ struct SummaryDoc<'a> {
     findings: usize,
     notes: &'a Notes,
     snapshot: Snapshot<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    apps: Vec<App<'a>>,
+}
+
+/// One application's counts.
+#[derive(Serialize)]
+struct App<'a> {
+    name: &'a str,
+    dialect: &'a str,
+    base_url: &'a str,
+    accounts: u64,
+    groups: u64,
+    reports: ReportCounts,
+    findings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scim_crosscheck: Option<usize>,
+    notes: &'a [String],
+}
+
+impl<'a> App<'a> {
+    fn new(app: &'a AppAudit) -> App<'a> {
+        let counts = AppReportKind::ALL
+            .iter()
+            .filter_map(|kind| app.report(*kind).map(|r| (kind.slug(), r.rows.len())))
+            .collect();
+        App {
+            name: &app.name,
+            dialect: &app.dialect,
+            base_url: &app.base_url,
+            accounts: app.accounts,
+            groups: app.groups,
+            reports: ReportCounts(counts),
+            findings: app.findings(),
+            scim_crosscheck: app.crosscheck.as_ref().map(Vec::len),
+            notes: &app.notes,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -120,6 +164,7 @@ impl<'a> SummaryDoc<'a> {
             findings: audit.findings(),
             notes: &audit.notes,
             snapshot: Snapshot { manifest_sha256: &meta.manifest_sha256, files: &meta.sources },
+            apps: audit.apps.iter().map(App::new).collect(),
         }
     }
 }

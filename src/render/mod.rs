@@ -19,6 +19,7 @@
 //! document date is the as-of instant for the same reason). Text from the org is
 //! data in every format: escaped in HTML, never a formula in CSV or XLSX.
 
+pub mod apps;
 pub mod csv;
 #[cfg(test)]
 mod dom;
@@ -488,6 +489,7 @@ pub(crate) mod tests {
                 run: vec![format!("1 date is after the as-of instant {SCRIPT}"), format!("a note with {CONTROLS}")],
                 data_warnings: vec![future_warning],
             },
+            apps: Vec::new(),
         }
     }
 

@@ -190,7 +190,11 @@ pub(crate) mod tests {
             email: Some(text.to_string()),
             active,
             groups: vec![text.to_string(), "Admin".to_string()],
-            matches: vec![MatchedUser { id: format!("005000000000{n:03}AAA"), username: text.to_string(), is_active: false }],
+            matches: vec![MatchedUser {
+                id: format!("005000000000{n:03}AAA"),
+                username: text.to_string(),
+                is_active: false,
+            }],
             matched_by: Some("emails".to_string()),
             reason: Some("deactivated in Salesforce".to_string()),
         }
@@ -246,7 +250,9 @@ pub(crate) mod tests {
         }
         let orphans = &files.iter().find(|f| f.name == "stensul-app-orphans.csv").unwrap().bytes;
         let text = String::from_utf8(orphans.clone()).unwrap();
-        assert!(text.starts_with("AccountId,userName,DisplayName,Email,Active,Groups,Id,Username,IsActive,MatchedBy,Reason\r\n"));
+        assert!(text.starts_with(
+            "AccountId,userName,DisplayName,Email,Active,Groups,Id,Username,IsActive,MatchedBy,Reason\r\n"
+        ));
         let mut reader = ::csv::Reader::from_reader(orphans.as_slice());
         for record in reader.records() {
             for field in record.unwrap().iter() {
@@ -264,7 +270,9 @@ pub(crate) mod tests {
             let page = html::render_string(&audit).unwrap();
             let doc = dom::parse(&page).unwrap();
             assert!(doc.all("script").is_empty(), "no script from {text:?}");
-            for id in ["app-stensul", "stensul-app-orphans", "stensul-app-access-matrix", "sf-app-orphans", CROSSCHECK_ANCHOR] {
+            for id in
+                ["app-stensul", "stensul-app-orphans", "stensul-app-access-matrix", "sf-app-orphans", CROSSCHECK_ANCHOR]
+            {
                 assert!(doc.by_id(id).is_some(), "{id} for {text:?}");
             }
         }

@@ -52,7 +52,9 @@ const AS_OF: &str = "2026-10-01T00:00:00Z";
 const SECRET_ENV: &str = "ACCESS_AUDIT_APP_STENSUL_SECRET";
 
 /// (key, active, user type, frozen, federation id, email)
-const PEOPLE: &[(&str, bool, &str, bool, Option<&str>, &str)] = &[
+type Person = (&'static str, bool, &'static str, bool, Option<&'static str>, &'static str);
+
+const PEOPLE: &[Person] = &[
     ("ana", true, "Standard", false, Some("E-ANA"), "ana@acme.example"),
     ("bo", false, "Standard", false, Some("E-BO"), "bo@acme.example"),
     ("cy", true, "Standard", true, None, "cy@acme.example"),

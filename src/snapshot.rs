@@ -866,29 +866,11 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
                 bucket.entry((r.target, to.clone())).or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
             }
         });
-        let scanned = match scanned {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("{}: cannot read it: {e}", object.file));
-                continue;
-            }
+        let Some(scanned) =
+            agrees(scanned, &object.file, &object.sha256, object.rows, (object.total_size, "totalSize"), &mut problems)
+        else {
+            continue;
         };
-        problems.extend(scanned.problems);
-        if scanned.sha256 != object.sha256 {
-            problems.push(format!(
-                "{}: SHA-256 is {}, the manifest says {}: the file was changed after the pull",
-                object.file, scanned.sha256, object.sha256
-            ));
-        }
-        if scanned.lines != object.rows {
-            problems.push(format!("{}: {} rows, the manifest says {}", object.file, scanned.lines, object.rows));
-        }
-        if object.rows != object.total_size {
-            problems.push(format!(
-                "{}: the manifest says {} rows but a totalSize of {}: a pull never writes that",
-                object.file, object.rows, object.total_size
-            ));
-        }
         rows += scanned.lines;
     }
     for entry in std::fs::read_dir(dir)
@@ -934,6 +916,43 @@ pub const REPORT_SNAPSHOT: &str = "snapshot";
 /// A report folder rather than a snapshot: it holds a `snapshot/` with a manifest.
 fn is_report_folder(dir: &Path) -> bool {
     dir.join(REPORT_SNAPSHOT).join(MANIFEST).is_file()
+}
+
+/// Adds to `problems` where a scanned file (or the failure to read it) disagrees with what the
+/// manifest records of it: its SHA-256, its rows, and the total the server announced (named
+/// `totalSize` or `totalResults`), which a pull never writes different from the rows. The scan,
+/// when the file could be read.
+fn agrees(
+    scanned: std::io::Result<Scanned>,
+    file: &str,
+    sha256: &str,
+    rows: u64,
+    (total, total_name): (u64, &str),
+    problems: &mut Vec<String>,
+) -> Option<Scanned> {
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{file}: cannot read it: {e}"));
+            return None;
+        }
+    };
+    problems.extend(scanned.problems.iter().cloned());
+    if scanned.sha256 != sha256 {
+        problems.push(format!(
+            "{file}: SHA-256 is {}, the manifest says {sha256}: the file was changed after the pull",
+            scanned.sha256
+        ));
+    }
+    if scanned.lines != rows {
+        problems.push(format!("{file}: {} rows, the manifest says {rows}", scanned.lines));
+    }
+    if rows != total {
+        problems.push(format!(
+            "{file}: the manifest says {rows} rows but a {total_name} of {total}: a pull never writes that"
+        ));
+    }
+    Some(scanned)
 }
 
 /// What [`scan`] found in one file.

@@ -169,7 +169,9 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Route::Scim(rest) => {
             let delay = shared.lock().faults.latency;
             sleep(delay).await;
-            crate::scim::salesforce::handle(&mut shared.lock(), &parts, &rest)
+            let mut st = shared.lock();
+            let authorized = authorize(&mut st, &parts.headers);
+            crate::scim::salesforce::handle(&mut st, &parts, &rest, authorized)
         }
         Route::Other => {
             shared.lock().stats.other_requests += 1;
@@ -349,7 +351,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// Whether the request carries a currently valid access token, counting one
 /// use of it. A token used up under `expire_tokens_after` is removed from the
 /// valid ones (it has expired) and the request is refused.
-pub(crate) fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
+fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
     let Some(token) = bearer_token(headers) else {
         return false;
     };

@@ -409,6 +409,35 @@ fn td_text(cell: &Cell) -> String {
     }
 }
 
+/// A table of another application's rows: the headings and, for each of the first [`ROW_LIMIT`]
+/// rows, its cells, `cell` giving a column's value and the org page it links to, if any.
+fn table<C: Copy, R>(
+    columns: &[C],
+    rows: &[R],
+    heading: fn(C) -> &'static str,
+    class: impl Fn(C) -> &'static str,
+    cell: impl Fn(&R, C) -> (Cell, Option<String>),
+) -> (Vec<Td>, Vec<Vec<Td>>) {
+    let headers = columns
+        .iter()
+        .map(|c| Td { text: heading(*c).to_string(), class: class(*c), label: heading(*c), url: None })
+        .collect();
+    let rows = rows
+        .iter()
+        .take(ROW_LIMIT)
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    let (value, url) = cell(row, *c);
+                    Td { text: td_text(&value), class: class(*c), label: heading(*c), url }
+                })
+                .collect()
+        })
+        .collect();
+    (headers, rows)
+}
+
 /// Another application's sections: one per report (the deciding columns, the matched Salesforce
 /// user linked to its page in the org), then the SCIM cross-check when there is one.
 fn app_sections(audit: &Audit, app: &AppAudit) -> Vec<Section> {
@@ -419,102 +448,63 @@ fn app_sections(audit: &Audit, app: &AppAudit) -> Vec<Section> {
         accounts: thousands(app.accounts),
         groups: thousands(app.groups),
     });
+    // Everything of a section but its texts.
+    let mut section =
+        |anchor: String, title: String, total: usize, files: (String, String), table: (Vec<Td>, Vec<Vec<Td>>)| {
+            let (headers, rows) = table;
+            Section {
+                app: intro.take(),
+                anchor,
+                title,
+                meaning: String::new(),
+                explanation: String::new(),
+                action: "",
+                count: thousands(total as u64),
+                not_findings: 0,
+                total,
+                shown: rows.len(),
+                truncated: rows.len() < total,
+                csv_file: files.0,
+                sheet: files.1,
+                headers,
+                rows,
+            }
+        };
     let mut sections = Vec::new();
     for report in &app.reports {
         let kind = report.kind;
-        let columns = apps::deciding_columns(kind);
-        let class = |c: &AppColumn| match c {
+        let class = |c: AppColumn| match c {
             AppColumn::AccountId => "id",
             AppColumn::UserName | AppColumn::Username | AppColumn::Email => "u",
             _ => "",
         };
-        let headers = columns
-            .iter()
-            .map(|c| Td { text: apps::heading(*c).to_string(), class: class(c), label: apps::heading(*c), url: None })
-            .collect();
-        let rows = report
-            .rows
-            .iter()
-            .take(ROW_LIMIT)
-            .map(|row| {
-                columns
-                    .iter()
-                    .map(|c| Td {
-                        text: td_text(&row.cell(*c)),
-                        class: class(c),
-                        label: apps::heading(*c),
-                        url: match (c, row.matches.as_slice()) {
-                            (AppColumn::Username, [one]) => audit.meta.user_url(&one.id),
-                            _ => None,
-                        },
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>();
-        let total = report.rows.len();
-        sections.push(Section {
-            app: intro.take(),
-            anchor: apps::anchor(app, kind),
-            title: shown(&apps::report_title(app, kind)),
-            meaning: shown(&apps::meaning(kind, app)),
-            explanation: apps::explanation(kind, audit),
-            action: apps::what_to_do(kind),
-            count: thousands(total as u64),
-            not_findings: 0,
-            total,
-            shown: rows.len(),
-            truncated: rows.len() < total,
-            csv_file: app.csv_name(kind),
-            sheet: apps::sheet_name(app, kind),
-            headers,
-            rows,
+        let cells = table(&apps::deciding_columns(kind), &report.rows, apps::heading, class, |row, c| {
+            let url = match (c, row.matches.as_slice()) {
+                (AppColumn::Username, [one]) => audit.meta.user_url(&one.id),
+                _ => None,
+            };
+            (row.cell(c), url)
         });
+        let files = (app.csv_name(kind), apps::sheet_name(app, kind));
+        let mut s =
+            section(apps::anchor(app, kind), shown(&apps::report_title(app, kind)), report.rows.len(), files, cells);
+        s.meaning = shown(&apps::meaning(kind, app));
+        s.explanation = apps::explanation(kind, audit);
+        s.action = apps::what_to_do(kind);
+        sections.push(s);
     }
     if let Some(crosscheck) = &app.crosscheck {
-        let columns = apps::CROSSCHECK_DECIDING;
-        let class = |c: &CrosscheckColumn| if *c == CrosscheckColumn::Username { "u" } else { "" };
-        let headers = columns
-            .iter()
-            .map(|c| Td {
-                text: apps::crosscheck_heading(*c).to_string(),
-                class: class(c),
-                label: apps::crosscheck_heading(*c),
-                url: None,
-            })
-            .collect();
-        let rows = crosscheck
-            .iter()
-            .take(ROW_LIMIT)
-            .map(|row| {
-                columns
-                    .iter()
-                    .map(|c| Td {
-                        text: td_text(&row.cell(*c)),
-                        class: class(c),
-                        label: apps::crosscheck_heading(*c),
-                        url: if *c == CrosscheckColumn::Name { audit.meta.user_url(&row.id) } else { None },
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>();
-        let total = crosscheck.len();
-        sections.push(Section {
-            app: intro.take(),
-            anchor: apps::CROSSCHECK_ANCHOR.to_string(),
-            title: apps::CROSSCHECK_TITLE.to_string(),
-            meaning: apps::crosscheck_meaning().to_string(),
-            explanation: apps::crosscheck_explanation().to_string(),
-            action: apps::crosscheck_what_to_do(),
-            count: thousands(total as u64),
-            not_findings: 0,
-            total,
-            shown: rows.len(),
-            truncated: rows.len() < total,
-            csv_file: CROSSCHECK_CSV.to_string(),
-            sheet: apps::CROSSCHECK_SHEET.to_string(),
-            headers,
-            rows,
+        let class = |c: CrosscheckColumn| if c == CrosscheckColumn::Username { "u" } else { "" };
+        let cells = table(&apps::CROSSCHECK_DECIDING, crosscheck, apps::crosscheck_heading, class, |row, c| {
+            (row.cell(c), if c == CrosscheckColumn::Name { audit.meta.user_url(&row.id) } else { None })
         });
+        let files = (CROSSCHECK_CSV.to_string(), apps::CROSSCHECK_SHEET.to_string());
+        let title = apps::CROSSCHECK_TITLE.to_string();
+        let mut s = section(apps::CROSSCHECK_ANCHOR.to_string(), title, crosscheck.len(), files, cells);
+        s.meaning = apps::crosscheck_meaning().to_string();
+        s.explanation = apps::crosscheck_explanation().to_string();
+        s.action = apps::crosscheck_what_to_do();
+        sections.push(s);
     }
     sections
 }

@@ -407,20 +407,12 @@ impl<'a> Client<'a> {
             }
             received += n;
             tracing::debug!(app = self.app.as_str(), endpoint, pages, received, total, "page received");
-            if received > total {
-                return Err(ScimError::Incomplete {
-                    app: self.app.clone(),
-                    resource: endpoint.to_string(),
-                    expected: total,
-                    received,
-                }
-                .into());
-            }
             if received == total {
                 break;
             }
-            if n == 0 {
-                // The server stops delivering before the total: asking again would loop forever.
+            // More than announced, or a server that stops delivering before the total (asking
+            // again from the same place would loop forever): either way the count does not add up.
+            if received > total || n == 0 {
                 return Err(ScimError::Incomplete {
                     app: self.app.clone(),
                     resource: endpoint.to_string(),

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{SnapshotError, scan, write_lines};
+use super::{SnapshotError, agrees, scan, write_lines};
 use crate::config::apps::{self, AppConfig, Dialect};
 use crate::deliver::io_err;
 use crate::scim::{self, ResourceType, ScimError};
@@ -288,29 +288,10 @@ fn check_app(dir: &Path, app: &ManifestApp, problems: &mut Vec<String>, checked:
                 }
             }
         });
-        let scanned = match scanned {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("{}: cannot read it: {e}", entry.file));
-                continue;
-            }
+        let total = (entry.total_results, "totalResults");
+        let Some(scanned) = agrees(scanned, &entry.file, &entry.sha256, entry.rows, total, problems) else {
+            continue;
         };
-        problems.extend(scanned.problems);
-        if scanned.sha256 != entry.sha256 {
-            problems.push(format!(
-                "{}: SHA-256 is {}, the manifest says {}: the file was changed after the pull",
-                entry.file, scanned.sha256, entry.sha256
-            ));
-        }
-        if scanned.lines != entry.rows {
-            problems.push(format!("{}: {} rows, the manifest says {}", entry.file, scanned.lines, entry.rows));
-        }
-        if entry.rows != entry.total_results {
-            problems.push(format!(
-                "{}: the manifest says {} rows but a totalResults of {}: a pull never writes that",
-                entry.file, entry.rows, entry.total_results
-            ));
-        }
         checked.rows += scanned.lines;
     }
     for entry in app.resources.iter().filter(|r| ResourceType::from_endpoint(&r.resource).is_none()) {

@@ -18,9 +18,9 @@ use crate::cli::{
 };
 use crate::config::apps::AppConfig;
 use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
+use crate::deliver::email::{self as mail, message::LastGood};
 use crate::deliver::{self, OrgReviews, ReportFolder, Staging, io_err};
 use crate::exit::ExitCode;
-use crate::mail::{self, message::LastGood};
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};

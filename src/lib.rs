@@ -3,7 +3,7 @@
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) and `scim` (other applications)
 //! → `snapshot` → `analysis` (with `roster`) → `model` → `render` → `deliver` (atomic
-//! folders, dated runs) → `mail`.
+//! folders, dated runs, email).
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
@@ -24,7 +24,6 @@ pub mod envelope;
 pub mod exit;
 pub mod files;
 pub mod http;
-pub mod mail;
 pub mod model;
 pub mod render;
 pub mod roster;
@@ -56,7 +55,7 @@ pub enum Error {
     #[error(transparent)]
     Http(#[from] http::HttpSetupError),
     #[error(transparent)]
-    Mail(#[from] mail::MailError),
+    Mail(#[from] deliver::email::MailError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

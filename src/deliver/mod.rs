@@ -21,10 +21,15 @@
 //!   `latest` link, and `--keep N`, which never deletes a workbook holding decisions. A report
 //!   folder whose workbook was changed after it was written is never replaced (`--out` either).
 //!
+//! - [`email`]: the last step of a scheduled run, the one people see: the committed folder's
+//!   digest with its attachments, or a failed run's notice, over SMTP (rustls, certificates
+//!   always verified). It reads only what the folder's file list says the run wrote.
+//!
 //! Why one place: every file of a report folder is written by [`Staging::write`],
 //! which records its SHA-256 as it writes, so the file list is the truth about
 //! what the tool wrote, and a later run can tell its own files from anyone else's.
 
+pub mod email;
 mod error;
 pub mod folders;
 pub mod reviews;

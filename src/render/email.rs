@@ -1,7 +1,7 @@
 //! `email.html` and `email.txt`: the digest that is the body of the email, sized for an inbox.
 //!
 //! Takes the finished [`Audit`] and hands on two files for the report folder, which the mail
-//! stage ([`crate::mail`]) sends as the `multipart/alternative` body (plain text first, then
+//! stage ([`crate::deliver::email`]) sends as the `multipart/alternative` body (plain text first, then
 //! HTML). `report.html` is a page for a browser; this is a message for a mail client, so:
 //!
 //! - **Bounded**: at most [`MAX_HTML_BYTES`] (100 KB, under Gmail's clipping at about 102 KB) for

@@ -423,4 +423,62 @@ fn the_crosscheck_lists_users_whose_scim_entitlements_and_soql_assignments_diffe
     assert!(page.contains("id=\"scim-crosscheck\""));
     let digest = std::fs::read_to_string(out.join("email.txt")).unwrap();
     assert!(digest.contains("== SCIM cross-check: 4 =="), "{digest}");
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(out.join("access-review.xlsx")).unwrap();
+    let (header, rows) = sheet(&mut book, "SCIM cross-check");
+    assert_eq!(&header[header.len() - 3..], ["Decision", "Reviewer", "Comment"]);
+    assert_eq!(rows.keys().collect::<BTreeSet<_>>(), expected.keys().collect::<BTreeSet<_>>());
+}
+
+/// A sheet's header and its rows, each as header → text, by their first column.
+fn sheet(
+    book: &mut calamine::Xlsx<std::io::BufReader<std::fs::File>>,
+    name: &str,
+) -> (Vec<String>, BTreeMap<String, BTreeMap<String, String>>) {
+    use calamine::Reader;
+    let range = book.worksheet_range(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut rows = range.rows();
+    let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    let body = rows
+        .filter(|r| !r[0].to_string().is_empty())
+        .map(|r| {
+            let row: BTreeMap<String, String> = header.iter().cloned().zip(r.iter().map(|c| c.to_string())).collect();
+            (r[0].to_string(), row)
+        })
+        .collect();
+    (header, body)
+}
+
+#[test]
+fn the_workbook_has_a_sheet_per_application_report_with_its_decisions() {
+    use calamine::Reader;
+    let (work, _) = audit(ScimMode::Stensul, true);
+    let path = work.path().join("out/access-review.xlsx");
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let names = book.sheet_names();
+    let at = |n: &str| names.iter().position(|s| s == n).unwrap_or_else(|| panic!("{n}: {names:?}"));
+    assert!(at("Access matrix") < at("stensul orphans") && at("stensul matrix") < at("Run"), "{names:?}");
+    let (header, orphans) = sheet(&mut book, "stensul orphans");
+    assert_eq!(header[0], "AccountId");
+    assert_eq!(&header[header.len() - 3..], ["Decision", "Reviewer", "Comment"], "the org's reviewer columns");
+    assert_eq!(keys(&orphans), set(&["st-bo", "st-cy", "st-dee", "st-hal", "st-zed"]));
+    assert_eq!(orphans["st-cy"]["Reason"], "frozen in Salesforce");
+    assert_eq!(orphans["st-cy"]["Active"], "true", "a boolean cell");
+    assert_eq!(keys(&sheet(&mut book, "stensul retained").1), set(&["st-jo"]));
+    assert_eq!(keys(&sheet(&mut book, "stensul unexpected").1), set(&["st-shared", "st-zed"]));
+    assert_eq!(sheet(&mut book, "stensul matrix").1.len(), 11);
+    // The Summary sheet names each report with its rows.
+    let summary = book.worksheet_range("Summary").unwrap();
+    let line = summary.rows().find(|r| r[0] == "stensul: App orphans").expect("a Summary line");
+    assert_eq!(line[1].to_string(), "5");
+    // The drop-down offers the application's decisions.
+    let sheet_number = at("stensul orphans") + 1;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name(&format!("xl/worksheets/sheet{sheet_number}.xml")).unwrap(),
+        &mut xml,
+    )
+    .unwrap();
+    assert!(xml.contains("Disable account,Keep (justified),Investigate"), "the Decision drop-down");
+    assert!(xml.contains(r#"ySplit="1""#), "a frozen header");
 }

@@ -88,7 +88,7 @@ impl AppColumn {
     pub fn header(self) -> &'static str {
         match self {
             AppColumn::AccountId => "AccountId",
-            AppColumn::UserName => "userName",
+            AppColumn::UserName => "AccountUserName",
             AppColumn::DisplayName => "DisplayName",
             AppColumn::Email => "Email",
             AppColumn::Active => "Active",

@@ -251,7 +251,7 @@ pub(crate) mod tests {
         let orphans = &files.iter().find(|f| f.name == "stensul-app-orphans.csv").unwrap().bytes;
         let text = String::from_utf8(orphans.clone()).unwrap();
         assert!(text.starts_with(
-            "AccountId,userName,DisplayName,Email,Active,Groups,Id,Username,IsActive,MatchedBy,Reason\r\n"
+            "AccountId,AccountUserName,DisplayName,Email,Active,Groups,Id,Username,IsActive,MatchedBy,Reason\r\n"
         ));
         let mut reader = ::csv::Reader::from_reader(orphans.as_slice());
         for record in reader.records() {

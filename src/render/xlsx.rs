@@ -2,7 +2,8 @@
 //!
 //! Sheets, in order: `Summary` (org, as-of, rows per report, each report's name
 //! linking to its sheet, and the population counts), one sheet per report
-//! present ([`ReportKind::sheet_name`]), and `Run` (everything needed to
+//! present ([`ReportKind::sheet_name`]), the other applications' sheets
+//! ([`apps`]), and `Run` (everything needed to
 //! reproduce the run: org, rules, roster and snapshot hashes, the SOQL of each
 //! query).
 //!
@@ -28,6 +29,8 @@
 //! (a bigger report fails with [`RenderError::TooManyRows`] before anything is
 //! written) and 65,530 hyperlinks (Ids past that are plain text). Report sheets
 //! use rust_xlsxwriter's constant-memory mode, so 100k rows stay cheap.
+
+mod apps;
 
 use std::borrow::Cow;
 
@@ -68,6 +71,7 @@ impl Renderer for XlsxRenderer {
         for report in &audit.reports {
             check_rows(report.kind, report.rows.len())?;
         }
+        apps::check_rows(audit)?;
         let bytes = workbook(audit).map_err(|source| RenderError::Xlsx { file: FILE_NAME.to_string(), source })?;
         Ok(vec![RenderedFile { name: FILE_NAME.to_string(), bytes }])
     }
@@ -132,6 +136,7 @@ fn workbook(audit: &Audit) -> Result<Vec<u8>, XlsxError> {
     for report in &audit.reports {
         report_sheet(workbook.add_worksheet_with_constant_memory()?, audit, report, &formats, &links)?;
     }
+    apps::sheets(&mut workbook, audit, &formats, &links)?;
     run_sheet(workbook.add_worksheet(), audit, &formats)?;
     workbook.save_to_buffer()
 }
@@ -353,6 +358,7 @@ fn summary_sheet(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Result<(), X
         ws.write_string_with_format(row, 3, explanation(kind, audit), &f.wrap)?;
         row += 1;
     }
+    row = apps::summary_rows(ws, row, audit, f)?;
     ws.write_string_with_format(row, 0, "Findings to review (grace-period users not counted)", &f.bold)?;
     ws.write_number_with_format(row, 1, audit.findings() as f64, &f.bold)?;
     row += 2;

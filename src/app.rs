@@ -323,6 +323,11 @@ fn run_result(audit: &Audit, dir: &Path, files: Vec<String>) -> Value {
         "as_of": render::rfc3339(audit.meta.as_of),
         "reports": reports,
         "findings": audit.findings(),
+        "apps": audit.apps.iter().map(|a| {
+            let reports: serde_json::Map<String, Value> =
+                a.reports.iter().map(|r| (r.kind.slug().to_string(), json!(r.rows.len()))).collect();
+            json!({ "name": a.name, "reports": reports, "scim_crosscheck": a.crosscheck.as_ref().map(Vec::len) })
+        }).collect::<Vec<_>>(),
         "manifest_sha256": audit.meta.manifest_sha256,
         "files": files,
     })
@@ -461,6 +466,14 @@ fn print_summary(audit: &Audit, out: &Path) {
     tracing::info!("reports written to {}", out.display());
     for report in &audit.reports {
         tracing::info!("  {:<28} {:>7}", report.kind.title(), report.rows.len());
+    }
+    for app in &audit.apps {
+        for report in &app.reports {
+            tracing::info!("  {:<28} {:>7}", render::apps::report_title(app, report.kind), report.rows.len());
+        }
+        if let Some(rows) = &app.crosscheck {
+            tracing::info!("  {:<28} {:>7}", render::apps::CROSSCHECK_TITLE, rows.len());
+        }
     }
 }
 

@@ -401,3 +401,24 @@ fn configuration_mistakes_stop_the_run_before_anything_is_asked() {
     let output = bin(work.path()).args(["run", "--out", "x", "--app", "a", "--all-apps"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "clap refuses both");
 }
+
+#[test]
+fn the_orgs_session_is_renewed_when_its_scim_endpoint_rejects_it() {
+    let sim = sim(small_org());
+    // Every session works for four requests: the SCIM listings outlive the first one.
+    sim.set_faults(sf_sim::Faults { expire_tokens_after: Some(4), ..sf_sim::Faults::none() });
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("access-audit.toml"),
+        "[apps.sf]\nkind = \"scim\"\ndialect = \"salesforce\"\npage_size = 10\n",
+    )
+    .unwrap();
+    let output = pull_jwt(work.path(), &sim, &work.path().join("snap")).args(["--app", "sf"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(sim.issued_tokens().len() >= 3, "logged in again: {}", sim.issued_tokens().len());
+    let soql: Vec<String> = snapshot_records(&work.path().join("snap"), "User").into_keys().collect();
+    assert_eq!(ids(&work.path().join("snap/apps/sf/Users.ndjson")), soql);
+    // ServiceProviderConfigs, 6 pages of Users (60 users, 10 a page), 1 of Groups: any request
+    // beyond those 8 is a SCIM request refused with an expired session, and repeated.
+    assert!(sim.stats().scim_requests > 8, "a SCIM request met an expired session: {:?}", sim.stats().scim_requests);
+}

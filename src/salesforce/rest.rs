@@ -324,6 +324,13 @@ impl Client {
         (slot.session.instance_url.clone(), slot.session.access_token.clone(), slot.generation)
     }
 
+    /// Tells the client that a request of another API of the org succeeded with the session of
+    /// `generation`: the session worked, so a later rejection of it means it expired (and may be
+    /// renewed), not that a fresh session is refused.
+    pub fn session_worked(&self, generation: u64) {
+        self.proven_generation.fetch_max(generation, Ordering::Relaxed);
+    }
+
     /// Logs in again after another API of the org rejected the session of `generation` (once for
     /// every request that saw it). `false` when the session cannot be renewed: a given access
     /// token, or as many logins as one run may make.

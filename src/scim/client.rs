@@ -15,7 +15,9 @@
 //! Every answer is read whole up to the body cap and sorted by kind, as the Salesforce client
 //! does: a dropped connection, a timeout, a 5xx, a 429 or a body cut mid-JSON are retried with
 //! the shared backoff, waiting what `Retry-After` asks when the server says; a rejected token is
-//! renewed once (client credentials, the org's session), a fixed bearer token is not; a redirect,
+//! renewed (client credentials, the org's session; at most [`MAX_RENEWALS`] times for one
+//! request, as other requests may use a fresh session up before this one gets to it), a fixed
+//! bearer token is not; a redirect,
 //! an HTML page, a 403 or a SCIM error fail at once, in one line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +39,10 @@ use crate::salesforce;
 const TOKEN_BODY_LIMIT: BodyLimit = BodyLimit { bytes: BodyLimit::MIB, setting: "the token endpoint's fixed cap" };
 /// Where Salesforce serves SCIM on an org's My Domain.
 pub const SALESFORCE_SCIM_PATH: &str = "/services/scim/v2";
+/// How many times one request may get a new token after a rejection: a session can expire again
+/// (used up by the run's other requests) between its renewal and this request's next try; a
+/// token rejected this often is not going to work.
+const MAX_RENEWALS: u32 = 3;
 /// The media types asked for: SCIM's own, and plain JSON, which servers also answer.
 const ACCEPT: &str = "application/scim+json, application/json";
 
@@ -277,7 +283,7 @@ impl<'a> Client<'a> {
     }
 
     /// GET as JSON: transient failures retried with backoff (or the server's `Retry-After`), a
-    /// rejected token renewed once, everything else fails at once. `Ok(None)` for a 404 when
+    /// rejected token renewed (at most [`MAX_RENEWALS`] times), everything else fails at once. `Ok(None)` for a 404 when
     /// `missing_ok`.
     async fn get_json(
         &self,
@@ -286,7 +292,7 @@ impl<'a> Client<'a> {
         missing_ok: bool,
     ) -> Result<Option<Value>, ScimError> {
         let mut attempt: u32 = 0;
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let url = Self::url(&self.base().await, endpoint, query);
             let what = match query.iter().find(|(k, _)| *k == "startIndex") {
@@ -295,15 +301,20 @@ impl<'a> Client<'a> {
             };
             let (token, generation) = self.token().await;
             match self.send_once(&what, url, &token).await {
-                Outcome::Done(v) => return Ok(Some(v)),
+                Outcome::Done(v) => {
+                    if let Tokens::Salesforce(sf) = &self.tokens {
+                        sf.session_worked(generation);
+                    }
+                    return Ok(Some(v));
+                }
                 Outcome::NotFound(_) if missing_ok => return Ok(None),
                 Outcome::NotFound(e) | Outcome::Fatal(e) => return Err(e),
                 Outcome::Unauthorized => {
-                    if !renewed && self.renew(generation).await? {
-                        renewed = true;
+                    if renewals < MAX_RENEWALS && self.renew(generation).await? {
+                        renewals += 1;
                         continue;
                     }
-                    return Err(self.rejected(what, renewed));
+                    return Err(self.rejected(what, renewals > 0));
                 }
                 Outcome::Transient(reason, retry_after) => {
                     attempt += 1;

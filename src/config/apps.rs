@@ -262,6 +262,11 @@ fn resolve(name: &str, app: &FileApp, file: &LoadedFile) -> Result<AppConfig, Co
                 "{here}: both a bearer token ({source}) and client credentials ({other}) are given: keep one way to get a token"
             )));
         }
+        (Some(_), None) if app.scope.is_some() => {
+            return Err(invalid(format!(
+                "{here}: scope applies to token_url (client credentials), not to a bearer token"
+            )));
+        }
         (Some((token, _)), None) => AppAuth::Bearer { token },
         (None, Some(token_url)) => {
             let token_url = endpoint_base(&format!("{here} token_url"), token_url)?;

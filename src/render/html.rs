@@ -7,7 +7,8 @@
 //! per report and for the population, two charts, then each report with one
 //! paragraph saying exactly who is in it ([`super::explanation`]) and its
 //! table, capped at [`ROW_LIMIT`] rows (the CSV and the workbook have them
-//! all), and a footer with the snapshot manifest's SHA-256.
+//! all), then each other application's reports and the SCIM cross-check (introduced by the
+//! application's name and where it was read), and a footer with the snapshot manifest's SHA-256.
 //!
 //! The template is `templates/report.html` (tera 2, compiled into the binary).
 //! Its name ends in `.html`, so tera escapes every value; nothing is marked

@@ -8,7 +8,9 @@
 //! which writes them into the staging folder and records each file's SHA-256 in
 //! the folder's file list. The files:
 //!
-//! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
+//! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised; for each other
+//!   application read over SCIM, `<app>-<slug>.csv` per report and `scim-crosscheck.csv`
+//!   (their titles and sentences, the same in every format, come from [`apps`]);
 //! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
 //! - `report.html` ([`html`]): one self-contained page, for a browser or a phone;
 //! - `email.html` and `email.txt` ([`email`]): the digest that is the body of the email;

@@ -11,6 +11,12 @@
 //! (the access matrix must never be an inner join). Each report is then a
 //! filter over that one matrix. Every date rule is computed against `as_of`,
 //! so the same snapshot and `as_of` always give the same audit.
+//!
+//! Exclusions (REPORTS.md, "Exclusions", and excluded account classes) are
+//! applied last: an excluded user leaves every finding report, never the access
+//! matrix, and the Exclusions list says who was kept out of which report and why.
+//! Each user row also carries the Ids of the records behind its Certinia access
+//! and logins, which a review's remediation files name.
 
 pub mod apps;
 
@@ -21,9 +27,10 @@ use polars::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::config::Rules;
+use crate::exclusions::{Exclusions, ExclusionsError};
 use crate::model::{
-    Audit, DataWarning, Notes, Report, ReportKind, RosterRow, RosterUsed, Rows, RulesUsed, RunMeta, SourceFile,
-    Summary, UserRow,
+    AccountClass, Audit, DataWarning, ExclusionRow, ExclusionStatus, ExclusionsUsed, Notes, Report, ReportKind,
+    RosterRow, RosterUsed, Rows, RulesUsed, RunMeta, SourceFile, Summary, UserRow,
 };
 use crate::roster::{self, Roster, UserKeys};
 use crate::snapshot::{Loaded, lookup, parse_datetime};
@@ -52,6 +59,8 @@ pub enum AnalysisError {
         }
     )]
     NoAuditedUsers { users_in_org: u64, user_types: String },
+    #[error(transparent)]
+    Exclusions(#[from] ExclusionsError),
 }
 
 /// Decides what is Certinia, by REPORTS.md's rules.
@@ -120,6 +129,7 @@ struct UserRecord<'r> {
     audited: bool,
     active: bool,
     user_type: &'r str,
+    class: AccountClass,
     /// Dates after the as-of instant, which no day count or grace period can use.
     warnings: Vec<DataWarning>,
 }
@@ -173,6 +183,8 @@ pub struct Inputs<'a> {
     pub as_of: DateTime<Utc>,
     /// Whether an audit of no user at all is acceptable (`--allow-empty`).
     pub allow_empty: bool,
+    /// Accounts reviewed elsewhere (`--exclusions`).
+    pub exclusions: Option<&'a Exclusions>,
 }
 
 /// Per-user results of the polars joins.
@@ -183,6 +195,10 @@ struct Joined {
     licenses: Vec<String>,
     frozen: bool,
     roster_matched: bool,
+    /// Ids of the Certinia grant assignments (direct and through groups), licences and logins.
+    assignment_ids: Vec<String>,
+    license_ids: Vec<String>,
+    login_ids: Vec<String>,
 }
 
 fn list_values(column: &polars::prelude::Column, row: usize) -> PolarsResult<Vec<String>> {
@@ -254,6 +270,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             audited: audited_types.contains(&user_type.to_ascii_lowercase()),
             active: flag(record, "IsActive"),
             user_type,
+            class: AccountClass::of(user_type, text(record, "Profile.UserLicense.Name"), text(record, "Profile.Name")),
             warnings,
         });
     }
@@ -287,9 +304,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     };
 
     // Permission set assignments, classified.
-    let (mut assignee, mut ps_certinia, mut ps_owned, mut ps_display, mut ps_group) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut psa_id, mut assignee, mut ps_certinia, mut ps_owned, mut ps_display, mut ps_group) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     snapshot.each("PermissionSetAssignment", |r| {
+        psa_id.push(text(&r, "Id").map(str::to_string));
         assignee.push(text(&r, "AssigneeId").map(str::to_string));
         ps_certinia.push(certinia_set(&r));
         ps_owned.push(flag(&r, "PermissionSet.IsOwnedByProfile"));
@@ -304,6 +322,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     let psa_df = DataFrame::new(
         assignee.len(),
         vec![
+            str_column("PsaId", psa_id),
             str_column("DirectUser", assignee),
             Column::new("PsCertinia".into(), ps_certinia),
             Column::new("PsOwned".into(), ps_owned),
@@ -344,9 +363,11 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     )?;
 
     // Package licences and frozen logins.
-    let (mut license_user, mut license_ns, mut license_certinia) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut license_id, mut license_user, mut license_ns, mut license_certinia) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     snapshot.each("UserPackageLicense", |r| {
         let ns = text(&r, "PackageLicense.NamespacePrefix");
+        license_id.push(text(&r, "Id").map(str::to_string));
         license_user.push(text(&r, "UserId").map(str::to_string));
         license_certinia.push(classify.namespace(ns));
         license_ns.push(ns.map(str::to_string));
@@ -355,35 +376,41 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     let licenses_df = DataFrame::new(
         license_user.len(),
         vec![
+            str_column("LicenseId", license_id),
             str_column("LicenseUser", license_user),
             str_column("Namespace", license_ns),
             Column::new("LicenseCertinia".into(), license_certinia),
         ],
     )?;
-    let (mut login_user, mut login_frozen) = (Vec::new(), Vec::new());
+    let (mut login_id, mut login_user, mut login_frozen) = (Vec::new(), Vec::new(), Vec::new());
     snapshot.each("UserLogin", |r| {
+        login_id.push(text(&r, "Id").map(str::to_string));
         login_user.push(text(&r, "UserId").map(str::to_string));
         login_frozen.push(flag(&r, "IsFrozen"));
         Ok::<(), AnalysisError>(())
     })?;
     let logins_df = DataFrame::new(
         login_user.len(),
-        vec![str_column("LoginUser", login_user), Column::new("IsFrozen".into(), login_frozen)],
+        vec![
+            str_column("LoginId", login_id),
+            str_column("LoginUser", login_user),
+            Column::new("IsFrozen".into(), login_frozen),
+        ],
     )?;
 
-    // The roster, matched against all users.
-    let roster_matches = inputs.roster.map(|r| {
-        let keys: Vec<UserKeys<'_>> = users
-            .iter()
-            .map(|u| UserKeys {
-                id: u.id,
-                federation_id: text(u.record, "FederationIdentifier"),
-                username: text(u.record, "Username").unwrap_or_default(),
-                email: text(u.record, "Email"),
-            })
-            .collect();
-        roster::match_entries(&r.entries, &keys)
-    });
+    // The roster and the exclusions, matched against all users.
+    let keys: Vec<UserKeys<'_>> = users
+        .iter()
+        .map(|u| UserKeys {
+            id: u.id,
+            federation_id: text(u.record, "FederationIdentifier"),
+            username: text(u.record, "Username").unwrap_or_default(),
+            email: text(u.record, "Email"),
+        })
+        .collect();
+    let roster_matches = inputs.roster.map(|r| roster::match_entries(&r.entries, &keys));
+    let excluded_by_entry = inputs.exclusions.map(|e| e.match_users(&keys)).transpose()?;
+    drop(keys);
     let roster_ids: BTreeSet<String> =
         roster_matches.iter().flatten().flat_map(|m| m.user_ids.iter().cloned()).collect();
     let roster_df = DataFrame::new(
@@ -415,22 +442,28 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         .clone()
         .filter(col("GroupId").is_null())
         .group_by([col("DirectUser")])
-        .agg([col("PsDisplay").alias("CertiniaPermissionSets")]);
+        .agg([col("PsDisplay").alias("CertiniaPermissionSets"), col("PsaId").alias("DirectAssignmentIds")]);
     let via_groups = grants
         .filter(col("GroupId").is_not_null())
-        .select([col("DirectUser").alias("GroupUser"), col("GroupDisplay")])
+        .select([col("DirectUser").alias("GroupUser"), col("GroupDisplay"), col("PsaId")])
         .group_by([col("GroupUser")])
-        .agg([col("GroupDisplay").alias("CertiniaGroups")]);
+        .agg([col("GroupDisplay").alias("CertiniaGroups"), col("PsaId").alias("GroupAssignmentIds")]);
     let certinia_licenses = licenses_df
         .lazy()
         .filter(col("LicenseCertinia"))
         .group_by([col("LicenseUser")])
-        .agg([col("Namespace").alias("CertiniaLicenses")]);
+        .agg([col("Namespace").alias("CertiniaLicenses"), col("LicenseId").alias("CertiniaLicenseIds")]);
     let frozen = logins_df
+        .clone()
         .lazy()
         .filter(col("IsFrozen"))
         .group_by([col("LoginUser")])
         .agg([col("IsFrozen").count().alias("FrozenLogins")]);
+    let logins = logins_df
+        .lazy()
+        .select([col("LoginUser").alias("LoginOwner"), col("LoginId")])
+        .group_by([col("LoginOwner")])
+        .agg([col("LoginId").alias("LoginIds")]);
     let matrix = users_df
         .lazy()
         .filter(col("Audited"))
@@ -438,6 +471,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         .left_join(via_groups, col("Id"), col("GroupUser"))
         .left_join(certinia_licenses, col("Id"), col("LicenseUser"))
         .left_join(frozen, col("Id"), col("LoginUser"))
+        .left_join(logins, col("Id"), col("LoginOwner"))
         .left_join(roster_df.lazy(), col("Id"), col("RosterUser"))
         .with_columns([
             col("CertiniaPermissionSets").is_not_null().or(col("CertiniaGroups").is_not_null()).alias("HasGrant"),
@@ -454,10 +488,18 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         let ps = matrix.column("CertiniaPermissionSets")?;
         let gr = matrix.column("CertiniaGroups")?;
         let lic = matrix.column("CertiniaLicenses")?;
+        let direct_ids = matrix.column("DirectAssignmentIds")?;
+        let group_ids = matrix.column("GroupAssignmentIds")?;
+        let license_ids = matrix.column("CertiniaLicenseIds")?;
+        let login_ids = matrix.column("LoginIds")?;
         let frozen = matrix.column("IsFrozen")?.as_materialized_series().bool()?.clone();
         let roster_hit = matrix.column("RosterMatched")?.as_materialized_series().bool()?.clone();
         for row in 0..matrix.height() {
             let Some(id) = ids.get(row) else { continue };
+            let mut assignment_ids = list_values(direct_ids, row)?;
+            assignment_ids.extend(list_values(group_ids, row)?);
+            assignment_ids.sort();
+            assignment_ids.dedup();
             joined.insert(
                 id.to_string(),
                 Joined {
@@ -466,6 +508,9 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                     licenses: list_values(lic, row)?,
                     frozen: frozen.get(row).unwrap_or(false),
                     roster_matched: roster_hit.get(row).unwrap_or(false),
+                    assignment_ids,
+                    license_ids: list_values(license_ids, row)?,
+                    login_ids: list_values(login_ids, row)?,
                 },
             );
         }
@@ -507,8 +552,12 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     }
     report_ids.push((ReportKind::AccessMatrix, select(m())?));
 
-    // Rows.
     let by_id: HashMap<&str, &UserRecord<'_>> = users.iter().map(|u| (u.id, u)).collect();
+    let exclusions = (inputs.exclusions.is_some() || !rules.excluded_classes.is_empty()).then(|| {
+        exclude(&mut report_ids, &users, &by_id, inputs.exclusions.zip(excluded_by_entry.as_deref()), rules, as_of)
+    });
+
+    // Rows.
     let grace_cutoff = as_of - Duration::days(i64::from(rules.grace_days));
     let row_of = |id: &str, kind: ReportKind| -> UserRow {
         let u = by_id[id];
@@ -537,6 +586,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             department: owned(text(u.record, "Department")),
             title: owned(text(u.record, "Title")),
             federation_id: owned(text(u.record, "FederationIdentifier")),
+            account_class: u.class,
+            manager_id: owned(text(u.record, "ManagerId")),
+            manager_name: owned(text(u.record, "Manager.Name")),
+            manager_email: owned(text(u.record, "Manager.Email")),
             is_active: u.active,
             is_frozen: j.is_some_and(|j| j.frozen),
             created: u.created,
@@ -549,6 +602,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
             certinia_licenses: j.map(|j| j.licenses.clone()).unwrap_or_default(),
             expected_by,
             data_warnings: u.warnings.clone(),
+            certinia_assignment_ids: j.map(|j| j.assignment_ids.clone()).unwrap_or_default(),
+            certinia_license_ids: j.map(|j| j.license_ids.clone()).unwrap_or_default(),
+            login_ids: j.map(|j| j.login_ids.clone()).unwrap_or_default(),
+            change: None,
         }
     };
     let mut reports = Vec::new();
@@ -561,7 +618,7 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 a.username.to_lowercase().cmp(&b.username.to_lowercase()).then_with(|| a.id.cmp(&b.id))
             });
         }
-        reports.push(Report { kind, rows: Rows::Users(rows) });
+        reports.push(Report::new(kind, Rows::Users(rows)));
     }
 
     // Roster entries that match no active audited user.
@@ -598,9 +655,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 matched_by: found.matched_by.map(str::to_string),
                 matched_user_ids: found.user_ids.clone(),
                 reason,
+                change: None,
             });
         }
-        reports.push(Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(rows) });
+        reports.push(Report::new(ReportKind::NotProvisioned, Rows::Roster(rows)));
     }
     reports.sort_by_key(|r| ReportKind::ALL.iter().position(|k| *k == r.kind));
 
@@ -627,7 +685,8 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     }
 
     let manifest = &snapshot.verified.manifest;
-    let meta = RunMeta {
+    let mut meta = RunMeta {
+        run_id: String::new(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         org_id: manifest.org.id.clone(),
         org_name: manifest.org.name.clone(),
@@ -647,6 +706,12 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 sha256: r.sha256.clone(),
                 entries: r.entries.len() as u64,
             }),
+            exclusions: inputs.exclusions.map(|e| ExclusionsUsed {
+                file: e.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                sha256: e.sha256.clone(),
+                entries: e.entries.len() as u64,
+            }),
+            excluded_classes: rules.excluded_classes.clone(),
         },
         manifest_sha256: snapshot.verified.manifest_sha256.clone(),
         sources: manifest
@@ -669,8 +734,85 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 })
             }))
             .collect(),
+        previous: None,
+        split_by_manager: false,
     };
-    Ok(Audit { meta, summary, reports, notes, apps: app_audits })
+    meta.run_id = meta.compute_run_id();
+    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions, apps: app_audits })
+}
+
+/// Applies the exclusions: every user an unexpired entry matches, and every audited user of an
+/// excluded account class, leaves the finding reports (never the access matrix). Returns the
+/// Exclusions list: the file's entries in line order (active, expired, unmatched), then the users
+/// of excluded classes by username, each saying which finding reports it was kept out of.
+fn exclude(
+    report_ids: &mut [(ReportKind, Vec<String>)],
+    users: &[UserRecord<'_>],
+    by_id: &HashMap<&str, &UserRecord<'_>>,
+    file: Option<(&Exclusions, &[Option<String>])>,
+    rules: &Rules,
+    as_of: DateTime<Utc>,
+) -> Vec<ExclusionRow> {
+    let as_of_date = as_of.date_naive();
+    let owned = |id: &str, field: &str| by_id.get(id).and_then(|u| text(u.record, field)).map(str::to_string);
+    let mut rows = Vec::new();
+    if let Some((file, matches)) = file {
+        for (entry, user) in file.entries.iter().zip(matches) {
+            let status = match user {
+                None => ExclusionStatus::Unmatched,
+                Some(_) if entry.expired(as_of_date) => ExclusionStatus::Expired,
+                Some(_) => ExclusionStatus::Active,
+            };
+            rows.push(ExclusionRow {
+                status,
+                line: Some(entry.line),
+                user: entry.user.clone(),
+                reason: entry.reason.clone(),
+                approved_by: entry.approved_by.clone(),
+                expires: entry.expires,
+                id: user.clone(),
+                username: user.as_deref().and_then(|id| owned(id, "Username")),
+                name: user.as_deref().and_then(|id| owned(id, "Name")),
+                excluded_from: Vec::new(),
+            });
+        }
+    }
+    let mut by_class: Vec<&UserRecord<'_>> =
+        users.iter().filter(|u| u.audited && rules.excluded_classes.contains(&u.class)).collect();
+    by_class.sort_by_key(|u| (text(u.record, "Username").unwrap_or_default().to_lowercase(), u.id));
+    for u in by_class {
+        rows.push(ExclusionRow {
+            status: ExclusionStatus::Class,
+            line: None,
+            user: u.class.label().to_string(),
+            reason: format!("the account class {} is excluded (exclude_classes)", u.class.label()),
+            approved_by: String::new(),
+            expires: None,
+            id: Some(u.id.to_string()),
+            username: owned(u.id, "Username"),
+            name: owned(u.id, "Name"),
+            excluded_from: Vec::new(),
+        });
+    }
+    let excluded: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| matches!(r.status, ExclusionStatus::Active | ExclusionStatus::Class))
+        .filter_map(|r| r.id.as_deref())
+        .collect();
+    let mut kept_out: HashMap<String, Vec<ReportKind>> = HashMap::new();
+    for (kind, ids) in report_ids.iter_mut().filter(|(kind, _)| kind.is_finding()) {
+        ids.retain(|id| {
+            let keep = !excluded.contains(id.as_str());
+            if !keep {
+                kept_out.entry(id.clone()).or_default().push(*kind);
+            }
+            keep
+        });
+    }
+    for row in rows.iter_mut().filter(|r| matches!(r.status, ExclusionStatus::Active | ExclusionStatus::Class)) {
+        row.excluded_from = row.id.as_ref().and_then(|id| kept_out.get(id)).cloned().unwrap_or_default();
+    }
+    rows
 }
 
 /// The run's notes: audited user types that no user has, the audited users' data warnings, and

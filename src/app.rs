@@ -13,19 +13,22 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::analysis::{self, Inputs};
+use crate::changes::Previous;
 use crate::cli::{
-    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, RunArgs, SendArgs, VerifyArgs,
+    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs, SendArgs, SplitBy,
+    VerifyArgs,
 };
 use crate::config::apps::AppConfig;
 use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
 use crate::deliver::email::{self as mail, message::LastGood};
-use crate::deliver::{self, OrgReviews, ReportFolder, Staging, io_err};
+use crate::deliver::{self, OrgReviews, ReportFolder, ReviewFolder, Staging, io_err};
+use crate::exclusions::Exclusions;
 use crate::exit::ExitCode;
 use crate::model::Audit;
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
 use crate::snapshot::apps::AppPull;
-use crate::{Error, http, render, scim, snapshot};
+use crate::{Error, changes, http, render, report_folder, review, scim, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             delivery.guard(|known| pull_and_report(&args, &file, &delivery, started, known))
         }
         Command::Verify(args) => verify(args),
+        Command::Review(args) => review(args),
         Command::Config(args) => show_config(args, &file),
         Command::Send(args) => send(args, &file),
     }
@@ -140,6 +144,12 @@ fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, 
 struct Plan {
     rules: Rules,
     roster: Option<Roster>,
+    exclusions: Option<Exclusions>,
+    /// The previous review to compare with (`--previous`).
+    previous: Option<Previous>,
+    /// `--no-previous`: no previous review, not even one found among dated runs.
+    no_previous: bool,
+    split_by_manager: bool,
     as_of: chrono::DateTime<chrono::Utc>,
     allow_empty: bool,
     fail_on_findings: bool,
@@ -150,21 +160,58 @@ impl Plan {
         let rules = Rules::from_sources(&args.rules, file)?;
         let as_of = config::as_of_checked(args, chrono::Utc::now())?;
         let roster = rules.roster.as_deref().map(Roster::load).transpose()?;
-        Ok(Plan { rules, roster, as_of, allow_empty: args.allow_empty, fail_on_findings: args.fail_on_findings })
+        let exclusions = rules.exclusions.as_deref().map(Exclusions::load).transpose()?;
+        // With `--reviews`, a previous review is also found by itself ([`Plan::found_previous`]).
+        let previous = args.previous.as_deref().map(Previous::load).transpose()?;
+        Ok(Plan {
+            rules,
+            roster,
+            exclusions,
+            previous,
+            no_previous: args.no_previous,
+            split_by_manager: args.split_by == Some(SplitBy::Manager),
+            as_of,
+            allow_empty: args.allow_empty,
+            fail_on_findings: args.fail_on_findings,
+        })
+    }
+
+    /// The previous review found by itself: with `--reviews` and neither `--previous` nor
+    /// `--no-previous`, the latest earlier run of the same org ([`changes::latest_earlier_run`]).
+    fn found_previous(&self, target: &Target) -> Result<Option<Previous>, Error> {
+        let Some(reviews) = target.reviews.as_ref().filter(|_| self.previous.is_none() && !self.no_previous) else {
+            return Ok(None);
+        };
+        let Some(dir) = changes::latest_earlier_run(reviews.dir(), &target.dir) else {
+            return Ok(None);
+        };
+        tracing::info!("comparing with the previous review {} (--no-previous to skip)", dir.display());
+        Ok(Some(Previous::load(&dir)?))
     }
 
     /// Analyses the snapshot already in `staging/snapshot`, writes the reports into `staging`
     /// (each file recorded in the folder's file list), and swaps it into place.
-    fn finish(&self, mut staging: Staging, loaded: snapshot::Loaded) -> Result<(Audit, Vec<String>), Error> {
-        let audit = analysis::analyse(
+    fn finish(
+        &self,
+        mut staging: Staging,
+        loaded: snapshot::Loaded,
+        previous: Option<&Previous>,
+    ) -> Result<(Audit, Vec<String>), Error> {
+        let mut audit = analysis::analyse(
             &loaded,
             &Inputs {
                 rules: &self.rules,
                 roster: self.roster.as_ref(),
                 as_of: self.as_of,
                 allow_empty: self.allow_empty,
+                exclusions: self.exclusions.as_ref(),
             },
         )?;
+        if let Some(previous) = previous {
+            changes::compare(&mut audit, previous)?;
+        }
+        audit.meta.split_by_manager = self.split_by_manager;
+        audit.seal();
         let files = render::render_all(&audit, |file| staging.write(&file.name, &file.bytes).map_err(Error::from))?;
         let out = staging.target().to_path_buf();
         staging.commit()?;
@@ -367,7 +414,9 @@ fn report(args: &ReportArgs, file: &LoadedFile, delivery: &Delivery, known: &mut
         staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
     }
     // What was copied is what was verified, byte for byte: it is read without a second check.
-    let (audit, files) = plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot))?;
+    let found = plan.found_previous(&target)?;
+    let previous = plan.previous.as_ref().or(found.as_ref());
+    let (audit, files) = plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot), previous)?;
     delivery.deliver(&plan, &audit, files, target)
 }
 
@@ -450,7 +499,9 @@ fn pull_and_report(
         let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
         staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256.to_string());
     }
-    let (audit, files) = plan.finish(staging, loaded)?;
+    let found = plan.found_previous(&target)?;
+    let previous = plan.previous.as_ref().or(found.as_ref());
+    let (audit, files) = plan.finish(staging, loaded, previous)?;
     delivery.deliver(&plan, &audit, files, target)
 }
 
@@ -463,7 +514,7 @@ fn previous_snapshot(target: &Target) -> Option<PathBuf> {
 }
 
 fn print_summary(audit: &Audit, out: &Path) {
-    tracing::info!("reports written to {}", out.display());
+    tracing::info!("reports written to {} (run {})", out.display(), audit.meta.run_id);
     for report in &audit.reports {
         tracing::info!("  {:<28} {:>7}", report.kind.title(), report.rows.len());
     }
@@ -474,6 +525,19 @@ fn print_summary(audit: &Audit, out: &Path) {
         if let Some(rows) = &app.crosscheck {
             tracing::info!("  {:<28} {:>7}", render::apps::CROSSCHECK_TITLE, rows.len());
         }
+    }
+    if let Some(changes) = &audit.changes {
+        let t = changes.total();
+        tracing::info!(
+            "  since the previous review: {} new, {} persisting, {} resolved, {} not done",
+            t.new,
+            t.persisting,
+            t.resolved,
+            t.not_done
+        );
+    }
+    if let Some(exclusions) = &audit.exclusions {
+        tracing::info!("  exclusions listed: {}", exclusions.len());
     }
 }
 
@@ -503,6 +567,59 @@ fn verify(args: VerifyArgs) -> Result<Outcome, Error> {
         "manifest_sha256": verified.manifest_sha256,
         "unresolved": verified.unresolved,
     })))
+}
+
+/// Reads the completed workbook(s) of a report folder back and writes `DIR/review/`.
+///
+/// The folder's reports and evidence are checked first (each file against the SHA-256 its file
+/// list recorded, the snapshot as `verify` checks it); the snapshot is analysed again with the
+/// run's own rules, for the Ids the remediation files name. Nothing in the folder is changed but
+/// `review/`, which appears whole or not at all.
+fn review(args: ReviewArgs) -> Result<Outcome, Error> {
+    let folder = report_folder::Folder::open(&args.dir).map_err(review::ReviewError::from)?;
+    let snapshot_dir = args.dir.join(SNAPSHOT_DIR);
+    let loaded = snapshot::load(&snapshot_dir)?;
+    warn_unresolved(&loaded.verified);
+    let expected = folder.manifest_sha256();
+    if loaded.verified.manifest_sha256 != expected {
+        return Err(review::ReviewError::OtherSnapshot {
+            dir: snapshot_dir,
+            found: loaded.verified.manifest_sha256.clone(),
+            expected,
+        }
+        .into());
+    }
+    let rules = Rules::recorded(&folder.summary["rules"])?;
+    let as_of = chrono::DateTime::parse_from_rfc3339(&folder.summary_text(&["as_of"]))
+        .map_err(|_| config::ConfigError::Invalid("the run's summary.json has no valid as_of".into()))?
+        .to_utc();
+    let audit = analysis::analyse(
+        &loaded,
+        &Inputs { rules: &rules, roster: None, as_of, allow_empty: true, exclusions: None },
+    )?;
+    let record = review::check(&folder, &review::Holdings::from_audit(&audit))?;
+    let mut staging = Staging::new(&args.dir.join(deliver::REVIEW_DIR), &ReviewFolder)?;
+    for (name, bytes) in &record.files {
+        staging.write(name, bytes)?;
+    }
+    staging.commit()?;
+    if !crate::envelope::enabled() {
+        print!("{}", record.text);
+    }
+    let (code, message) = match (record.signoff.belongs, record.signoff.complete) {
+        (false, _) => {
+            (ExitCode::ReviewMismatch, Some("a workbook does not belong to the run (see review/)".to_string()))
+        }
+        (true, false) => (ExitCode::ReviewIncomplete, Some("the review is incomplete (see review/)".to_string())),
+        (true, true) => (ExitCode::Ok, None),
+    };
+    let result = json!({
+        "command": "review",
+        "folder": args.dir,
+        "review": args.dir.join(deliver::REVIEW_DIR),
+        "signoff": serde_json::to_value(&record.signoff).unwrap_or(Value::Null),
+    });
+    Ok(Outcome { code, message, result })
 }
 
 fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<Outcome, Error> {

@@ -30,7 +30,8 @@ Examples:
   access-audit report --snapshot fixtures/demo-org --out reports
   access-audit run --out reports --as-of 2026-10-01T00:00:00Z
   SF_ACCESS_TOKEN=... access-audit pull --instance-url https://acme.my.salesforce.com --out snapshot
-  access-audit verify snapshot";
+  access-audit verify snapshot
+  access-audit review reports                          # read the completed workbook back";
 
 /// Audit who can reach the Certinia (FinancialForce) apps in a Salesforce org.
 ///
@@ -129,6 +130,14 @@ pub enum Command {
     /// Re-check a snapshot: every file's SHA-256, rows and records against its manifest.
     Verify(VerifyArgs),
 
+    /// Read back the completed review workbook(s) of a report folder: check they belong to the run and are complete, and write review/ (decisions.csv, signoff.json, remediation/).
+    ///
+    /// Exits 0 when every finding has a decision from its report's list, a reviewer and a date,
+    /// 8 when the review is incomplete, 9 when a workbook does not belong to the run (another run
+    /// id or manifest, findings added or removed, evidence changed). Writes only under DIR/review/,
+    /// never into the org.
+    Review(ReviewArgs),
+
     /// Print the effective configuration (flags, environment, file, defaults), secrets redacted.
     Config(ConfigArgs),
 
@@ -144,7 +153,7 @@ impl Command {
             Command::Report(a) => Some(&mut a.audit.rules),
             Command::Run(a) => Some(&mut a.audit.rules),
             Command::Config(a) => Some(&mut a.rules),
-            Command::Pull(_) | Command::Verify(_) | Command::Send(_) => None,
+            Command::Pull(_) | Command::Verify(_) | Command::Send(_) | Command::Review(_) => None,
         }
     }
 }
@@ -338,8 +347,34 @@ pub struct AuditArgs {
     #[arg(long)]
     pub fail_on_findings: bool,
 
+    /// The previous review's report folder: each finding gets Change (new or persisting) and the previous decision, and resolved.csv and not-done.csv are written.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_previous")]
+    pub previous: Option<PathBuf>,
+
+    /// Compare with no previous review, even one that would be found by itself.
+    #[arg(long)]
+    pub no_previous: bool,
+
+    /// Also write one workbook per manager (by-manager/), each with only the rows of that manager's reports.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub split_by: Option<SplitBy>,
+
     #[command(flatten)]
     pub rules: RuleArgs,
+}
+
+/// How the review workbook is split for its reviewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitBy {
+    /// One workbook per manager (User.ManagerId), for managers attesting their own people.
+    Manager,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The report folder whose completed workbook(s) to read back (access-review.xlsx, and by-manager/*.xlsx).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -486,6 +521,20 @@ pub struct RuleArgs {
     /// Expected-users roster: a CSV with any of the columns federation_id, username, email (or Salesforce's FederationIdentifier, Username, Email; any case).
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_ROSTER", hide_env_values = true)]
     pub roster: Option<PathBuf>,
+
+    /// Accounts reviewed elsewhere: a CSV with the columns user (Id, Username or Email), reason, approved_by and optionally expires (YYYY-MM-DD); they leave the finding reports and are listed in exclusions.csv.
+    #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_EXCLUSIONS", hide_env_values = true)]
+    pub exclusions: Option<PathBuf>,
+
+    /// Account classes to keep out of the finding reports, comma-separated: Human, Integration, Automated (default: none; every class is shown in AccountClass).
+    #[arg(
+        long = "exclude-class",
+        value_name = "CLASSES",
+        value_delimiter = ',',
+        env = "ACCESS_AUDIT_EXCLUDE_CLASSES",
+        hide_env_values = true
+    )]
+    pub exclude_classes: Option<Vec<String>>,
 
     /// Which of these options (and --as-of) took their value from the environment.
     #[arg(skip)]

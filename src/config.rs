@@ -22,6 +22,7 @@ use crate::endpoint::{
 };
 pub use crate::http::RetryPolicy;
 use crate::http::{BodyLimit, HttpSettings};
+use crate::model::AccountClass;
 
 /// The default configuration file, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "access-audit.toml";
@@ -163,6 +164,8 @@ pub struct FileRules {
     pub namespaces: Option<Vec<String>>,
     pub name_patterns: Option<Vec<String>>,
     pub roster: Option<PathBuf>,
+    pub exclusions: Option<PathBuf>,
+    pub exclude_classes: Option<Vec<String>>,
 }
 
 /// The configuration file found for this run, if any.
@@ -312,6 +315,10 @@ pub struct Rules {
     pub namespaces: Vec<String>,
     pub name_patterns: Vec<Regex>,
     pub roster: Option<PathBuf>,
+    /// Accounts reviewed elsewhere (REPORTS.md, "Exclusions").
+    pub exclusions: Option<PathBuf>,
+    /// Account classes kept out of the finding reports, in [`AccountClass::ALL`] order.
+    pub excluded_classes: Vec<AccountClass>,
 }
 
 /// The values `User.UserType` takes, as Salesforce documents them (see SALESFORCE.md).
@@ -371,6 +378,12 @@ const NAMESPACES: Setting =
 const NAME_PATTERNS: Setting =
     Setting { id: "name_patterns", flag: "--name-pattern", env: "ACCESS_AUDIT_NAME_PATTERN", key: "name_patterns" };
 const AS_OF: Setting = Setting { id: "as_of", flag: "--as-of", env: "ACCESS_AUDIT_AS_OF", key: "as_of" };
+const EXCLUDE_CLASSES: Setting = Setting {
+    id: "exclude_classes",
+    flag: "--exclude-class",
+    env: "ACCESS_AUDIT_EXCLUDE_CLASSES",
+    key: "exclude_classes",
+};
 
 impl Setting {
     /// Where a value that clap delivered came from: the environment variable or the flag.
@@ -424,13 +437,74 @@ impl Rules {
             Some((list, origin)) => name_patterns(&list, &origin)?,
             None => vec![Regex::new(DEFAULT_NAME_PATTERN).expect("the default pattern is valid")],
         };
-        let roster = match (&args.roster, &f.roster) {
+        let path_setting = |given: &Option<PathBuf>, in_file: &Option<PathBuf>| match (given, in_file) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(p)) => Some(file.resolve(p)),
             (None, None) => None,
         };
-        Ok(Rules { inactive_days, grace_days, user_types, namespaces, name_patterns, roster })
+        let roster = path_setting(&args.roster, &f.roster);
+        let exclusions = path_setting(&args.exclusions, &f.exclusions);
+        let excluded_classes = match EXCLUDE_CLASSES.pick(&args.exclude_classes, env, &f.exclude_classes, file) {
+            Some((list, origin)) => account_classes(&list, &origin)?,
+            None => Vec::new(),
+        };
+        Ok(Rules {
+            inactive_days,
+            grace_days,
+            user_types,
+            namespaces,
+            name_patterns,
+            roster,
+            exclusions,
+            excluded_classes,
+        })
     }
+}
+
+impl Rules {
+    /// The rules a run recorded in its summary.json (`rules`), for analysing its snapshot again:
+    /// the thresholds, user types, namespaces and name patterns; no roster, exclusions or excluded
+    /// classes (they decide who is a finding, never what a user holds).
+    pub fn recorded(rules: &serde_json::Value) -> Result<Rules, ConfigError> {
+        let bad = |what: &str| invalid(format!("the run's summary.json has no valid rules.{what}"));
+        let days = |key: &str| rules[key].as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(key));
+        let list = |key: &str| -> Result<Vec<String>, ConfigError> {
+            rules[key]
+                .as_array()
+                .ok_or_else(|| bad(key))?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(key)))
+                .collect()
+        };
+        let name_patterns = list("name_patterns")?
+            .iter()
+            .map(|p| Regex::new(p).map_err(|_| bad("name_patterns")))
+            .collect::<Result<_, _>>()?;
+        Ok(Rules {
+            inactive_days: days("inactive_days")?,
+            grace_days: days("grace_days")?,
+            user_types: list("user_types")?,
+            namespaces: list("namespaces")?,
+            name_patterns,
+            roster: None,
+            exclusions: None,
+            excluded_classes: Vec::new(),
+        })
+    }
+}
+
+/// Excluded account classes: each `Human`, `Integration` or `Automated` (any case), in that order.
+fn account_classes(list: &[String], origin: &Origin) -> Result<Vec<AccountClass>, ConfigError> {
+    let mut classes = Vec::new();
+    for name in non_blank(list) {
+        let Some(class) = AccountClass::from_label(name) else {
+            return Err(invalid(format!(
+                "{origin}: {name:?} is not an account class; the classes are Human, Integration and Automated"
+            )));
+        };
+        classes.push(class);
+    }
+    Ok(AccountClass::ALL.into_iter().filter(|c| classes.contains(c)).collect())
 }
 
 /// The items of a list setting, trimmed; blank items (a trailing comma) are dropped.
@@ -1107,6 +1181,9 @@ pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFi
     let patterns: Vec<String> = rules.name_patterns.iter().map(|r| r.as_str().to_string()).collect();
     push(&mut out, "name_patterns", list(&patterns));
     push(&mut out, "roster", optp(&rules.roster));
+    push(&mut out, "exclusions", optp(&rules.exclusions));
+    let classes: Vec<String> = rules.excluded_classes.iter().map(|c| c.label().to_string()).collect();
+    push(&mut out, "exclude_classes", list(&classes));
     out.push_str(&apps::describe(file)?);
     Ok(out)
 }

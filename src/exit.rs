@@ -27,6 +27,13 @@ pub enum ExitCode {
     /// The reports were written (and stay), but the email could not be sent: the SMTP server
     /// refused the login or the message, could not be reached, or its certificate did not verify.
     Mail = 7,
+    /// `review`: the workbooks belong to the run, but not every finding has a decision from its
+    /// report's list, a reviewer and a date.
+    ReviewIncomplete = 8,
+    /// `review`: a workbook does not belong to the run: another run id or snapshot manifest on its
+    /// Run sheet, findings added or removed, evidence changed, or a row decided differently in two
+    /// workbooks (or it cannot be read as a workbook at all).
+    ReviewMismatch = 9,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -51,6 +58,8 @@ impl ExitCode {
             ExitCode::Io => "LocalError",
             ExitCode::Internal => "InternalError",
             ExitCode::Mail => "EmailNotSent",
+            ExitCode::ReviewIncomplete => "ReviewIncomplete",
+            ExitCode::ReviewMismatch => "ReviewMismatch",
             ExitCode::HungUp => "HungUp",
             ExitCode::Interrupted => "Interrupted",
             ExitCode::Terminated => "Terminated",
@@ -68,6 +77,8 @@ impl ExitCode {
             ExitCode::Io => "a local failure: the output folder",
             ExitCode::Internal => "an internal error of access-audit",
             ExitCode::Mail => "the email could not be sent",
+            ExitCode::ReviewIncomplete => "the review is incomplete",
+            ExitCode::ReviewMismatch => "a workbook does not belong to the run",
             ExitCode::HungUp => "stopped by SIGHUP",
             ExitCode::Interrupted => "stopped by SIGINT",
             ExitCode::Terminated => "stopped by SIGTERM",
@@ -89,6 +100,8 @@ mod tests {
         assert_eq!(ExitCode::Io.code(), 5);
         assert_eq!(ExitCode::Internal.code(), 6);
         assert_eq!(ExitCode::Mail.code(), 7);
+        assert_eq!(ExitCode::ReviewIncomplete.code(), 8);
+        assert_eq!(ExitCode::ReviewMismatch.code(), 9);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

@@ -41,6 +41,13 @@ pub const PRIVATE_KEY: Cap = Cap { bytes: 64 * KIB, what: "a private key" };
 pub const CA_BUNDLE: Cap = Cap { bytes: 4 * MIB, what: "a CA certificate bundle" };
 /// The expected-users roster: a million rows of three short columns fit well below it.
 pub const ROSTER: Cap = Cap { bytes: 256 * MIB, what: "a roster" };
+/// The exclusions file: a few hundred accounts, but read like a roster.
+pub const EXCLUSIONS: Cap = Cap { bytes: 256 * MIB, what: "an exclusions file" };
+/// A report the tool wrote, read back (`--previous`, `review`): a million users' access matrix is
+/// about 400 MiB of CSV.
+pub const REPORT: Cap = Cap { bytes: 2048 * MIB, what: "a report file" };
+/// A review workbook read back: a 100k-user review is about 15 MB.
+pub const WORKBOOK: Cap = Cap { bytes: 512 * MIB, what: "a workbook" };
 /// A snapshot's `manifest.json` or a report folder's file list: a few KiB.
 pub const MARKER: Cap = Cap { bytes: 16 * MIB, what: "a manifest" };
 

@@ -2,8 +2,10 @@
 //!
 //! The pipeline, one module per stage:
 //! `cli` → `config` → `auth` → `salesforce` (client) and `scim` (other applications)
-//! → `snapshot` → `analysis` (with `roster`) → `model` → `render` → `deliver` (atomic
-//! folders, dated runs, email).
+//! → `snapshot` → `analysis` (with `roster` and `exclusions`) → `changes` (against the
+//! previous review) → `model` → `render` → `deliver` (atomic folders, dated runs, email).
+//! The review cycle's way back: `review` reads the completed workbooks (`readback`) of a
+//! report folder (`report_folder`) and writes the sign-off record.
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
@@ -11,21 +13,28 @@
 //! one JSON object on stdout ([`envelope`]).
 //! Beside the pipeline: `files` reads every file given from outside (regular
 //! files only, size-capped), `signals` ends an interrupted run cleanly, and
-//! `text` makes outside text safe to show (every stage may use it).
+//! `text` makes outside text safe to show (every stage may use it), and
+//! `csv_input` reads the CSV files users give (roster, exclusions) alike.
 
 pub mod analysis;
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod csv_input;
 pub mod deliver;
 pub mod endpoint;
 pub mod envelope;
+pub mod exclusions;
 pub mod exit;
 pub mod files;
 pub mod http;
 pub mod model;
+pub mod readback;
 pub mod render;
+pub mod report_folder;
+pub mod review;
 pub mod roster;
 pub mod salesforce;
 pub mod scim;
@@ -49,6 +58,12 @@ pub enum Error {
     #[error(transparent)]
     Roster(#[from] roster::RosterError),
     #[error(transparent)]
+    Exclusions(#[from] exclusions::ExclusionsError),
+    #[error(transparent)]
+    Changes(#[from] changes::ChangesError),
+    #[error(transparent)]
+    Review(#[from] review::ReviewError),
+    #[error(transparent)]
     Analysis(#[from] analysis::AnalysisError),
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -64,11 +79,23 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         use snapshot::SnapshotError as N;
         match self {
-            Error::Config(_) | Error::Roster(_) | Error::Http(_) => ExitCode::Usage,
+            Error::Config(_) | Error::Roster(_) | Error::Exclusions(_) | Error::Http(_) => ExitCode::Usage,
             // A polars error is a bug of this tool, not a fault of the data.
             Error::Analysis(analysis::AnalysisError::Polars(_)) => ExitCode::Internal,
+            // A file the user gave that cannot be trusted.
+            Error::Analysis(analysis::AnalysisError::Exclusions(_)) => ExitCode::Usage,
             Error::Analysis(_) => ExitCode::Incomplete,
             Error::Render(_) => ExitCode::Io,
+            Error::Changes(e) if e.is_usage() => ExitCode::Usage,
+            // A previous review that cannot be trusted: its files changed, or cannot be read.
+            Error::Changes(_) => ExitCode::Incomplete,
+            Error::Review(e) => match e {
+                review::ReviewError::Folder(f) if f.is_usage() => ExitCode::Usage,
+                review::ReviewError::NoWorkbook { .. } => ExitCode::Usage,
+                // A file that cannot be read as a workbook is not the run's workbook.
+                review::ReviewError::Workbook { .. } => ExitCode::ReviewMismatch,
+                review::ReviewError::Folder(_) | review::ReviewError::OtherSnapshot { .. } => ExitCode::Incomplete,
+            },
             Error::Salesforce(e) | Error::Snapshot(N::Salesforce(e)) => {
                 if e.is_data_fault() {
                     ExitCode::Incomplete

@@ -72,16 +72,10 @@ impl Roster {
 /// Parses roster CSV bytes; an error carries the line number.
 ///
 /// Any subset of the three key columns will do (an HR export often has only email); a missing
-/// column is an empty value on every row. Line numbers come from the CSV reader's own positions,
-/// so reading stays linear in the size of the file.
+/// column is an empty value on every row. Line numbers come from [`crate::csv_input`].
 pub fn parse(bytes: &[u8]) -> Result<Vec<RosterEntry>, (u64, String)> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // Excel's UTF-8 BOM
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64;
-        (line, "is not UTF-8 text (save the roster as CSV UTF-8)".to_string())
-    })?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| (1, csv_problem(&e)))?.clone();
+    let input = crate::csv_input::read(bytes, "the roster")?;
+    let headers = &input.headers;
     let mut index = [None; 3];
     for (i, h) in headers.iter().enumerate() {
         if let Some(k) = key_column(h) {
@@ -113,48 +107,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterEntry>, (u64, String)> {
         [a, b] => format!("{a} and {b} are both empty"),
         _ => "federation_id, username and email are all empty".to_string(),
     };
-    let physical_line = |position: Option<&csv::Position>| position.map(|p| line_of(text.as_bytes(), p)).unwrap_or(0);
-    let mut entries = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err((physical_line(e.position()), csv_problem(&e))),
-        }
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue; // a blank line, as spreadsheets leave at the end
-        }
-        let line = physical_line(record.position());
+    let mut entries = Vec::with_capacity(input.records.len());
+    for (line, record) in &input.records {
         let get = |k: usize| index[k].and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
-        let entry = RosterEntry { line, federation_id: get(0), username: get(1), email: get(2) };
+        let entry = RosterEntry { line: *line, federation_id: get(0), username: get(1), email: get(2) };
         if entry.federation_id.is_empty() && entry.username.is_empty() && entry.email.is_empty() {
-            return Err((line, all_empty));
+            return Err((*line, all_empty));
         }
         entries.push(entry);
     }
     Ok(entries)
-}
-
-/// The physical line (1-based) where the record at `position` starts.
-///
-/// The reader's position is where it began reading the record, which is before any blank lines
-/// that precede it (the csv crate skips those inside the record's read): add the line ends of that
-/// blank run. Each byte is looked at once over the whole file, so this stays linear.
-fn line_of(text: &[u8], position: &csv::Position) -> u64 {
-    let start = (position.byte() as usize).min(text.len());
-    let blank = text[start..].iter().take_while(|&&b| matches!(b, b'\n' | b'\r')).filter(|&&b| b == b'\n').count();
-    position.line() + blank as u64
-}
-
-fn csv_problem(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} fields where the header has {expected_len} (a stray comma or quote?)")
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// The keys of one user that a roster entry can match.
@@ -175,7 +137,7 @@ pub struct RosterMatch {
 
 /// Case folding good enough for names and addresses: upper then lower case, so that `ς`, `σ` and
 /// `Σ` meet, and `ß` meets `SS` (plain `to_lowercase` keeps them apart).
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_uppercase().to_lowercase()
 }
 

@@ -128,7 +128,7 @@ fn kill_at(work: &Path, sim: &sf_sim::Sim, pages_needed: u64, moment: Moment) ->
 
 /// Whether `now` is a complete report folder of the same org and as-of as `old`, written by a later
 /// run: the same files; the same CSVs and snapshot data byte for byte; a snapshot that verifies;
-/// the same summary but for the pull's time and manifest hash; a whole HTML page; a workbook that
+/// the same summary but for the pull's time, manifest hash and run id; a whole HTML page; a workbook that
 /// opens with the same sheets and rows.
 fn assert_complete_new(out: &Path, now: &BTreeMap<PathBuf, Vec<u8>>, old: &BTreeMap<PathBuf, Vec<u8>>, at: Moment) {
     let names = |t: &BTreeMap<PathBuf, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
@@ -142,6 +142,8 @@ fn assert_complete_new(out: &Path, now: &BTreeMap<PathBuf, Vec<u8>>, old: &BTree
     let summary = |t: &BTreeMap<PathBuf, Vec<u8>>| {
         let mut v: serde_json::Value = serde_json::from_slice(&t[Path::new("summary.json")]).unwrap();
         v.as_object_mut().unwrap().remove("pulled_at");
+        // The run id is a hash over the manifest's, which names the pull's time.
+        v.as_object_mut().unwrap().remove("run_id");
         v["snapshot"].as_object_mut().unwrap().remove("manifest_sha256");
         v
     };

@@ -70,6 +70,13 @@ fn verify_help() {
 }
 
 #[test]
+fn review_help() {
+    let text = help(&["review"]);
+    assert!(text.contains("Exits 0 when every finding has a decision"));
+    insta::assert_snapshot!("help-review", text);
+}
+
+#[test]
 fn config_help() {
     insta::assert_snapshot!("help-config", help(&["config"]));
 }

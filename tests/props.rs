@@ -733,6 +733,8 @@ fn rule_args() -> impl Strategy<Value = RuleArgs> {
             namespaces,
             name_patterns,
             roster: None,
+            exclusions: None,
+            exclude_classes: None,
             from_env: Default::default(),
         })
 }
@@ -1243,6 +1245,11 @@ proptest! {
         let mut without = record.clone();
         without.remove(&key);
         let message = snapshot::validate(spec, &without).map_err(|e| e.to_string());
+        // A field added to the query later may be missing: an older snapshot did not ask for it.
+        if spec.fields.iter().any(|f| f.added && f.path.split('.').next() == Some(key.as_str())) {
+            prop_assert!(message.is_ok(), "{key}: {message:?}");
+            return Ok(());
+        }
         let want = if key == "Id" {
             format!("{} record (no Id): field Id is missing", spec.name)
         } else {
@@ -1340,8 +1347,9 @@ proptest! {
             matched_by: None,
             matched_user_ids: vec![],
             reason: reason.clone(),
+            change: None,
         };
-        let report = Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(vec![row]) };
+        let report = Report::new(ReportKind::NotProvisioned, Rows::Roster(vec![row]));
         let bytes = write_report(&report, Vec::new()).unwrap();
         let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();

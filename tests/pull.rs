@@ -13,7 +13,8 @@ const SOQL: [(&str, &str); 7] = [
     (
         "User",
         "SELECT Id, Username, Name, Email, IsActive, UserType, Profile.Name, Profile.UserLicense.Name, \
-         UserRole.Name, Department, Title, FederationIdentifier, CreatedDate, LastLoginDate FROM User",
+         UserRole.Name, Department, Title, FederationIdentifier, CreatedDate, LastLoginDate, ManagerId, Manager.Name, \
+         Manager.Email FROM User",
     ),
     (
         "PermissionSetAssignment",

@@ -98,12 +98,21 @@ fn the_workbook_reads_back_with_sheets_tables_dates_and_dropdowns() {
     let mut book: Xlsx<_> = calamine::open_workbook(&path).unwrap();
     assert_eq!(
         book.sheet_names(),
-        ["Summary", "Inactive", "Never logged in", "Certinia retained", "Certinia lacking", "Access matrix", "Run"]
+        [
+            "Summary",
+            "Instructions",
+            "Inactive",
+            "Never logged in",
+            "Certinia retained",
+            "Certinia lacking",
+            "Access matrix",
+            "Run"
+        ]
     );
     let sheet = book.worksheet_range("Inactive").unwrap();
     let header: Vec<String> = sheet.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(header[0], "Id");
-    assert_eq!(&header[header.len() - 3..], ["Decision", "Reviewer", "Comment"]);
+    assert_eq!(&header[header.len() - 5..], ["Decision", "Reviewer", "DecidedOn", "Ticket", "Comment"]);
     let last_login = header.iter().position(|h| h == "LastLoginDate").unwrap();
     let row = sheet.rows().nth(1).unwrap();
     assert!(matches!(row[last_login], Data::DateTime(_)), "a real date cell: {:?}", row[last_login]);
@@ -130,9 +139,9 @@ fn the_workbook_reads_back_with_sheets_tables_dates_and_dropdowns() {
         zip.by_name(name).unwrap_or_else(|_| panic!("{name}")).read_to_string(&mut s).unwrap();
         s
     };
-    let inactive = xml("xl/worksheets/sheet2.xml");
+    let inactive = xml("xl/worksheets/sheet3.xml");
     assert!(inactive.contains(r#"type="list""#), "a list validation");
-    assert!(inactive.contains("Keep,Revoke,Investigate"), "the Decision drop-down");
+    assert!(inactive.contains("Deactivate,Freeze,Keep,Investigate"), "the Decision drop-down");
     assert!(inactive.contains(r#"ySplit="1""#) && inactive.contains("frozen"), "a frozen header");
     assert!(inactive.contains("<tableParts"), "an Excel table");
     assert!(xml("xl/tables/table1.xml").contains("<autoFilter"), "with filters");

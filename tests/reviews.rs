@@ -161,3 +161,41 @@ fn wait_for_staging(dir: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// REPORTS.md, "What changed since the previous review", with `--reviews`: the latest earlier run
+/// of the same org is the previous review, found by itself; `--no-previous` turns it off.
+#[test]
+fn the_previous_run_is_found_by_itself_unless_no_previous() {
+    let work = tempfile::tempdir().unwrap();
+    let first = report(work.path(), &[]);
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let summary_of = |run: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+    };
+    let org = org_dir(work.path());
+    assert!(summary_of(&runs(&org)[0])["changes"].is_null(), "the first run has nothing to compare with");
+
+    // The same snapshot again: every finding of the first run persists, none is new or resolved.
+    let second = report(work.path(), &[]);
+    assert!(second.status.success(), "{}", stderr_of(&second));
+    let all = runs(&org);
+    let latest = summary_of(&all[1]);
+    let first_summary = summary_of(&all[0]);
+    assert!(stderr_of(&second).contains("comparing with the previous review"), "{}", stderr_of(&second));
+    let findings = first_summary["findings"].as_u64().unwrap();
+    assert!(findings > 0);
+    let changes = &latest["changes"];
+    assert!(!changes.is_null(), "{latest}");
+    let csv = csv_rows(&all[1].join("inactive-users.csv"));
+    assert!(!csv.is_empty());
+    assert!(csv.values().all(|row| row["Change"] == "persisting"), "every inactive user persists");
+    assert!(!all[1].join("resolved.csv").exists() || csv_rows(&all[1].join("resolved.csv")).is_empty());
+
+    // --no-previous: no comparison, no Change column.
+    let third = report(work.path(), &["--no-previous"]);
+    assert!(third.status.success(), "{}", stderr_of(&third));
+    let all = runs(&org);
+    assert!(summary_of(&all[2])["changes"].is_null());
+    let header = std::fs::read_to_string(all[2].join("inactive-users.csv")).unwrap();
+    assert!(!header.lines().next().unwrap().contains("Change"), "{header}");
+}

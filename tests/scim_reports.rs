@@ -425,7 +425,8 @@ fn the_crosscheck_lists_users_whose_scim_entitlements_and_soql_assignments_diffe
     assert!(digest.contains("== SCIM cross-check: 4 =="), "{digest}");
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(out.join("access-review.xlsx")).unwrap();
     let (header, rows) = sheet(&mut book, "SCIM cross-check");
-    assert_eq!(&header[header.len() - 3..], ["Decision", "Reviewer", "Comment"]);
+    let reviewer = access_audit::render::xlsx::REVIEW_COLUMNS;
+    assert_eq!(&header[header.len() - reviewer.len()..], reviewer);
     assert_eq!(rows.keys().collect::<BTreeSet<_>>(), expected.keys().collect::<BTreeSet<_>>());
 }
 
@@ -459,7 +460,11 @@ fn the_workbook_has_a_sheet_per_application_report_with_its_decisions() {
     assert!(at("Access matrix") < at("stensul orphans") && at("stensul matrix") < at("Run"), "{names:?}");
     let (header, orphans) = sheet(&mut book, "stensul orphans");
     assert_eq!(header[0], "AccountId");
-    assert_eq!(&header[header.len() - 3..], ["Decision", "Reviewer", "Comment"], "the org's reviewer columns");
+    // The same reviewer columns as the org's report sheets.
+    let reviewer = access_audit::render::xlsx::REVIEW_COLUMNS;
+    let (org_header, _) = sheet(&mut book, "Access matrix");
+    assert_eq!(&header[header.len() - reviewer.len()..], reviewer);
+    assert_eq!(&org_header[org_header.len() - reviewer.len()..], reviewer);
     assert_eq!(keys(&orphans), set(&["st-bo", "st-cy", "st-dee", "st-hal", "st-zed"]));
     assert_eq!(orphans["st-cy"]["Reason"], "frozen in Salesforce");
     assert_eq!(orphans["st-cy"]["Active"], "true", "a boolean cell");
@@ -481,4 +486,15 @@ fn the_workbook_has_a_sheet_per_application_report_with_its_decisions() {
     .unwrap();
     assert!(xml.contains("Disable account,Keep (justified),Investigate"), "the Decision drop-down");
     assert!(xml.contains(r#"ySplit="1""#), "a frozen header");
+}
+
+#[test]
+fn review_of_a_folder_with_applications_still_reads_the_orgs_sheets() {
+    let (work, _) = audit(ScimMode::Stensul, false);
+    let output = bin(work.path()).args(["review", "out"]).output().unwrap();
+    // The applications' files and sheets do not make `review` take the folder or the workbook for
+    // another run's (exit 9) or changed evidence (exit 4): the org has no finding to decide, so the
+    // sign-off is written. (`review` reads the org's sheets only; see the README.)
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(work.path().join("out/review/decisions.csv").is_file());
 }

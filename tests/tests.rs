@@ -6,12 +6,16 @@ mod common;
 
 /// The four login flows, and what a refused login looks like.
 mod auth;
+/// What changed since the previous review: two quarters of one org, the first review decided.
+mod changes;
 /// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
 /// The email from cron: the digest over STARTTLS and a login, the failure notice, a refused login.
 mod email;
+/// Exclusions (active, expired, unmatched, ambiguous) and account classes.
+mod exclusions;
 /// The fault matrix: recovered byte for byte, or failed loudly with nothing half-written.
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
@@ -44,6 +48,8 @@ mod scim_reports;
 mod secrets;
 /// Configuration precedence and one-line errors.
 mod settings;
+/// The sign-off read back: a filled-in workbook, `review`'s report, exit codes, decisions and remediation.
+mod signoff;
 /// Snapshots fixed up after tampering, and files that are not regular files: refused, everywhere alike.
 mod tamper;
 /// TLS verification and the custom CA file.
@@ -52,3 +58,5 @@ mod tls;
 mod toolchain;
 /// `verify` catches any change to a snapshot.
 mod verify;
+/// The review workbook: each report's decisions, protection, print setup, panes, widths, managers.
+mod workbook;

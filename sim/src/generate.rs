@@ -255,7 +255,7 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     // Users.
     let role_ids: Vec<String> = (1..=ROLES.len() as u64).map(|i| sf_id("00E", i)).collect();
     let total_weight: u32 = PROFILES.iter().map(|p| p.3).sum();
-    let mut user_records = Vec::with_capacity(users);
+    let mut user_records: Vec<Record> = Vec::with_capacity(users);
     let mut user_profile: Vec<Option<usize>> = Vec::with_capacity(users);
     for i in 0..users {
         let first = *pick(&mut rng, FIRST_NAMES);
@@ -292,6 +292,9 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
         let department = (!percent(&mut rng, 20)).then(|| *pick(&mut rng, DEPARTMENTS));
         let title = (!percent(&mut rng, 20)).then(|| *pick(&mut rng, TITLES));
         let federation = percent(&mut rng, 60).then(|| email.clone());
+        // A reporting line without touching the random stream: every ninth user reports to nobody,
+        // the others to a user created before them (so the org's tree has no cycle).
+        let manager = (i % 9 != 0).then(|| &user_records[i / 9]);
         user_records.push(record(json!({
             "Id": sf_id("005", i as u64 + 1),
             "Username": username,
@@ -313,6 +316,8 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
             "FederationIdentifier": federation,
             "CreatedDate": datetime(created),
             "LastLoginDate": last_login.map(datetime),
+            "ManagerId": manager.map(|m| m["Id"].clone()),
+            "Manager": manager.map(|m| json!({"Name": m["Name"], "Email": m["Email"]})),
         })));
     }
 
@@ -416,6 +421,12 @@ mod tests {
         assert!(users.iter().any(|u| u["LastLoginDate"].is_null()));
         assert!(users.iter().any(|u| u["UserRole"].is_null()));
         assert!(users.iter().any(|u| u["Profile"].is_null()));
+        assert!(users.iter().any(|u| u["ManagerId"].is_null()));
+        for u in users.iter().filter(|u| !u["ManagerId"].is_null()) {
+            let manager = users.iter().find(|m| m["Id"] == u["ManagerId"]).expect("the manager is a user");
+            assert_eq!(u["Manager"]["Name"], manager["Name"]);
+            assert_eq!(u["Manager"]["Email"], manager["Email"]);
+        }
         assert!(users.iter().any(|u| u["UserType"] == "PowerPartner"));
         let ns = |r: &Record| r["PermissionSet"]["NamespacePrefix"].as_str().map(str::to_string);
         assert!(psas.iter().any(|r| ns(r).as_deref() == Some("pse")));

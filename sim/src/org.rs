@@ -138,6 +138,8 @@ pub static SCHEMA: &[ObjectDef] = &[
             f("FederationIdentifier", Text),
             f("CreatedDate", DateTime),
             f("LastLoginDate", DateTime),
+            f("ManagerId", Id),
+            rel("Manager", "User", "ManagerId"),
         ],
     },
     ObjectDef {

@@ -21,6 +21,12 @@ pub enum OutputError {
          without writing anything: let that one finish"
     )]
     Busy { org: String, dir: PathBuf, lock: PathBuf },
+    #[error(
+        "refusing to replace {path}: it holds review/, the read-back of its sign-off (access-audit review); new \
+         reports would no longer match that record: move the folder elsewhere to keep it, or choose another --out \
+         (nothing was changed)"
+    )]
+    HoldsReview { path: PathBuf },
     #[error("{path} exists and is not a folder")]
     NotADir { path: PathBuf },
     #[error(

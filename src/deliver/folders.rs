@@ -16,6 +16,14 @@
 //! The report folder's file list records each file's size and SHA-256 as it was
 //! written, so that a later step can tell a file a reviewer changed (the
 //! workbook's decisions) from the one the tool wrote.
+//!
+//! **The review record.** `access-audit review DIR` writes its read-back of the
+//! sign-off into `DIR/review/`, a folder of its own kind ([`ReviewFolder`]) with
+//! its own file list ([`REVIEW_FORMAT`]): a later `review` may replace a `review/`
+//! whose marker is ours and that holds nothing else, and refuses one that is a
+//! reviewer's (no marker, or files it did not write). A report folder holding a
+//! `review/` is never replaced, whoever wrote it: the record belongs to that run,
+//! and new reports would no longer match it ([`OutputError::HoldsReview`]).
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +37,10 @@ use crate::files;
 pub const FILE_LIST: &str = "access-audit-files.json";
 /// The `format` of [`FILE_LIST`].
 pub const FILE_LIST_FORMAT: &str = "access-audit-report-folder/1";
+/// The `format` of the review record's [`FILE_LIST`] (`DIR/review/`).
+pub const REVIEW_FORMAT: &str = "access-audit-review/1";
+/// The review record's folder in a report folder.
+pub const REVIEW_DIR: &str = "review";
 /// Every marker's `tool` starts with this (then the version).
 const TOOL_PREFIX: &str = "access-audit ";
 
@@ -64,13 +76,23 @@ pub struct FileList {
 }
 
 impl FileList {
-    pub fn new(mut files: Vec<FileRecord>) -> FileList {
+    /// A report folder's file list.
+    pub fn new(files: Vec<FileRecord>) -> FileList {
+        FileList::with_format(FILE_LIST_FORMAT, files)
+    }
+
+    pub fn with_format(format: &str, mut files: Vec<FileRecord>) -> FileList {
         files.sort_by(|a, b| a.file.cmp(&b.file));
-        FileList { format: FILE_LIST_FORMAT.to_string(), tool: tool_name(), files }
+        FileList { format: format.to_string(), tool: tool_name(), files }
     }
 
     /// Reads `dir`'s file list; the error says why `dir` is not a report folder of ours.
     pub fn read(dir: &Path) -> Result<FileList, String> {
+        FileList::read_format(dir, FILE_LIST_FORMAT)
+    }
+
+    /// Reads `dir`'s file list of the given `format`; the error says why `dir` is not such a folder.
+    pub fn read_format(dir: &Path, format: &str) -> Result<FileList, String> {
         let path = dir.join(FILE_LIST);
         let bytes = match files::read_member(&path, files::MARKER) {
             Ok(b) => b,
@@ -89,9 +111,9 @@ impl FileList {
         };
         let list: FileList =
             serde_json::from_slice(&bytes).map_err(|e| format!("{FILE_LIST} is not an access-audit file list: {e}"))?;
-        if list.format != FILE_LIST_FORMAT || !is_tool(&list.tool) {
+        if list.format != format || !is_tool(&list.tool) {
             return Err(format!(
-                "{FILE_LIST} has format {:?} by {:?}, not {FILE_LIST_FORMAT:?} by access-audit",
+                "{FILE_LIST} has format {:?} by {:?}, not {format:?} by access-audit",
                 list.format, list.tool
             ));
         }
@@ -108,9 +130,10 @@ pub trait FolderKind: Sync {
     /// tool wrote; or, in a few words, why `dir` is not such a folder.
     fn listed_files(&self, dir: &Path) -> Result<BTreeSet<String>, String>;
 
-    /// Whether committing this kind writes [`FILE_LIST`] (the report folder), last.
-    fn has_file_list(&self) -> bool {
-        false
+    /// The format of the [`FILE_LIST`] committing this kind writes, last (a report folder, a
+    /// review record); none for a kind with a marker of its own (a snapshot's manifest).
+    fn file_list_format(&self) -> Option<&'static str> {
+        None
     }
 
     /// A file in `dir` that someone changed after the tool wrote it and that holds their work
@@ -155,12 +178,31 @@ impl FolderKind for ReportFolder {
         Ok(list.files.into_iter().map(|f| f.file).chain([FILE_LIST.to_string()]).collect())
     }
 
-    fn has_file_list(&self) -> bool {
-        true
+    fn file_list_format(&self) -> Option<&'static str> {
+        Some(FILE_LIST_FORMAT)
     }
 
     fn edited(&self, dir: &Path) -> Result<Option<String>, OutputError> {
         Ok(workbook_edited(dir)?.then(|| WORKBOOK.to_string()))
+    }
+}
+
+/// The review record in a report folder (`DIR/review/`): what `review` read back from the
+/// completed workbooks, and [`FILE_LIST`] in the [`REVIEW_FORMAT`].
+pub struct ReviewFolder;
+
+impl FolderKind for ReviewFolder {
+    fn what(&self) -> &'static str {
+        "a review record"
+    }
+
+    fn listed_files(&self, dir: &Path) -> Result<BTreeSet<String>, String> {
+        let list = FileList::read_format(dir, REVIEW_FORMAT)?;
+        Ok(list.files.into_iter().map(|f| f.file).chain([FILE_LIST.to_string()]).collect())
+    }
+
+    fn file_list_format(&self) -> Option<&'static str> {
+        Some(REVIEW_FORMAT)
     }
 }
 
@@ -187,6 +229,10 @@ pub fn check_replaceable(target: &Path, kind: &dyn FolderKind) -> Result<(), Out
         return Err(OutputError::Edited { path: target.to_path_buf(), file });
     }
     let foreign = foreign_entries(target, &listed)?;
+    let review = format!("{REVIEW_DIR}/");
+    if foreign.iter().any(|f| f.starts_with(&review)) && ReviewFolder.listed_files(&target.join(REVIEW_DIR)).is_ok() {
+        return Err(OutputError::HoldsReview { path: target.to_path_buf() });
+    }
     match foreign.first() {
         None => Ok(()),
         Some(first) => {
@@ -322,6 +368,36 @@ mod tests {
         std::fs::write(d.join("notes.txt"), "mine").unwrap();
         let e = check_replaceable(d, &ReportFolder).unwrap_err().to_string();
         assert!(e.contains("it holds notes.txt, which access-audit did not write"), "{e}");
+    }
+
+    #[test]
+    fn a_review_record_is_the_tools_to_replace_and_keeps_its_report_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let record = |file: &str| FileRecord { file: file.into(), bytes: 1, sha256: "00".repeat(32) };
+        std::fs::write(d.join("summary.json"), "{}").unwrap();
+        std::fs::write(d.join(FILE_LIST), serde_json::to_vec(&FileList::new(vec![record("summary.json")])).unwrap())
+            .unwrap();
+        check_replaceable(d, &ReportFolder).unwrap();
+        // A review record the tool wrote: replaceable as a review record, and it keeps the report folder.
+        let review = d.join(REVIEW_DIR);
+        std::fs::create_dir(&review).unwrap();
+        std::fs::write(review.join("signoff.json"), "{}").unwrap();
+        let list = FileList::with_format(REVIEW_FORMAT, vec![record("signoff.json")]);
+        std::fs::write(review.join(FILE_LIST), serde_json::to_vec(&list).unwrap()).unwrap();
+        check_replaceable(&review, &ReviewFolder).unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err();
+        assert!(matches!(e, OutputError::HoldsReview { .. }), "{e}");
+        // A report folder's file list is not a review record's, nor the reverse.
+        assert!(check_replaceable(d, &ReviewFolder).is_err());
+        // A file a reviewer added makes it theirs.
+        std::fs::write(review.join("notes.txt"), "mine").unwrap();
+        let e = check_replaceable(&review, &ReviewFolder).unwrap_err().to_string();
+        assert!(e.contains("it holds notes.txt"), "{e}");
+        // Without the marker, a review/ folder is someone else's: the report folder is refused too.
+        std::fs::remove_file(review.join(FILE_LIST)).unwrap();
+        let e = check_replaceable(d, &ReportFolder).unwrap_err();
+        assert!(matches!(e, OutputError::ForeignFile { .. }), "{e}");
     }
 
     #[test]

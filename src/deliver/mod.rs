@@ -10,6 +10,8 @@
 //!   SHA-256) **and** the folder must hold nothing else: a file someone added
 //!   (a reviewer's `DECISIONS.xlsx`) makes the run refuse, naming that file,
 //!   before anything is written. It also keeps `--out` and `--snapshot` apart.
+//!   A report folder's `review/` (written by `review`) is its own kind of folder,
+//!   [`ReviewFolder`], and keeps the report folder from being replaced.
 //! - [`staging`]: the hidden sibling (`.NAME.access-audit-tmp-XXXX`) the outputs are
 //!   written into, flushed, and swapped into place (`renameat2(RENAME_EXCHANGE)`
 //!   on Linux). The staging folder is locked by its owner (an OS lock, released
@@ -36,6 +38,9 @@ pub mod reviews;
 pub mod staging;
 
 pub use error::{OutputError, io_err};
-pub use folders::{FILE_LIST, FileList, FileRecord, FolderKind, ReportFolder, WORKBOOK, check_apart, workbook_edited};
+pub use folders::{
+    FILE_LIST, FileList, FileRecord, FolderKind, REVIEW_DIR, ReportFolder, ReviewFolder, WORKBOOK, check_apart,
+    workbook_edited,
+};
 pub use reviews::{OrgReviews, Pruned, runs};
 pub use staging::{Staging, abandon_all};

@@ -112,6 +112,9 @@ impl Staging {
     /// SHA-256 for the folder's file list.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
         let path = self.dir.join(name);
+        if let Some(parent) = path.parent().filter(|p| *p != self.dir) {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         let mut file = File::create_new(&path).map_err(io_err(&path))?;
         file.write_all(bytes).map_err(io_err(&path))?;
         self.record(name, bytes.len() as u64, hex::encode(Sha256::digest(bytes)));
@@ -155,8 +158,8 @@ impl Staging {
     /// Writes the folder's marker (for a report folder, the file list, last), flushes every file,
     /// and swaps the staging folder into place.
     pub fn commit(mut self) -> Result<(), OutputError> {
-        if self.kind.has_file_list() {
-            let list = FileList::new(self.file_list()?);
+        if let Some(format) = self.kind.file_list_format() {
+            let list = FileList::with_format(format, self.file_list()?);
             let mut text = serde_json::to_vec_pretty(&list).expect("a file list always serialises");
             text.push(b'\n');
             let path = self.dir.join(FILE_LIST);

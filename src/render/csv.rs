@@ -23,7 +23,7 @@ use std::io::Write;
 
 use super::{RenderError, RenderedFile, Renderer, each_row};
 use crate::model::apps::{AppReport, CROSSCHECK_CSV, CrosscheckColumn, CrosscheckRow};
-use crate::model::{Audit, Cell, Report};
+use crate::model::{Audit, Cell, List, Report};
 use crate::text::visible;
 
 /// Writes `<slug>.csv` for every report in the audit.
@@ -40,6 +40,12 @@ impl Renderer for CsvRenderer {
             let name = file_name(report);
             let bytes =
                 write_report(report, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
+            files.push(RenderedFile { name, bytes });
+        }
+        for list in audit.lists() {
+            let name = format!("{}.csv", list.slug);
+            let bytes =
+                write_list(&list, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
             files.push(RenderedFile { name, bytes });
         }
         for app in &audit.apps {
@@ -59,7 +65,12 @@ impl Renderer for CsvRenderer {
     }
 }
 
-/// The CSV writer every file shares: RFC 4180, CRLF, quotes only when needed.
+/// Writes a list beside the reports (resolved, not done, exclusions) as CSV into `out`.
+pub fn write_list<W: Write>(list: &List, out: W) -> Result<W, ::csv::Error> {
+    write_rows(list.headers, list.rows.iter(), out)
+}
+
+/// The one CSV dialect of every file: RFC 4180, CRLF, quotes only where needed.
 fn writer<W: Write>(out: W) -> ::csv::Writer<W> {
     ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::CRLF)
@@ -68,11 +79,15 @@ fn writer<W: Write>(out: W) -> ::csv::Writer<W> {
 }
 
 /// Writes a header and rows of cells (each made safe by [`field`]), and hands `out` back.
-fn write_rows<W: Write>(headers: &[&str], rows: impl Iterator<Item = Vec<Cell>>, out: W) -> Result<W, ::csv::Error> {
+fn write_rows<W: Write, R: AsRef<[Cell]>>(
+    headers: &[&str],
+    rows: impl Iterator<Item = R>,
+    out: W,
+) -> Result<W, ::csv::Error> {
     let mut writer = writer(out);
     writer.write_record(headers)?;
     for cells in rows {
-        writer.write_record(cells.iter().map(|c| field(c).into_owned()))?;
+        writer.write_record(cells.as_ref().iter().map(|c| field(c).into_owned()))?;
     }
     writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
 }
@@ -81,14 +96,14 @@ fn write_rows<W: Write>(headers: &[&str], rows: impl Iterator<Item = Vec<Cell>>,
 pub fn write_app_report<W: Write>(report: &AppReport, out: W) -> Result<W, ::csv::Error> {
     let columns = report.kind.columns();
     let headers: Vec<&str> = columns.iter().map(|c| c.header()).collect();
-    write_rows(&headers, report.rows.iter().map(|r| columns.iter().map(|c| r.cell(*c)).collect()), out)
+    write_rows(&headers, report.rows.iter().map(|r| columns.iter().map(|c| r.cell(*c)).collect::<Vec<_>>()), out)
 }
 
 /// `scim-crosscheck.csv`: the users whose Certinia permission sets or active state differ between
 /// Salesforce's SCIM endpoint and SOQL.
 pub fn write_crosscheck<W: Write>(rows: &[CrosscheckRow], out: W) -> Result<W, ::csv::Error> {
     let headers: Vec<&str> = CrosscheckColumn::ALL.iter().map(|c| c.header()).collect();
-    write_rows(&headers, rows.iter().map(|r| CrosscheckColumn::ALL.iter().map(|c| r.cell(*c)).collect()), out)
+    write_rows(&headers, rows.iter().map(|r| CrosscheckColumn::ALL.iter().map(|c| r.cell(*c)).collect::<Vec<_>>()), out)
 }
 
 /// `inactive-users.csv`.
@@ -99,10 +114,10 @@ pub fn file_name(report: &Report) -> String {
 /// Writes one report as CSV into `out` (a `Vec<u8>` for the renderer), and hands `out` back.
 pub fn write_report<W: Write>(report: &Report, out: W) -> Result<W, ::csv::Error> {
     let mut writer = writer(out);
-    let columns = report.kind.columns();
+    let columns = report.columns();
     writer.write_record(columns.iter().map(|c| c.header()))?;
     let mut record = ::csv::ByteRecord::new();
-    each_row(&report.rows, columns, |cells| {
+    each_row(&report.rows, &columns, |cells| {
         record.clear();
         for cell in cells {
             record.push_field(field(cell).as_bytes());
@@ -249,7 +264,7 @@ mod tests {
             }],
             ..row("005000000000003AAA", "bob@example.com")
         };
-        Report { kind: ReportKind::AccessMatrix, rows: Rows::Users(vec![zoe, adam, bob]) }
+        Report::new(ReportKind::AccessMatrix, Rows::Users(vec![zoe, adam, bob]))
     }
 
     #[test]
@@ -259,14 +274,14 @@ mod tests {
         // joined with "; ", org text starting with = + - @ tab CR prefixed with ', typed values not;
         // a login after the as-of instant counts no days and says why in DataWarnings.
         let expected = [
-            "Id,Username,Name,Email,Profile,UserLicense,UserRole,Department,Title,Status,IsActive,IsFrozen,\
-             LastLoginDate,DaysSinceLogin,CertiniaAccess,CertiniaPermissionSets,CertiniaPermissionSetGroups,\
+            "Id,Username,Name,Email,Profile,UserLicense,UserRole,Department,Title,AccountClass,ManagerName,\
+             ManagerEmail,ManagerId,Status,IsActive,IsFrozen,LastLoginDate,DaysSinceLogin,CertiniaAccess,CertiniaPermissionSets,CertiniaPermissionSetGroups,\
              CertiniaLicenses,DataWarnings\r\n",
             "005000000000001AAA,zoe@example.com,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",zoe@example.com,\
-             Standard User,Salesforce,CFO,'-3,\"line one\nline two\",Active,true,false,2024-06-20T12:20:30Z,10,true,\
+             Standard User,Salesforce,CFO,'-3,\"line one\nline two\",Human,Maria Manager,maria@example.com,005000000000900AAA,Active,true,false,2024-06-20T12:20:30Z,10,true,\
              PSA Resource [pse__Resource]; Certinia Admin,FF Accounting,pse; c2g,\r\n",
-            "005000000000002AAA,adam@example.com,'\tTab,'@cmd,\"'\rCR\",,,,,Frozen,true,true,,,false,,,c2g,\r\n",
-            "005000000000003AAA,bob@example.com,'+SUM(1),,<script>alert(1)</script>,,,,\"\"\"quoted\"\" & 'apos'\",Deactivated,false,false,\
+            "005000000000002AAA,adam@example.com,'\tTab,'@cmd,\"'\rCR\",,,,,Human,Maria Manager,maria@example.com,005000000000900AAA,Frozen,true,true,,,false,,,c2g,\r\n",
+            "005000000000003AAA,bob@example.com,'+SUM(1),,<script>alert(1)</script>,,,,\"\"\"quoted\"\" & 'apos'\",Human,Maria Manager,maria@example.com,005000000000900AAA,Deactivated,false,false,\
              2024-07-03T12:20:30Z,,false,,,,LastLoginDate: 2024-07-03T12:20:30Z is after the as-of instant 2024-06-30T12:20:30Z\r\n",
         ]
         .concat();
@@ -301,7 +316,10 @@ mod tests {
         assert_eq!(bytes, render(report), "same input, same bytes");
         assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "no BOM");
         let text = String::from_utf8(bytes).unwrap();
-        assert!(text.starts_with("Id,Username,Name,Email,Profile,UserLicense,UserRole,Department,Title,Status,"));
+        assert!(text.starts_with(
+            "Id,Username,Name,Email,Profile,UserLicense,UserRole,Department,Title,AccountClass,ManagerName,\
+             ManagerEmail,ManagerId,Status,"
+        ));
         assert!(text.ends_with("\r\n"));
         assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "every line ends in CRLF");
         // The user whose department is "-3" (org text) gets the prefix.
@@ -322,7 +340,7 @@ mod tests {
 
     #[test]
     fn empty_report_has_just_the_header() {
-        let report = Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) };
+        let report = Report::new(ReportKind::UnexpectedAccess, Rows::Users(vec![]));
         let text = String::from_utf8(render(&report)).unwrap();
         assert_eq!(text.matches("\r\n").count(), 1);
         assert!(text.starts_with("Id,Username,"));

@@ -306,7 +306,7 @@ impl Digest {
 
 fn section(audit: &Audit, report: &Report, budget: usize) -> Section {
     let kind = report.kind;
-    let deciding = deciding_columns(kind);
+    let deciding = deciding_columns(report);
     // The Id comes along for the link to the user's page.
     let mut columns = Vec::with_capacity(deciding.len() + 1);
     if let Some(id) = kind.columns().iter().find(|c| **c == Column::Id) {

@@ -28,7 +28,7 @@ use super::{
     RenderError, RenderedFile, Renderer, apps, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
 };
 use crate::model::apps::{AppAudit, AppColumn, CROSSCHECK_CSV, CrosscheckColumn};
-use crate::model::{Audit, Cell, Column, ColumnType, Report, ReportKind, Rows, UserRow};
+use crate::model::{Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
@@ -103,6 +103,49 @@ struct Page {
     row_limit: usize,
     /// The run's notes in plain words (summary.json `notes.run`).
     notes: Vec<String>,
+    run_id: String,
+    /// Against the previous review, when one was given.
+    changes: Option<ChangesView>,
+    /// The Exclusions list's counts, when there is one.
+    exclusions: Option<ExclusionsView>,
+}
+
+#[derive(Serialize)]
+struct ChangesView {
+    previous: String,
+    rows: Vec<ChangeLine>,
+    total: ChangeLine,
+}
+
+#[derive(Serialize)]
+struct ChangeLine {
+    title: &'static str,
+    anchor: &'static str,
+    new: String,
+    persisting: String,
+    resolved: String,
+    not_done: String,
+}
+
+impl ChangeLine {
+    fn new(title: &'static str, anchor: &'static str, c: ChangeCounts) -> ChangeLine {
+        ChangeLine {
+            title,
+            anchor,
+            new: thousands(c.new),
+            persisting: thousands(c.persisting),
+            resolved: thousands(c.resolved),
+            not_done: thousands(c.not_done),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExclusionsView {
+    active: usize,
+    expired: usize,
+    unmatched: usize,
+    class: usize,
 }
 
 #[derive(Serialize)]
@@ -290,6 +333,24 @@ impl Page {
             xlsx_file: super::xlsx::FILE_NAME,
             row_limit: ROW_LIMIT,
             notes: audit.notes.run.iter().map(|n| shown(n)).collect(),
+            run_id: meta.run_id.clone(),
+            changes: audit.changes.as_ref().map(|changes| ChangesView {
+                previous: meta.previous.as_ref().map_or_else(String::new, |p| {
+                    let run = if p.run_id.is_empty() { "(no run id)".to_string() } else { format!("run {}", p.run_id) };
+                    format!("{run}, as of {}", p.as_of)
+                }),
+                rows: changes.counts.iter().map(|(kind, c)| ChangeLine::new(kind.title(), kind.slug(), *c)).collect(),
+                total: ChangeLine::new("All findings", "", changes.total()),
+            }),
+            exclusions: audit.exclusions.as_ref().map(|rows| {
+                let count = |s: ExclusionStatus| rows.iter().filter(|r| r.status == s).count();
+                ExclusionsView {
+                    active: count(ExclusionStatus::Active),
+                    expired: count(ExclusionStatus::Expired),
+                    unmatched: count(ExclusionStatus::Unmatched),
+                    class: count(ExclusionStatus::Class),
+                }
+            }),
         }
     }
 }
@@ -308,7 +369,7 @@ fn list_or_none(items: &[String]) -> String {
 fn section(audit: &Audit, report: &Report) -> Section {
     let kind = report.kind;
     let rows = &report.rows;
-    let deciding = deciding_columns(kind);
+    let deciding = deciding_columns(report);
     // The Id comes along for the link to the user's page, and is not shown.
     let mut columns = deciding.clone();
     let id_at = kind.columns().contains(&Column::Id).then(|| {
@@ -319,7 +380,7 @@ fn section(audit: &Audit, report: &Report) -> Section {
         .iter()
         .map(|c| match c.column_type() {
             ColumnType::Integer => "num",
-            ColumnType::DateTime => "dt",
+            ColumnType::DateTime | ColumnType::Date => "dt",
             ColumnType::UserId => "id",
             // Usernames and emails have no spaces: they may break anywhere, never squeeze the others.
             ColumnType::Text if matches!(c.header(), "Username" | "username" | "email") => "u",
@@ -964,11 +1025,11 @@ mod tests {
         };
         let mut audit = sample_audit();
         audit.reports = vec![
-            Report { kind: ReportKind::InactiveUsers, rows: users(&[Some("Finance"), Some("Finance"), Some(SALES)]) },
-            Report { kind: ReportKind::NeverLoggedIn, rows: users(&[Some("Finance"), Some("Ops")]) },
-            Report { kind: ReportKind::CertiniaAccessRetained, rows: users(&[Some(SALES), None]) },
-            Report { kind: ReportKind::CertiniaAccessLacking, rows: users(&[]) },
-            Report { kind: ReportKind::AccessMatrix, rows: users(&[Some("Matrix Only"); 5]) },
+            Report::new(ReportKind::InactiveUsers, users(&[Some("Finance"), Some("Finance"), Some(SALES)])),
+            Report::new(ReportKind::NeverLoggedIn, users(&[Some("Finance"), Some("Ops")])),
+            Report::new(ReportKind::CertiniaAccessRetained, users(&[Some(SALES), None])),
+            Report::new(ReportKind::CertiniaAccessLacking, users(&[])),
+            Report::new(ReportKind::AccessMatrix, users(&[Some("Matrix Only"); 5])),
         ];
         audit
     }
@@ -1001,7 +1062,7 @@ mod tests {
         let mut audit = profile_audit();
         let rows: Vec<UserRow> =
             (1..=12usize).flat_map(|p| (0..13 - p).map(move |n| with_profile(n, Some(&format!("P{p:02}"))))).collect();
-        audit.reports = vec![Report { kind: ReportKind::InactiveUsers, rows: Rows::Users(rows) }];
+        audit.reports = vec![Report::new(ReportKind::InactiveUsers, Rows::Users(rows))];
         let chart = profile_chart(&audit);
         let labels: Vec<(&str, &str)> = chart.bars.iter().map(|b| (b.label.as_str(), b.value.as_str())).collect();
         assert_eq!(

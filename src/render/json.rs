@@ -4,13 +4,22 @@
 //! map's), with a trailing newline:
 //!
 //! ```text
-//! tool_version, org {id, name, instance_url, is_sandbox}, api_version,
+//! run_id, tool_version, org {id, name, instance_url, is_sandbox}, api_version,
 //! pulled_at, as_of, rules, summary, reports {slug: rows}, findings,
+//! changes (null, or {previous {run_id, as_of, manifest_sha256, workbook_sha256},
+//!   reports {slug: {new, persisting, resolved, not_done}}, total {…}}),
+//! exclusions (null, or {active, expired, unmatched, class}),
 //! notes {run: [text], data_warnings: [{object, id, field, detail}]},
 //! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]},
 //! apps [{name, dialect, base_url, accounts, groups, reports {slug: rows}, findings,
 //!        scim_crosscheck, notes}]
 //! ```
+//!
+//! `run_id` is the run's id ([`crate::model::RunMeta::compute_run_id`]), the same as on the
+//! workbook's Run sheet. `changes` counts, per finding report, the findings that are new and
+//! persisting since the previous review, the previous findings resolved, and the persisting ones
+//! whose previous decision was an action (not done). `exclusions` counts the Exclusions list by
+//! status.
 //!
 //! `apps` is there only when the snapshot holds other applications read over SCIM
 //! (`scim_crosscheck`, the cross-check's rows, only for Salesforce's own endpoint);
@@ -23,7 +32,8 @@
 //!
 //! `as_of` is RFC 3339 in UTC to the second (`2024-01-15T10:20:30Z`);
 //! `reports` lists the reports present, in [`ReportKind::ALL`] order;
-//! `findings` adds up the rows of every report but the access matrix. There is
+//! `findings` adds up the findings of every report: not the access matrix, and
+//! not a never-logged-in user still in the grace period. There is
 //! no "generated at": the same audit gives the same bytes. (The report folder's
 //! marker, with every file's SHA-256, is a file of its own:
 //! [`crate::deliver::FILE_LIST`].)
@@ -35,7 +45,7 @@ use serde::ser::SerializeMap;
 
 use super::{RenderError, RenderedFile, Renderer, rfc3339};
 use crate::model::apps::{AppAudit, AppReportKind};
-use crate::model::{Audit, Notes, ReportKind, RulesUsed, SourceFile, Summary};
+use crate::model::{Audit, ChangeCounts, ExclusionStatus, Notes, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
 
@@ -63,6 +73,7 @@ pub fn write_summary<W: Write>(audit: &Audit, mut out: W) -> Result<(), serde_js
 /// The document, field order = key order.
 #[derive(Serialize)]
 struct SummaryDoc<'a> {
+    run_id: &'a str,
     tool_version: &'a str,
     org: Org<'a>,
     api_version: &'a str,
@@ -72,6 +83,8 @@ struct SummaryDoc<'a> {
     summary: &'a Summary,
     reports: ReportCounts,
     findings: usize,
+    changes: Option<ChangesDoc<'a>>,
+    exclusions: Option<ExclusionCounts>,
     notes: &'a Notes,
     snapshot: Snapshot<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -127,6 +140,42 @@ struct Snapshot<'a> {
     files: &'a [SourceFile],
 }
 
+#[derive(Serialize)]
+struct ChangesDoc<'a> {
+    previous: PreviousDoc<'a>,
+    reports: SlugMap<ChangeCounts>,
+    total: ChangeCounts,
+}
+
+#[derive(Serialize)]
+struct PreviousDoc<'a> {
+    run_id: &'a str,
+    as_of: &'a str,
+    manifest_sha256: &'a str,
+    workbook_sha256: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+struct ExclusionCounts {
+    active: usize,
+    expired: usize,
+    unmatched: usize,
+    class: usize,
+}
+
+/// Slug → value, serialised as an object in [`ReportKind::ALL`] order.
+struct SlugMap<T>(Vec<(&'static str, T)>);
+
+impl<T: Serialize> Serialize for SlugMap<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (slug, value) in &self.0 {
+            map.serialize_entry(slug, value)?;
+        }
+        map.end()
+    }
+}
+
 /// Slug → row count, serialised as an object in [`ReportKind::ALL`] order.
 struct ReportCounts(Vec<(&'static str, usize)>);
 
@@ -147,7 +196,30 @@ impl<'a> SummaryDoc<'a> {
             .iter()
             .filter_map(|kind| audit.report(*kind).map(|r| (kind.slug(), r.rows.len())))
             .collect();
+        let changes = audit.changes.as_ref().zip(meta.previous.as_ref()).map(|(changes, previous)| ChangesDoc {
+            previous: PreviousDoc {
+                run_id: &previous.run_id,
+                as_of: &previous.as_of,
+                manifest_sha256: &previous.manifest_sha256,
+                workbook_sha256: previous.workbook_sha256.as_deref(),
+            },
+            reports: SlugMap(changes.counts.iter().map(|(kind, c)| (kind.slug(), *c)).collect()),
+            total: changes.total(),
+        });
+        let exclusions = audit.exclusions.as_ref().map(|rows| {
+            let mut counts = ExclusionCounts::default();
+            for row in rows {
+                *match row.status {
+                    ExclusionStatus::Active => &mut counts.active,
+                    ExclusionStatus::Expired => &mut counts.expired,
+                    ExclusionStatus::Unmatched => &mut counts.unmatched,
+                    ExclusionStatus::Class => &mut counts.class,
+                } += 1;
+            }
+            counts
+        });
         SummaryDoc {
+            run_id: &meta.run_id,
             tool_version: &meta.tool_version,
             org: Org {
                 id: &meta.org_id,
@@ -162,6 +234,8 @@ impl<'a> SummaryDoc<'a> {
             summary: &audit.summary,
             reports: ReportCounts(counts),
             findings: audit.findings(),
+            changes,
+            exclusions,
             notes: &audit.notes,
             snapshot: Snapshot { manifest_sha256: &meta.manifest_sha256, files: &meta.sources },
             apps: audit.apps.iter().map(App::new).collect(),
@@ -198,10 +272,13 @@ mod tests {
         assert_eq!(v["summary"]["frozen"], 1);
         // The hostile users 3..=13 last logged in 120 to 520 days ago, and one user logged in after
         // the as-of instant (inactive by rule): 12 inactive. Every report's rows but the access
-        // matrix's, less the never-logged-in user in the grace period (listed, not a finding):
-        // 12 + (2 never − 1 in grace) + 1 retained + 1 lacking + 1 roster + 0.
+        // matrix's, but for the never-logged-in user in the grace period: 12 + 1 never + 1 retained
+        // + 1 lacking + 1 roster + 0.
         assert_eq!(v["reports"]["inactive-users"], 12);
         assert_eq!(v["findings"], 16);
+        assert_eq!(v["run_id"], "0123456789abcdef");
+        assert_eq!(v["changes"], Value::Null);
+        assert_eq!(v["exclusions"], Value::Null);
         assert_eq!(v["reports"]["never-logged-in"], 2);
         assert_eq!(v["reports"]["access-matrix"], 19);
         assert_eq!(v["snapshot"]["manifest_sha256"], "cd".repeat(32));
@@ -217,6 +294,7 @@ mod tests {
         assert_eq!(
             keys(&v),
             [
+                "run_id",
                 "tool_version",
                 "org",
                 "api_version",
@@ -226,6 +304,8 @@ mod tests {
                 "summary",
                 "reports",
                 "findings",
+                "changes",
+                "exclusions",
                 "notes",
                 "snapshot"
             ]

@@ -11,7 +11,10 @@
 //! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised; for each other
 //!   application read over SCIM, `<app>-<slug>.csv` per report and `scim-crosscheck.csv`
 //!   (their titles and sentences, the same in every format, come from [`apps`]);
-//! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns;
+//! - the lists beside the reports (`resolved.csv`, `not-done.csv`, `exclusions.csv`, when
+//!   present: [`Audit::lists`]), as CSV too;
+//! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns (and with
+//!   `--split-by manager`, one more per manager under `by-manager/`);
 //! - `report.html` ([`html`]): one self-contained page, for a browser or a phone;
 //! - `email.html` and `email.txt` ([`email`]): the digest that is the body of the email;
 //! - `summary.json` ([`json`]): counts and run metadata.
@@ -32,7 +35,7 @@ pub mod xlsx;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use crate::model::{Audit, Cell, Column, ReportKind, Rows};
+use crate::model::{Audit, Cell, Column, Report, ReportKind, Rows};
 
 /// One file of the report folder, rendered: its name and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,13 +138,14 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 /// The columns a reviewer decides on, in the order shown by `report.html` and the email digest;
 /// the other columns are in the CSV and the workbook.
 ///
-/// Picked **by header name** from the report's own column list ([`ReportKind::columns`]), so a
-/// column added to the model later (issue 9's `Change`) shows as soon as the report has it, and
+/// Picked **by header name** from the report's own column list ([`Report::columns`]), so a
+/// column the report has only sometimes (`Change` and `PreviousDecision`, with a previous review) shows when it is there, and
 /// one a report lacks is simply skipped: a never-logged-in user has no last login to show, so
 /// that report shows when the account was created and whether it is in its grace period.
-pub fn deciding_columns(kind: ReportKind) -> Vec<Column> {
+pub fn deciding_columns(report: &Report) -> Vec<Column> {
     const USERS: &[&str] = &[
         "Change",
+        "PreviousDecision",
         "Name",
         "Username",
         "Profile",
@@ -153,21 +157,31 @@ pub fn deciding_columns(kind: ReportKind) -> Vec<Column> {
         "CertiniaPermissionSetGroups",
         "CertiniaLicenses",
     ];
-    const NEVER: &[&str] =
-        &["Change", "Name", "Username", "Profile", "CreatedDate", "DaysSinceCreated", "InGracePeriod"];
-    const ROSTER: &[&str] = &["Change", "federation_id", "username", "email", "Reason"];
+    const NEVER: &[&str] = &[
+        "Change",
+        "PreviousDecision",
+        "Name",
+        "Username",
+        "Profile",
+        "CreatedDate",
+        "DaysSinceCreated",
+        "InGracePeriod",
+    ];
+    const ROSTER: &[&str] = &["Change", "PreviousDecision", "federation_id", "username", "email", "Reason"];
+    let kind = report.kind;
+    let all = report.columns();
     let wanted = match kind {
         ReportKind::NeverLoggedIn => NEVER,
         k if k.is_roster_entries() => ROSTER,
         _ => USERS,
     };
     let mut columns: Vec<Column> =
-        wanted.iter().filter_map(|name| kind.columns().iter().find(|c| c.header() == *name)).copied().collect();
+        wanted.iter().filter_map(|name| all.iter().find(|c| c.header() == *name)).copied().collect();
     // A report without the grants' lists (inactive users) still says whether the user holds Certinia access.
     if kind != ReportKind::NeverLoggedIn
         && !kind.is_roster_entries()
         && !columns.contains(&Column::CertiniaPermissionSets)
-        && let Some(access) = kind.columns().iter().find(|c| c.header() == "CertiniaAccess")
+        && let Some(access) = all.iter().find(|c| c.header() == "CertiniaAccess")
     {
         columns.push(*access);
     }
@@ -352,6 +366,10 @@ pub(crate) mod tests {
             department: Some("Finance".to_string()),
             title: None,
             federation_id: None,
+            account_class: crate::model::AccountClass::Human,
+            manager_id: Some("005000000000900AAA".to_string()),
+            manager_name: Some("Maria Manager".to_string()),
+            manager_email: Some("maria@example.com".to_string()),
             is_active: true,
             is_frozen: false,
             created: t(2023, 1, 10, 9),
@@ -364,6 +382,10 @@ pub(crate) mod tests {
             certinia_licenses: vec![],
             expected_by: vec![],
             data_warnings: vec![],
+            certinia_assignment_ids: vec![],
+            certinia_license_ids: vec![],
+            login_ids: vec![format!("060000000000{n:03}AAA")],
+            change: None,
         }
     }
 
@@ -437,9 +459,11 @@ pub(crate) mod tests {
             matched_by: Some("email".to_string()),
             matched_user_ids: vec![gone.id.clone()],
             reason: "matched user is deactivated".to_string(),
+            change: None,
         }];
         Audit {
             meta: RunMeta {
+                run_id: "0123456789abcdef".to_string(),
                 tool_version: "0.1.0".to_string(),
                 org_id: "00D000000000001EAA".to_string(),
                 org_name: Some(format!("Acme {SCRIPT} & \"Co\"")),
@@ -459,6 +483,8 @@ pub(crate) mod tests {
                         sha256: "ab".repeat(32),
                         entries: 3,
                     }),
+                    exclusions: None,
+                    excluded_classes: vec![],
                 },
                 manifest_sha256: "cd".repeat(32),
                 sources: vec![SourceFile {
@@ -468,6 +494,8 @@ pub(crate) mod tests {
                     rows: matrix.len() as u64,
                     sha256: "ef".repeat(32),
                 }],
+                previous: None,
+                split_by_manager: false,
             },
             summary: Summary {
                 users_in_org: 20,
@@ -479,18 +507,20 @@ pub(crate) mod tests {
                 with_certinia_license: 2,
             },
             reports: vec![
-                Report { kind: ReportKind::InactiveUsers, rows: Rows::Users(inactive) },
-                Report { kind: ReportKind::NeverLoggedIn, rows: Rows::Users(vec![never, never_old]) },
-                Report { kind: ReportKind::CertiniaAccessRetained, rows: Rows::Users(vec![gone]) },
-                Report { kind: ReportKind::CertiniaAccessLacking, rows: Rows::Users(vec![frozen]) },
-                Report { kind: ReportKind::NotProvisioned, rows: Rows::Roster(roster) },
-                Report { kind: ReportKind::UnexpectedAccess, rows: Rows::Users(vec![]) },
-                Report { kind: ReportKind::AccessMatrix, rows: Rows::Users(matrix) },
+                Report::new(ReportKind::InactiveUsers, Rows::Users(inactive)),
+                Report::new(ReportKind::NeverLoggedIn, Rows::Users(vec![never, never_old])),
+                Report::new(ReportKind::CertiniaAccessRetained, Rows::Users(vec![gone])),
+                Report::new(ReportKind::CertiniaAccessLacking, Rows::Users(vec![frozen])),
+                Report::new(ReportKind::NotProvisioned, Rows::Roster(roster)),
+                Report::new(ReportKind::UnexpectedAccess, Rows::Users(vec![])),
+                Report::new(ReportKind::AccessMatrix, Rows::Users(matrix)),
             ],
             notes: Notes {
                 run: vec![format!("1 date is after the as-of instant {SCRIPT}"), format!("a note with {CONTROLS}")],
                 data_warnings: vec![future_warning],
             },
+            changes: None,
+            exclusions: None,
             apps: Vec::new(),
         }
     }

@@ -299,6 +299,474 @@ impl SmtpServer {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Orgs built user by user, with Ids that depend only on the user's key, so that two snapshots of
+// one org (a quarter apart) name the same user by the same Id.
+
+/// A stable number for a key (FNV-1a), for Ids that do not depend on insertion order.
+fn stable(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)) % 1_000_000_007
+}
+
+/// The Id the builder gives the record `key` of an object with this key prefix.
+pub fn stable_id(prefix: &str, key: &str) -> String {
+    sf_sim::generate::sf_id(prefix, stable(key))
+}
+
+/// One user of an [`OrgBuilder`].
+#[derive(Clone)]
+pub struct UserSpec {
+    pub active: bool,
+    pub user_type: &'static str,
+    pub profile: &'static str,
+    pub licence: &'static str,
+    pub created: String,
+    pub last_login: Option<String>,
+    pub email: Option<String>,
+    pub manager: Option<&'static str>,
+}
+
+/// An active standard user who logged in recently, created long ago (datetimes as
+/// `YYYY-MM-DDTHH:MM:SS`, UTC).
+pub fn person() -> UserSpec {
+    UserSpec {
+        active: true,
+        user_type: "Standard",
+        profile: "Standard User",
+        licence: "Salesforce",
+        created: "2024-01-01T00:00:00".into(),
+        last_login: Some("2026-09-30T00:00:00".into()),
+        email: None,
+        manager: None,
+    }
+}
+
+impl UserSpec {
+    pub fn deactivated(mut self) -> Self {
+        self.active = false;
+        self
+    }
+    pub fn login(mut self, at: Option<&str>) -> Self {
+        self.last_login = at.map(str::to_string);
+        self
+    }
+    pub fn created(mut self, at: &str) -> Self {
+        self.created = at.to_string();
+        self
+    }
+    pub fn kind(mut self, user_type: &'static str) -> Self {
+        self.user_type = user_type;
+        self
+    }
+    pub fn profile(mut self, profile: &'static str, licence: &'static str) -> Self {
+        self.profile = profile;
+        self.licence = licence;
+        self
+    }
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = Some(email.to_string());
+        self
+    }
+    pub fn manager(mut self, key: &'static str) -> Self {
+        self.manager = Some(key);
+        self
+    }
+}
+
+/// Builds an org for the simulator user by user; every record's Id follows from its key.
+pub struct OrgBuilder {
+    objects: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// User key → (Id, Name, Email).
+    users: BTreeMap<String, (String, String, String)>,
+}
+
+impl OrgBuilder {
+    pub fn new(name: &str) -> OrgBuilder {
+        let mut b = OrgBuilder { objects: BTreeMap::new(), users: BTreeMap::new() };
+        b.push(
+            "Organization",
+            serde_json::json!({"Id": stable_id("00D", "org"), "Name": name, "InstanceName": "SIM7",
+                               "IsSandbox": false, "OrganizationType": "Enterprise Edition"}),
+        );
+        b
+    }
+
+    fn push(&mut self, object: &str, record: Value) {
+        let Value::Object(map) = record else { unreachable!() };
+        self.objects.entry(object.to_string()).or_default().push(map);
+    }
+
+    /// The user's Id (the same in every org built with the same key).
+    pub fn id(&self, key: &str) -> String {
+        self.users.get(key).unwrap_or_else(|| panic!("no user {key}")).0.clone()
+    }
+
+    /// Adds a user `key` (username `key@example.com`) with a login record and its profile's
+    /// permission set assignment (never Certinia).
+    pub fn user(&mut self, key: &str, u: UserSpec) -> String {
+        let id = stable_id("005", key);
+        let username = format!("{}@example.com", key.to_lowercase());
+        let email = u.email.clone().unwrap_or_else(|| username.clone());
+        let name = format!("User {key}");
+        let manager = u.manager.map(|m| self.users.get(m).unwrap_or_else(|| panic!("add manager {m} first")).clone());
+        let dt = |s: &str| format!("{s}.000+0000");
+        self.push(
+            "User",
+            serde_json::json!({
+                "Id": id, "Username": username, "Name": name, "Email": email,
+                "IsActive": u.active, "UserType": u.user_type,
+                "Profile": {"Name": u.profile, "UserLicense": {"Name": u.licence}}, "UserRole": null,
+                "Department": "Test", "Title": null, "FederationIdentifier": null,
+                "CreatedDate": dt(&u.created), "LastLoginDate": u.last_login.as_deref().map(dt),
+                "ManagerId": manager.as_ref().map(|m| m.0.clone()),
+                "Manager": manager.as_ref().map(|m| serde_json::json!({"Name": m.1, "Email": m.2})),
+            }),
+        );
+        self.push("UserLogin", serde_json::json!({"Id": stable_id("060", key), "UserId": id, "IsFrozen": false}));
+        self.users.insert(key.to_string(), (id.clone(), name, email));
+        self.assign(key, &format!("profile:{}", u.profile), None, &format!("X00e{}", u.profile.len()), u.profile, true);
+        id
+    }
+
+    pub fn freeze(&mut self, key: &str) {
+        let id = self.id(key);
+        for r in self.objects.get_mut("UserLogin").unwrap() {
+            if r["UserId"] == Value::String(id.clone()) {
+                r.insert("IsFrozen".into(), Value::Bool(true));
+            }
+        }
+    }
+
+    /// A direct permission set assignment; returns its Id.
+    pub fn assign(&mut self, key: &str, set: &str, ns: Option<&str>, name: &str, label: &str, owned: bool) -> String {
+        let id = stable_id("0Pa", &format!("{key}/{set}"));
+        let assignee = self.id(key);
+        self.push(
+            "PermissionSetAssignment",
+            serde_json::json!({"Id": id, "AssigneeId": assignee, "PermissionSetId": stable_id("0PS", set),
+                   "PermissionSet": {"Name": name, "Label": label, "NamespacePrefix": ns, "IsOwnedByProfile": owned,
+                                     "Type": if owned { "Profile" } else { "Regular" }},
+                   "PermissionSetGroupId": null, "ExpirationDate": null}),
+        );
+        id
+    }
+
+    /// A Certinia grant: the PSA permission set `pse__PSACreateProjects`; returns the assignment Id.
+    pub fn psa(&mut self, key: &str) -> String {
+        self.assign(key, "pse:PSACreateProjects", Some("pse"), "PSACreateProjects", "PSA - Create Projects", false)
+    }
+
+    /// A non-Certinia permission set assignment; returns its Id.
+    pub fn sales(&mut self, key: &str) -> String {
+        self.assign(key, "Sales_Cloud_User", None, "Sales_Cloud_User", "Sales Cloud User", false)
+    }
+
+    /// A package licence of `ns` (Certinia for `pse`, `c2g`, …); returns its Id.
+    pub fn licence(&mut self, key: &str, ns: &str) -> String {
+        let id = stable_id("051", &format!("{key}/{ns}"));
+        let user = self.id(key);
+        self.push(
+            "UserPackageLicense",
+            serde_json::json!({"Id": id, "UserId": user, "PackageLicenseId": stable_id("050", ns),
+                               "PackageLicense": {"NamespacePrefix": ns}}),
+        );
+        id
+    }
+
+    pub fn build(self) -> Org {
+        Org::from_objects(self.objects).expect("a valid org")
+    }
+}
+
+/// The demo org's as-of instant.
+pub const DEMO_AS_OF: &str = "2026-11-20T09:00:00Z";
+
+/// `report` of the shipped demo snapshot into `work/out` as of [`DEMO_AS_OF`], with extra
+/// arguments; it must succeed.
+pub fn report_demo(work: &Path, extra: &[&str]) {
+    let output = bin(work)
+        .args(["report", "--snapshot"])
+        .arg(demo_org())
+        .args(["--out", "out", "--as-of", DEMO_AS_OF])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+}
+
+/// Rows of a CSV file as maps of header → value, in file order.
+pub fn csv_list(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("a CSV file");
+    let headers = reader.headers().expect("a header").clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.expect("a record").iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// `run --out OUT --as-of AS_OF` against a simulator of `org`, with extra arguments; the output.
+pub fn run_org(work: &Path, org: Org, out: &str, as_of: &str, extra: &[&str]) -> std::process::Output {
+    let sim = sim(org);
+    bin(work)
+        .args(["run", "--out", out, "--as-of", as_of, "--instance-url", &sim.base_url()])
+        .args(extra)
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN)
+        .output()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workbooks: their XML (what calamine does not show), and edits the way a spreadsheet program
+// saves them.
+
+/// An XLSX file as its zip entries, to read its XML and to save it edited.
+pub struct XlsxFile {
+    entries: Vec<(String, Vec<u8>)>,
+}
+
+/// A value typed into a cell.
+pub enum Typed<'a> {
+    /// Text, stored as a shared string (what Excel writes for any typed text).
+    Text(&'a str),
+    /// A date typed into a cell with a date format: its serial number, with the cell's style.
+    Date(chrono::NaiveDate),
+    /// A date typed into a cell formatted as text: a shared string.
+    DateAsText(&'a str),
+}
+
+/// `A`, `B`, …, `Z`, `AA`: the column letters of a 0-based index.
+pub fn column_letters(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl XlsxFile {
+    pub fn open(path: &Path) -> XlsxFile {
+        use std::io::Read;
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+        let mut entries = Vec::new();
+        for i in 0..zip.len() {
+            let mut file = zip.by_index(i).unwrap();
+            let name = file.name().unwrap().to_string();
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).unwrap();
+            entries.push((name, bytes));
+        }
+        XlsxFile { entries }
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        let (_, bytes) = self.entries.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}"));
+        String::from_utf8(bytes.clone()).unwrap()
+    }
+
+    fn set(&mut self, name: &str, text: String) {
+        match self.entries.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = text.into_bytes(),
+            None => self.entries.push((name.to_string(), text.into_bytes())),
+        }
+    }
+
+    /// The sheets' names in workbook order.
+    pub fn sheet_names(&self) -> Vec<String> {
+        let workbook = self.text("xl/workbook.xml");
+        workbook
+            .split("<sheet ")
+            .skip(1)
+            .map(|s| s.split("name=\"").nth(1).unwrap().split('"').next().unwrap().to_string())
+            .collect()
+    }
+
+    /// The zip entry of the sheet `name`, through the workbook's relationships.
+    pub fn sheet_entry(&self, name: &str) -> String {
+        let workbook = self.text("xl/workbook.xml");
+        let sheet = workbook
+            .split("<sheet ")
+            .skip(1)
+            .find(|s| s.contains(&format!("name=\"{}\"", xml_escape(name))))
+            .unwrap_or_else(|| panic!("no sheet {name}"));
+        let rid = sheet.split("r:id=\"").nth(1).unwrap().split('"').next().unwrap();
+        let rels = self.text("xl/_rels/workbook.xml.rels");
+        let rel = rels.split("<Relationship ").find(|r| r.contains(&format!("Id=\"{rid}\""))).unwrap();
+        let target = rel.split("Target=\"").nth(1).unwrap().split('"').next().unwrap();
+        format!("xl/{}", target.trim_start_matches("/xl/"))
+    }
+
+    pub fn sheet_xml(&self, name: &str) -> String {
+        self.text(&self.sheet_entry(name))
+    }
+
+    /// The cell formats of styles.xml (`cellXfs`), in index order.
+    pub fn cell_formats(&self) -> Vec<String> {
+        let styles = self.text("xl/styles.xml");
+        let xfs = styles.split("<cellXfs").nth(1).unwrap().split("</cellXfs>").next().unwrap();
+        xfs.split("<xf ").skip(1).map(|x| x.to_string()).collect()
+    }
+
+    /// The number format code of a style index (built-in 0 is `General`).
+    pub fn number_format(&self, style: usize) -> String {
+        let xf = &self.cell_formats()[style];
+        let id: u32 = xf.split("numFmtId=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        if id < 164 {
+            return match id {
+                0 => "General".to_string(),
+                14 => "m/d/yyyy".to_string(),
+                other => format!("builtin {other}"),
+            };
+        }
+        let styles = self.text("xl/styles.xml");
+        let fmt = styles
+            .split("<numFmt ")
+            .find(|f| f.contains(&format!("numFmtId=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no numFmt {id}"));
+        fmt.split("formatCode=\"").nth(1).unwrap().split('"').next().unwrap().replace("&quot;", "\"")
+    }
+
+    /// Saves every inline string of the sheet as a shared string, as a spreadsheet program does.
+    pub fn share_inline_strings(&mut self, sheet: &str) {
+        let entry = self.sheet_entry(sheet);
+        let xml = self.text(&entry);
+        let re = regex::Regex::new(r#"<c r="([A-Z]+[0-9]+)"((?: s="[0-9]+")?) t="inlineStr"><is><t(?: xml:space="preserve")?>(.*?)</t></is></c>"#).unwrap();
+        let mut added = Vec::new();
+        let base = self.shared_count();
+        let out = re.replace_all(&xml, |c: &regex::Captures<'_>| {
+            added.push(c[3].to_string());
+            format!(r#"<c r="{}"{} t="s"><v>{}</v></c>"#, &c[1], &c[2], base + added.len() - 1)
+        });
+        let out = out.into_owned();
+        self.set(&entry, out);
+        self.append_shared(&added);
+    }
+
+    fn shared_count(&self) -> usize {
+        self.text("xl/sharedStrings.xml").matches("<si>").count()
+    }
+
+    /// Appends escaped texts to the shared strings table.
+    fn append_shared(&mut self, escaped: &[String]) {
+        let mut sst = self.text("xl/sharedStrings.xml");
+        let items: String = escaped.iter().map(|t| format!(r#"<si><t xml:space="preserve">{t}</t></si>"#)).collect();
+        sst = sst.replace("</sst>", &format!("{items}</sst>"));
+        let total = sst.matches("<si>").count();
+        let re = regex::Regex::new(r#"(count|uniqueCount)="[0-9]+""#).unwrap();
+        sst = re.replace_all(&sst, |c: &regex::Captures<'_>| format!("{}=\"{total}\"", &c[1])).into_owned();
+        self.set("xl/sharedStrings.xml", sst);
+    }
+
+    /// Types a value into the cell `reference` of `sheet` (e.g. `V5`), keeping the cell's style.
+    pub fn type_into(&mut self, sheet: &str, reference: &str, value: Typed<'_>) {
+        let entry = self.sheet_entry(sheet);
+        let xml = self.text(&entry);
+        let start =
+            xml.find(&format!("<c r=\"{reference}\"")).unwrap_or_else(|| panic!("no cell {reference} in {sheet}"));
+        let open_end = start + xml[start..].find('>').unwrap();
+        let end = if xml[..=open_end].ends_with("/>") {
+            open_end + 1
+        } else {
+            open_end + xml[open_end..].find("</c>").unwrap() + 4
+        };
+        let style = xml[start..open_end]
+            .split(" s=\"")
+            .nth(1)
+            .map(|s| format!(" s=\"{}\"", s.split('"').next().unwrap()))
+            .unwrap_or_default();
+        let cell = match value {
+            Typed::Text(t) | Typed::DateAsText(t) => {
+                let index = self.shared_count();
+                self.append_shared(&[xml_escape(t)]);
+                format!(r#"<c r="{reference}"{style} t="s"><v>{index}</v></c>"#)
+            }
+            Typed::Date(d) => {
+                let serial = (d - chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap()).num_days();
+                format!(r#"<c r="{reference}"{style}><v>{serial}</v></c>"#)
+            }
+        };
+        let xml = self.text(&entry);
+        let xml = format!("{}{}{}", &xml[..start], cell, &xml[end..]);
+        self.set(&entry, xml);
+    }
+
+    /// Replaces the text shown in the cell `reference` (an evidence cell) with `text`, as a shared string.
+    pub fn overwrite(&mut self, sheet: &str, reference: &str, text: &str) {
+        self.type_into(sheet, reference, Typed::Text(text));
+    }
+
+    pub fn save(&self, path: &Path) {
+        use std::io::Write;
+        let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in &self.entries {
+            out.start_file(name.as_str(), options).unwrap();
+            out.write_all(bytes).unwrap();
+        }
+        out.finish().unwrap();
+    }
+}
+
+/// A sheet read back with calamine: its header, and each data row by the value of its first
+/// column (a user's `Id`), with the row's 1-based sheet row number.
+pub struct SheetRows {
+    pub header: Vec<String>,
+    pub rows: BTreeMap<String, (u32, Vec<calamine::Data>)>,
+}
+
+impl SheetRows {
+    pub fn read(path: &Path, sheet: &str) -> SheetRows {
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(path).unwrap();
+        let range = book.worksheet_range(sheet).unwrap();
+        let mut rows = range.rows();
+        let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+        let rows = rows
+            .enumerate()
+            .filter(|(_, r)| r[0] != calamine::Data::Empty)
+            .map(|(i, r)| (r[0].to_string(), (i as u32 + 2, r.to_vec())))
+            .collect();
+        SheetRows { header, rows }
+    }
+
+    pub fn column(&self, name: &str) -> usize {
+        self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    /// The reference (`V7`) of the cell of row `key` in column `name`.
+    pub fn cell(&self, key: &str, name: &str) -> String {
+        let (row, _) = self.rows.get(key).unwrap_or_else(|| panic!("no row {key}"));
+        format!("{}{row}", column_letters(self.column(name)))
+    }
+
+    pub fn value(&self, key: &str, name: &str) -> calamine::Data {
+        self.rows.get(key).unwrap_or_else(|| panic!("no row {key}")).1[self.column(name)].clone()
+    }
+}
+
+/// Fills the reviewer cells of one row: decision, reviewer, and the date (as a date cell).
+pub fn decide(
+    book: &mut XlsxFile,
+    rows: &SheetRows,
+    sheet: &str,
+    key: &str,
+    decision: &str,
+    reviewer: &str,
+    on: chrono::NaiveDate,
+) {
+    book.type_into(sheet, &rows.cell(key, "Decision"), Typed::Text(decision));
+    book.type_into(sheet, &rows.cell(key, "Reviewer"), Typed::Text(reviewer));
+    book.type_into(sheet, &rows.cell(key, "DecidedOn"), Typed::Date(on));
+}
+
 /// The SCIM test application's API connection (client credentials) and a pre-issued bearer token.
 pub const APP_CLIENT_ID: &str = "stensul-api-connection-7f3e";
 pub const APP_CLIENT_SECRET: &str = "st-9b1d2c-APP-SECRET-e41";

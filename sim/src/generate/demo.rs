@@ -725,6 +725,55 @@ fn other_staff(names: &mut Names) -> Vec<Person> {
     out
 }
 
+/// Who reports to whom, by position in the list of people (`starts`: where each group of
+/// `demo_org` begins; `total`: how many people). The managing director (the first admin) heads the
+/// company; each team has a head reporting to them; Services has a project manager for every six
+/// people; portal, guest and system users have no manager. Two new PSA joiners still report to a
+/// project manager who has left, and one deactivated sales head still has a team (reporting lines
+/// nobody updated); leavers keep theirs.
+fn reporting_lines(starts: &[usize; 9], total: usize) -> Vec<Option<usize>> {
+    let [admins, finance, services, sales, leavers, joiners, lacking, portal, other] = *starts;
+    let md = admins;
+    let ops_head = other + 6 + 4 + 4; // Marketing 6, HR 4, IT 4, then Operations
+    let mut lines = vec![None; total];
+    for (n, line) in lines.iter_mut().enumerate() {
+        *line = match n {
+            n if n == md => None,
+            n if n < finance => Some(md),
+            n if n == finance => Some(md),
+            n if n < services => Some(finance),
+            n if n == services => Some(md),
+            n if n < sales => {
+                let head = services + (n - services) / 6 * 6;
+                Some(if head == n { services } else { head })
+            }
+            n if n == sales => Some(md),
+            n if n < leavers => {
+                let head = sales + (n - sales) / 20 * 20;
+                Some(if head == n { sales } else { head })
+            }
+            n if n < leavers + 8 => Some(finance),
+            n if n < leavers + 17 => Some(services + 6),
+            n if n < joiners => Some(ops_head),
+            n if n < lacking => match (n - joiners) % 5 {
+                0 | 1 => Some(finance),
+                2 | 3 => Some(leavers + 8),
+                _ => Some(sales),
+            },
+            n if n < portal => Some(ops_head),
+            n if n < other => None,
+            n => {
+                let head = [other, other + 6, other + 10, other + 14].into_iter().rev().find(|h| *h <= n);
+                match head {
+                    Some(h) if h == n => Some(md),
+                    h => h,
+                }
+            }
+        };
+    }
+    lines
+}
+
 /// Builds the records.
 struct Builder {
     users: Vec<Record>,
@@ -793,6 +842,9 @@ impl Builder {
             "FederationIdentifier": p.federated.then(|| format!("NW{:05}", 10_000 + n * 7)),
             "CreatedDate": datetime(created),
             "LastLoginDate": last_login.map(datetime),
+            // Filled by `reporting_lines` once every user exists.
+            "ManagerId": null,
+            "Manager": null,
         })));
         self.logins.push(record(json!({
             "Id": sf_id("060", 8_300_000 + n * 41),
@@ -925,8 +977,19 @@ pub fn demo_org() -> Org {
         portal_and_system(&mut names),
         other_staff(&mut names),
     ];
+    let mut starts = [0usize; 9];
+    for i in 1..starts.len() {
+        starts[i] = starts[i - 1] + people[i - 1].len();
+    }
+    let total = starts[8] + people[8].len();
     for person in people.into_iter().flatten() {
         b.add(person);
+    }
+    for (n, manager) in reporting_lines(&starts, total).into_iter().enumerate() {
+        let Some(m) = manager else { continue };
+        let (id, name, email) = (b.users[m]["Id"].clone(), b.users[m]["Name"].clone(), b.users[m]["Email"].clone());
+        b.users[n].insert("ManagerId".into(), id);
+        b.users[n].insert("Manager".into(), json!({"Name": name, "Email": email}));
     }
     objects.insert("User".into(), b.users);
     objects.insert("PermissionSetAssignment".into(), b.psas);
@@ -974,6 +1037,41 @@ mod tests {
         let usernames: HashSet<_> =
             org.records("User").iter().map(|u| u["Username"].as_str().unwrap().to_lowercase()).collect();
         assert_eq!(usernames.len(), org.records("User").len());
+    }
+
+    #[test]
+    fn demo_org_has_reporting_lines() {
+        let org = demo_org();
+        let users = org.records("User");
+        let by_id: HashMap<&str, &Record> = users.iter().map(|u| (u["Id"].as_str().unwrap(), u)).collect();
+        let mut reports: HashMap<&str, usize> = HashMap::new();
+        for u in users {
+            let Some(manager) = u["ManagerId"].as_str() else {
+                assert!(u["Manager"].is_null());
+                continue;
+            };
+            let m = by_id[manager];
+            assert_eq!(u["Manager"]["Name"], m["Name"]);
+            assert_eq!(u["Manager"]["Email"], m["Email"]);
+            *reports.entry(manager).or_default() += 1;
+        }
+        // The managing director, the team heads and project managers, and a leaver.
+        assert!(reports.len() >= 20, "{}", reports.len());
+        let standard_without = users.iter().filter(|u| u["ManagerId"].is_null() && u["UserType"] == "Standard").count();
+        assert_eq!(standard_without, 1, "only the managing director");
+        let deactivated_managers = reports.keys().filter(|id| by_id[**id]["IsActive"] == false).count();
+        assert_eq!(deactivated_managers, 2, "a deactivated sales head's team and two joiners name a leaver");
+        // No cycle: following managers always ends.
+        for u in users {
+            let mut at = u;
+            for _ in 0..10 {
+                match at["ManagerId"].as_str() {
+                    Some(m) => at = by_id[m],
+                    None => break,
+                }
+            }
+            assert!(at["ManagerId"].is_null(), "a reporting line longer than 10 or a cycle");
+        }
     }
 
     #[test]

@@ -5,6 +5,13 @@
 //! run (`run`, `report`) writes either one exact folder (`--out`) or a new dated run of the org
 //! (`--reviews`, [`deliver::reviews`]), emails the digest once the folder is committed, and, with
 //! `--email-on-failure`, sends a short notice when it fails instead.
+//!
+//! A run may be about several orgs (`--all-orgs`, `orgs` under `[run]`, [`crate::orgs`]): each
+//! org runs as a run of its own into its own folder (`--out DIR/<org>`, `--reviews DIR/<org>/…`),
+//! `--org-concurrency` of them at once, without an email of its own; then the combined summary
+//! ([`crate::combined`]) is written beside them, in `DIR/all-orgs`, and sent as the run's one
+//! email. An org that fails is marked failed in it, the others still report, and the run exits
+//! with [`ExitCode::OrgsFailed`].
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -15,20 +22,23 @@ use serde_json::{Value, json};
 use crate::analysis::{self, Inputs};
 use crate::changes::Previous;
 use crate::cli::{
-    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs, SendArgs, SplitBy,
-    VerifyArgs,
+    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, InitArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs, SendArgs,
+    SplitBy, VerifyArgs,
 };
+use crate::combined::{Combined, OrgDigest, OrgOutcome, Previous as PreviousCounts};
 use crate::config::apps::AppConfig;
-use crate::config::{self, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
+use crate::config::{self, COMBINED_NAME, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
 use crate::deliver::email::{self as mail, message::LastGood};
 use crate::deliver::{self, OrgReviews, ReportFolder, ReviewFolder, Staging, io_err};
 use crate::exclusions::Exclusions;
 use crate::exit::ExitCode;
 use crate::model::Audit;
+use crate::orgs::{self, Org, OrgSource};
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
 use crate::snapshot::apps::AppPull;
-use crate::{Error, changes, http, render, report_folder, review, scim, snapshot};
+use crate::text::visible;
+use crate::{Error, changes, http, init, render, report_folder, review, scim, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -50,21 +60,36 @@ impl Outcome {
 /// Runs one command to completion.
 pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let started = Instant::now();
+    // `init` writes the file the others read: it must not need one.
+    if let Command::Init(args) = &cli.command {
+        return init(args, cli.config.as_deref());
+    }
     let file = LoadedFile::load(cli.config.as_deref())?;
     match cli.command {
         Command::Pull(args) => pull(args, &file, started),
         Command::Report(args) => {
-            let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file)?;
-            delivery.guard(|known| report(&args, &file, &delivery, known))
+            let org = report_org(&args, &file)?;
+            let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file, org.folder())?;
+            delivery.guard(|known| report(&args, &file, &org, &delivery, known))
         }
-        Command::Run(args) => {
-            let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file)?;
-            delivery.guard(|known| pull_and_report(&args, &file, &delivery, started, known))
-        }
+        Command::Run(args) => match orgs::several(args.orgs.all_orgs, &args.org, &file)? {
+            Some(orgs) => run_several(&args, &file, &orgs, started),
+            None => {
+                let org = Org::target(&args.org, &file);
+                let apps = config::apps::selected(&args.apps, &file)?;
+                let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file, org.folder())?;
+                delivery.guard(|known| {
+                    let (config, _) = org.connection(&args.salesforce, &args.org, &file)?;
+                    let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, &file)?, None)?;
+                    pull_and_report(config, &plan, &apps, &delivery, started, known).map(|(outcome, _)| outcome)
+                })
+            }
+        },
         Command::Verify(args) => verify(args),
         Command::Review(args) => review(args),
         Command::Config(args) => show_config(args, &file),
         Command::Send(args) => send(args, &file),
+        Command::Init(_) => unreachable!("answered above"),
     }
 }
 
@@ -101,7 +126,7 @@ async fn connected<T>(
 }
 
 fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, Error> {
-    let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
+    let (config, _) = Org::target(&args.org, file).connection(&args.salesforce, &args.org, file)?;
     let apps = config::apps::selected(&args.apps, file)?;
     let floor = config.min_api_remaining;
     let max_run = config.max_run;
@@ -156,9 +181,13 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(args: &AuditArgs, file: &LoadedFile) -> Result<Plan, Error> {
-        let rules = Rules::from_sources(&args.rules, file)?;
-        let as_of = config::as_of_checked(args, chrono::Utc::now())?;
+    /// The plan of one org's report: its `rules`, and the as-of instant (`as_of` when a run of
+    /// several fixed one for all its orgs).
+    fn new(args: &AuditArgs, rules: Rules, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<Plan, Error> {
+        let as_of = match as_of {
+            Some(t) => t,
+            None => config::as_of_checked(args, chrono::Utc::now())?,
+        };
         let roster = rules.roster.as_deref().map(Roster::load).transpose()?;
         let exclusions = rules.exclusions.as_deref().map(Exclusions::load).transpose()?;
         // With `--reviews`, a previous review is also found by itself ([`Plan::found_previous`]).
@@ -222,19 +251,35 @@ impl Plan {
 
 /// Where a report run writes and who is told, validated before any work is done.
 struct Delivery {
-    destination: Destination,
+    place: Place,
+    /// The org's folder name under `--reviews` (or a run of several's `--out`); None: its Id,
+    /// learned at login.
+    org_name: Option<String>,
     email: Option<EmailConfig>,
     /// The run's start (UTC): the name of a `--reviews` run.
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// What a report run has learned so far, for its failure notice.
+/// Where the folder of a report run is.
+#[derive(Debug, Clone)]
+enum Place {
+    /// `--out DIR`: exactly that folder.
+    Out(PathBuf),
+    /// `--out DIR` of a run of several: `DIR/<org>`.
+    OutUnder(PathBuf),
+    /// `--reviews DIR`: a new dated run `DIR/<org>/<stamp>`.
+    Reviews { root: PathBuf, keep: Option<usize> },
+}
+
+/// What a report run has learned so far, for its failure notice and a run of several's summary.
 #[derive(Debug, Default)]
 struct Known {
     /// The org's name or Id.
     org: Option<String>,
     /// Where the last good report is: the `--out` folder, or the org's `latest` link.
     last_good: Option<PathBuf>,
+    /// What the org's previous report said, read before this run replaced or followed it.
+    previous: Option<PreviousCounts>,
 }
 
 /// Where a report run writes: the folder, and the org's locked reviews when it is a dated run.
@@ -244,24 +289,31 @@ struct Target {
 }
 
 impl Delivery {
-    fn new(args: &DeliveryArgs, out: Option<&Path>, file: &LoadedFile) -> Result<Delivery, Error> {
+    /// `target_name`: the org's name in the config or the Salesforce CLI (`--target-org`), its
+    /// folder under `--reviews` unless `--org-name` says otherwise.
+    fn new(
+        args: &DeliveryArgs,
+        out: Option<&Path>,
+        file: &LoadedFile,
+        target_name: Option<String>,
+    ) -> Result<Delivery, Error> {
         let email = EmailConfig::from_sources(&args.email, args.email_on_failure, file)?;
-        let destination = Destination::from_sources(out, args, file)?;
-        Ok(Delivery { destination, email, started_at: chrono::Utc::now() })
+        if let Some(name) = &args.org_name {
+            config::check_org_folder_name(name).map_err(|e| config::ConfigError::Invalid(format!("--org-name {e}")))?;
+        }
+        let (place, org_name) = match Destination::from_sources(out, args, file)? {
+            Destination::Out(dir) => (Place::Out(dir), None),
+            Destination::Reviews { root, keep, org_name } => {
+                (Place::Reviews { root, keep }, args.org_name.clone().or(target_name).or(org_name))
+            }
+        };
+        Ok(Delivery { place, org_name, email, started_at: chrono::Utc::now() })
     }
 
     /// Runs a report run; when it fails and `--email-on-failure` is on, sends the notice (unless
     /// what failed was the email itself), then returns the failure as it was.
     fn guard(&self, work: impl FnOnce(&mut Known) -> Result<Outcome, Error>) -> Result<Outcome, Error> {
-        let mut known = Known::default();
-        match &self.destination {
-            Destination::Out(dir) => known.last_good = Some(dir.clone()),
-            Destination::Reviews { root, org_name: Some(org), .. } => {
-                known.org = Some(org.clone());
-                known.last_good = Some(root.join(org));
-            }
-            Destination::Reviews { .. } => {}
-        }
+        let mut known = self.known();
         let result = work(&mut known);
         if let (Err(e), Some(email)) = (&result, &self.email)
             && email.on_failure
@@ -272,40 +324,74 @@ impl Delivery {
         result
     }
 
-    /// The folder this run writes, locking the org's reviews for a dated run.
-    fn target(&self, org: impl FnOnce() -> Option<String>, known: &mut Known) -> Result<Target, Error> {
-        match &self.destination {
-            Destination::Out(dir) => Ok(Target { dir: dir.clone(), reviews: None }),
-            Destination::Reviews { root, org_name, .. } => {
-                let org = match org_name.clone().or_else(org) {
-                    Some(org) => org,
-                    None => {
-                        return Err(config::ConfigError::Invalid(
-                            "cannot tell the org's Id from the login: set --org-name (org_name under [output]) for --reviews"
-                                .into(),
-                        )
-                        .into());
-                    }
-                };
-                deliver::reviews::check_org_name(&org)
-                    .map_err(|e| config::ConfigError::Invalid(format!("the org's folder name: {e}")))?;
+    /// What is known before the run: the org's name and folder when the command line or the
+    /// config gives them.
+    fn known(&self) -> Known {
+        let mut known = Known::default();
+        match (&self.place, &self.org_name) {
+            (Place::Out(dir), _) => known.last_good = Some(dir.clone()),
+            (Place::OutUnder(root) | Place::Reviews { root, .. }, Some(org)) => {
                 known.org = Some(org.clone());
-                known.last_good = Some(root.join(&org));
+                known.last_good = Some(root.join(org));
+            }
+            (_, None) => {}
+        }
+        known
+    }
+
+    /// The folder this run writes, locking the org's reviews for a dated run; what the folder
+    /// (or the org's latest run) said before is kept in `known.previous`.
+    fn target(&self, org: impl FnOnce() -> Option<String>, known: &mut Known) -> Result<Target, Error> {
+        let root = match &self.place {
+            Place::Out(dir) => {
+                known.previous = PreviousCounts::read(dir);
+                return Ok(Target { dir: dir.clone(), reviews: None });
+            }
+            Place::OutUnder(root) | Place::Reviews { root, .. } => root,
+        };
+        let org = match self.org_name.clone().or_else(org) {
+            Some(org) => org,
+            None => {
+                return Err(config::ConfigError::Invalid(
+                    "cannot tell the org's Id from the login: set --org-name (org_name under [output]) for --reviews"
+                        .into(),
+                )
+                .into());
+            }
+        };
+        deliver::reviews::check_org_name(&org)
+            .map_err(|e| config::ConfigError::Invalid(format!("the org's folder name: {e}")))?;
+        known.org = Some(org.clone());
+        known.last_good = Some(root.join(&org));
+        match &self.place {
+            Place::Reviews { .. } => {
                 let reviews = OrgReviews::lock(root, &org)?;
+                known.previous = reviews.latest().and_then(|run| PreviousCounts::read(&run));
                 Ok(Target { dir: reviews.next_run(self.started_at), reviews: Some(reviews) })
+            }
+            _ => {
+                let dir = root.join(&org);
+                known.previous = PreviousCounts::read(&dir);
+                Ok(Target { dir, reviews: None })
             }
         }
     }
 
     /// After the commit: `latest` and `--keep` for a dated run, then the email.
-    fn deliver(&self, plan: &Plan, audit: &Audit, files: Vec<String>, target: Target) -> Result<Outcome, Error> {
+    fn deliver(
+        &self,
+        fail_on_findings: bool,
+        findings: usize,
+        result: Value,
+        target: Target,
+    ) -> Result<Outcome, Error> {
         let Target { dir, reviews } = target;
-        let mut result = run_result(audit, &dir, files);
+        let mut result = result;
         if let Some(reviews) = &reviews {
             reviews.point_latest(&dir)?;
-            let keep = match &self.destination {
-                Destination::Reviews { keep, .. } => *keep,
-                Destination::Out(_) => None,
+            let keep = match &self.place {
+                Place::Reviews { keep, .. } => *keep,
+                Place::Out(_) | Place::OutUnder(_) => None,
             };
             let pruned = keep.map(|k| reviews.prune(k)).transpose()?.unwrap_or_default();
             tracing::info!("{} is the latest run of {}", dir.display(), reviews.org());
@@ -325,8 +411,7 @@ impl Delivery {
             result["email"] = serde_json::to_value(&sent).expect("serialisable");
         }
         drop(reviews);
-        let findings = audit.findings();
-        Ok(if plan.fail_on_findings && findings > 0 {
+        Ok(if fail_on_findings && findings > 0 {
             Outcome {
                 code: ExitCode::Findings,
                 message: Some(format!("{findings} findings present (--fail-on-findings)")),
@@ -395,10 +480,31 @@ fn report_staging(out: &Path) -> Result<(Staging, PathBuf), Error> {
     Ok((staging, dir))
 }
 
-fn report(args: &ReportArgs, file: &LoadedFile, delivery: &Delivery, known: &mut Known) -> Result<Outcome, Error> {
-    let plan = Plan::new(&args.audit, file)?;
+/// The org `report --target-org` names: one of the config file's (a snapshot needs no login).
+fn report_org(args: &ReportArgs, file: &LoadedFile) -> Result<Org, Error> {
+    let org = Org::target(&crate::cli::OrgArgs { target_org: args.target_org.clone(), sf_bin: None }, file);
+    if let OrgSource::SfCli(name) = &org.source {
+        return Err(config::ConfigError::Invalid(format!(
+            "report --target-org {}: {} has no [orgs.{0}] (report reads a snapshot: only an org of the configuration \
+             file can lend it rules and a folder name)",
+            visible(name),
+            file.shown()
+        ))
+        .into());
+    }
+    Ok(org)
+}
+
+fn report(
+    args: &ReportArgs,
+    file: &LoadedFile,
+    org: &Org,
+    delivery: &Delivery,
+    known: &mut Known,
+) -> Result<Outcome, Error> {
+    let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, file)?, None)?;
     // The evidence is never written into, and never inside what the reports replace.
-    if let Destination::Out(out) = &delivery.destination {
+    if let Place::Out(out) = &delivery.place {
         deliver::check_apart(&args.snapshot, out)?;
     }
     // The source must verify before anything is written.
@@ -417,7 +523,8 @@ fn report(args: &ReportArgs, file: &LoadedFile, delivery: &Delivery, known: &mut
     let found = plan.found_previous(&target)?;
     let previous = plan.previous.as_ref().or(found.as_ref());
     let (audit, files) = plan.finish(staging, snapshot::load_copy(verified, &dir, &args.snapshot), previous)?;
-    delivery.deliver(&plan, &audit, files, target)
+    let result = run_result(&audit, &target.dir, files);
+    delivery.deliver(plan.fail_on_findings, audit.findings(), result, target)
 }
 
 /// ` and 2 applications` (after `joiner`) for the log, when the snapshot holds any.
@@ -429,32 +536,31 @@ fn apps_pulled(manifest: &snapshot::Manifest, joiner: &str) -> String {
     }
 }
 
+/// Pulls the org of `config` and reports it; hands back the outcome and the audit.
 fn pull_and_report(
-    args: &RunArgs,
-    file: &LoadedFile,
+    config: SalesforceConfig,
+    plan: &Plan,
+    apps: &[AppConfig],
     delivery: &Delivery,
     started: Instant,
     known: &mut Known,
-) -> Result<Outcome, Error> {
-    let config = SalesforceConfig::from_sources(&args.salesforce, file)?;
-    let apps = config::apps::selected(&args.apps, file)?;
-    let plan = Plan::new(&args.audit, file)?;
+) -> Result<(Outcome, Audit), Error> {
     let floor = config.min_api_remaining;
     let max_run = config.max_run;
     // A bad --out (or a busy org) fails before any request; a dated run of an org named only by
     // its Id learns the Id from the login first.
-    let early = match &delivery.destination {
-        Destination::Out(_) | Destination::Reviews { org_name: Some(_), .. } => {
+    let early = match (&delivery.place, &delivery.org_name) {
+        (Place::Out(_), _) | (_, Some(_)) => {
             let target = delivery.target(|| None, known)?;
             let (staging, dir) = report_staging(&target.dir)?;
             Some((target, staging, dir))
         }
-        Destination::Reviews { org_name: None, .. } => None,
+        (_, None) => None,
     };
     let (target, mut staging, snapshot_dir) = runtime()?.block_on(within_deadline(
         started,
         max_run,
-        connected(config, &apps, async |client, apps| {
+        connected(config, apps, async |client, apps| {
             let (target, staging, snapshot_dir) = match early {
                 Some(staged) => staged,
                 None => {
@@ -502,7 +608,9 @@ fn pull_and_report(
     let found = plan.found_previous(&target)?;
     let previous = plan.previous.as_ref().or(found.as_ref());
     let (audit, files) = plan.finish(staging, loaded, previous)?;
-    delivery.deliver(&plan, &audit, files, target)
+    let result = run_result(&audit, &target.dir, files);
+    let outcome = delivery.deliver(plan.fail_on_findings, audit.findings(), result, target)?;
+    Ok((outcome, audit))
 }
 
 /// The snapshot of the previous run in the same place, for the quota estimate.
@@ -623,16 +731,268 @@ fn review(args: ReviewArgs) -> Result<Outcome, Error> {
 }
 
 fn show_config(args: ConfigArgs, file: &LoadedFile) -> Result<Outcome, Error> {
-    let text = config::describe(&args.salesforce, &args.rules, file)?;
+    let org = Org::target(&args.org, file);
+    let mut text = String::new();
+    if let OrgSource::SfCli(alias) = &org.source {
+        // The Salesforce CLI's login, as the run would see it (never the token).
+        let (config, login) = org.connection(&args.salesforce, &args.org, file)?;
+        let login = login.expect("a Salesforce CLI org has its login");
+        let line = |t: String| format!("# {}\n", visible(&t));
+        text.push_str(&line(format!(
+            "--target-org {alias}: the Salesforce CLI's login (sf org display), not the file's [salesforce]"
+        )));
+        text.push_str(&line(format!("  instance_url: {}", login.instance_url.as_str().trim_end_matches('/'))));
+        text.push_str(&line(format!("  username: {}", login.username.as_deref().unwrap_or("(not said)"))));
+        text.push_str(&line(format!("  org id: {}", login.org_id.as_deref().unwrap_or("(not said)"))));
+        text.push_str(&line(format!(
+            "  auth_flow: {}; the access token is used in memory, never printed or stored",
+            config.credentials.flow_name()
+        )));
+    }
+    let target = match &org.source {
+        OrgSource::Config(name) => Some(name.as_str()),
+        OrgSource::Default | OrgSource::SfCli(_) => None,
+    };
+    text.push_str(&config::describe(&args.salesforce, &args.rules, target, file)?);
     if !crate::envelope::enabled() {
         print!("{text}");
     }
     // The same settings as a JSON object (the comments, such as where secrets come from, stay in the text).
-    // (A setting that is not set reads `key = # not set`: left out here.)
-    let set: String = text.lines().filter(|l| !l.contains("= #")).map(|l| format!("{l}\n")).collect();
     let table: Value =
-        toml::from_str::<toml::Value>(&set).ok().and_then(|t| serde_json::to_value(t).ok()).unwrap_or(Value::Null);
+        toml::from_str::<toml::Value>(&text).ok().and_then(|t| serde_json::to_value(t).ok()).unwrap_or(Value::Null);
     Ok(Outcome::ok(json!({ "command": "config", "config": table, "text": text })))
+}
+
+/// `init`: the starter file, asking on a terminal only.
+fn init(args: &InitArgs, path: Option<&Path>) -> Result<Outcome, Error> {
+    use std::io::IsTerminal;
+    let path = path.unwrap_or(Path::new(config::DEFAULT_CONFIG_FILE));
+    let stdin = std::io::stdin();
+    let written = if stdin.is_terminal() {
+        let (mut input, mut output) = (stdin.lock(), std::io::stderr());
+        init::init(
+            path,
+            args.login_url.as_deref(),
+            args.auth_flow,
+            Some(init::Terminal { input: &mut input, output: &mut output }),
+        )?
+    } else {
+        init::init(path, args.login_url.as_deref(), args.auth_flow, None)?
+    };
+    if !crate::envelope::enabled() {
+        let flow = toml::Value::try_from(written.auth_flow).map(|v| v.to_string()).unwrap_or_default();
+        println!("wrote {}: login at {}, {} flow.", path.display(), written.login_url, flow.trim_matches('"'));
+        if !written.asked {
+            println!("(standard input is not a terminal, so nothing was asked: --login-url and --auth-flow choose.)");
+        }
+        println!("Fill in the lines marked FILL IN: {}.", written.fill_in.join(", "));
+        if let Some(openssl) = written.openssl {
+            println!("Make the JWT key and certificate, and upload access-audit.crt to the app:\n  {openssl}");
+        }
+        println!("Then check it with `access-audit config`, and run `access-audit run --out reports`.");
+        println!(
+            "An org the Salesforce CLI is logged in to needs none of this: `access-audit run --target-org ALIAS --out reports`."
+        );
+    }
+    let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(Outcome::ok(json!({ "command": "init", "file": file, "init": written })))
+}
+
+/// A run of several orgs: each into its own folder, `--org-concurrency` at once, then the
+/// combined summary beside them (`DIR/all-orgs`) and the run's one email.
+fn run_several(args: &RunArgs, file: &LoadedFile, orgs: &[Org], started: Instant) -> Result<Outcome, Error> {
+    orgs::check_shared_flags(&args.salesforce)?;
+    if !args.apps.apps.is_empty() || args.apps.all_apps {
+        // An application's accounts are matched to one org's users: against several, an account
+        // would be an orphan in every org but its own.
+        return Err(config::ConfigError::Invalid(
+            "--app and --all-apps audit an application beside one org: run them with a single org, not several".into(),
+        )
+        .into());
+    }
+    if args.delivery.org_name.is_some() {
+        return Err(config::ConfigError::Invalid(
+            "--org-name names one org: in a run of several, each org's folder is its name in the config".into(),
+        )
+        .into());
+    }
+    let concurrency = orgs::concurrency(args.orgs.org_concurrency, file)?;
+    let mut delivery = Delivery::new(&args.delivery, args.out.as_deref(), file, Some(COMBINED_NAME.to_string()))?;
+    let per_org = match &delivery.place {
+        Place::Out(root) => {
+            let place = Place::OutUnder(root.clone());
+            delivery.place = Place::OutUnder(root.clone());
+            place
+        }
+        other => other.clone(),
+    };
+    // [output]'s org_name is one org's: the combined summary is always `all-orgs`.
+    delivery.org_name = Some(COMBINED_NAME.to_string());
+    // One instant for every org, so that their reports compare.
+    let as_of = config::as_of_checked(&args.audit, chrono::Utc::now())?;
+    let names: Vec<String> = orgs.iter().map(org_name).collect();
+    let label = crate::combined::label(&names);
+    delivery.guard(|known| {
+        known.org = Some(label.clone());
+        // The combined summary's folder first: a second run of several stops before any work.
+        let target = delivery.target(|| None, known)?;
+        known.org = Some(label.clone());
+        let mut staging = Staging::new(&target.dir, &ReportFolder)?;
+        tracing::info!("auditing {} orgs, {} at once: {label}", orgs.len(), concurrency.min(orgs.len()));
+        let outcomes = each_org(orgs, concurrency, |org| {
+            audit_one(org, args, file, &per_org, delivery.started_at, as_of, started)
+        });
+        let combined = Combined::new(as_of, outcomes);
+        for file in render::combined::render(&combined)? {
+            staging.write(&file.name, &file.bytes)?;
+        }
+        staging.commit()?;
+        for o in &combined.orgs {
+            match o {
+                OrgOutcome::Reported(d) => {
+                    tracing::info!("  {:<24} {:>7} findings  {}", d.name, d.findings, d.folder.display())
+                }
+                OrgOutcome::Failed { name, exit_code, error, .. } => {
+                    tracing::error!("  {name:<24} FAILED (exit {exit_code}): {error}")
+                }
+            }
+        }
+        tracing::info!("combined summary written to {}", target.dir.display());
+        let failed = combined.failed();
+        let result = json!({
+            "command": "run",
+            "out": target.dir,
+            "orgs": combined.orgs.iter().map(org_result).collect::<Vec<_>>(),
+            "findings": combined.findings(),
+            "failed": failed,
+            "cross_org": { "people": combined.people.len(), "still_active_elsewhere": combined.still_active_elsewhere() },
+        });
+        let failures = || {
+            let names: Vec<String> = combined
+                .orgs
+                .iter()
+                .filter_map(|o| match o {
+                    OrgOutcome::Failed { name, exit_code, .. } => Some(format!("{name} (exit {exit_code})")),
+                    OrgOutcome::Reported(_) => None,
+                })
+                .collect();
+            format!("{failed} of {} orgs failed: {}; the others reported", combined.orgs.len(), names.join(", "))
+        };
+        let out = target.dir.clone();
+        match delivery.deliver(args.audit.fail_on_findings, combined.findings(), result.clone(), target) {
+            Ok(outcome) if failed > 0 => {
+                Ok(Outcome { code: ExitCode::OrgsFailed, message: Some(failures()), result: outcome.result })
+            }
+            Ok(outcome) => Ok(outcome),
+            // The email failed too: the orgs' failure is still what the exit code says.
+            Err(e) if failed > 0 => {
+                tracing::error!("{}", visible(&format!("{e:#}")));
+                let mut result = result;
+                result["out"] = json!(out);
+                result["email_error"] = json!(visible(&format!("{e:#}")));
+                Ok(Outcome { code: ExitCode::OrgsFailed, message: Some(failures()), result })
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// An org's line of a run of several's `--json` result.
+fn org_result(outcome: &OrgOutcome) -> Value {
+    match outcome {
+        OrgOutcome::Reported(d) => json!({
+            "name": d.name, "status": "reported", "out": d.folder, "org": { "id": d.org_id, "name": d.org_name },
+            "findings": d.findings, "change": d.change(),
+        }),
+        OrgOutcome::Failed { name, exit_code, exit_name, error, .. } => json!({
+            "name": name, "status": "failed", "exit_code": exit_code, "exit_name": exit_name, "error": error,
+        }),
+    }
+}
+
+/// An org's name in a run of several before it ran: its folder's name, else how messages name it.
+fn org_name(org: &Org) -> String {
+    org.folder().unwrap_or_else(|| org.label())
+}
+
+/// Runs `work` for every org, `concurrency` at once, and hands the outcomes back in the orgs'
+/// order. A panic (a bug) fails its org alone, as an internal error.
+fn each_org(orgs: &[Org], concurrency: usize, work: impl Fn(&Org) -> OrgOutcome + Sync) -> Vec<OrgOutcome> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<OrgOutcome>>> = Mutex::new(orgs.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, orgs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(org) = orgs.get(i) else { break };
+                    let _span = tracing::info_span!("org", org = %org_name(org)).entered();
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(org))).unwrap_or_else(|_| {
+                            OrgOutcome::Failed {
+                                name: org_name(org),
+                                exit_code: ExitCode::Internal.code(),
+                                exit_name: ExitCode::Internal.name(),
+                                error: "internal error of access-audit (a panic); please report it".into(),
+                                previous: None,
+                            }
+                        });
+                    done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().map(|o| o.expect("every org ran")).collect()
+}
+
+/// One org of a run of several: a run of its own into `place`, without email; its failure is
+/// its outcome, never the run's.
+fn audit_one(
+    org: &Org,
+    args: &RunArgs,
+    file: &LoadedFile,
+    place: &Place,
+    started_at: chrono::DateTime<chrono::Utc>,
+    as_of: chrono::DateTime<chrono::Utc>,
+    started: Instant,
+) -> OrgOutcome {
+    let delivery = Delivery { place: place.clone(), org_name: org.folder(), email: None, started_at };
+    let mut known = delivery.known();
+    let run = |known: &mut Known| {
+        let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, file)?, Some(as_of))?;
+        let (config, _) = org.connection(&args.salesforce, &args.org, file)?;
+        pull_and_report(config, &plan, &[], &delivery, started, known)
+    };
+    match run(&mut known) {
+        Ok((outcome, audit)) => {
+            let folder = outcome.result["out"].as_str().map(PathBuf::from).unwrap_or_default();
+            let name = known.org.clone().unwrap_or_else(|| org_name(org));
+            OrgOutcome::Reported(OrgDigest::new(&name, &folder, &audit, known.previous.take()))
+        }
+        Err(e) => {
+            let error = visible(&format!("{e:#}")).split_whitespace().collect::<Vec<_>>().join(" ");
+            tracing::error!("{error}");
+            // Its last good report: what its folder held before, else the latest there is.
+            let previous = known.previous.take().or_else(|| {
+                let dir = known.last_good.as_deref()?;
+                let run = if matches!(place, Place::Reviews { .. }) {
+                    deliver::reviews::latest(dir)?
+                } else {
+                    dir.to_path_buf()
+                };
+                PreviousCounts::read(&run)
+            });
+            OrgOutcome::Failed {
+                name: known.org.clone().unwrap_or_else(|| org_name(org)),
+                exit_code: e.exit_code().code(),
+                exit_name: e.exit_code().name(),
+                error,
+                previous,
+            }
+        }
+    }
 }
 
 fn send(args: SendArgs, file: &LoadedFile) -> Result<Outcome, Error> {

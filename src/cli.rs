@@ -26,6 +26,9 @@ They come from environment variables or files:
                                                (an application's [apps.NAME] table, with --app NAME)
 
 Examples:
+  access-audit init                                    # a commented starter ./access-audit.toml
+  access-audit run -o my-sandbox --out reports         # an org the sf CLI is logged in to
+  access-audit run --all-orgs --reviews /srv/reviews   # every org of the config file
   access-audit pull --out snapshot                     # settings from ./access-audit.toml
   access-audit report --snapshot fixtures/demo-org --out reports
   access-audit run --out reports --as-of 2026-10-01T00:00:00Z
@@ -144,6 +147,44 @@ pub enum Command {
     /// Email an existing report folder's digest (again): email.html and email.txt as the body, the workbook and the CSVs attached.
     #[command(after_help = EMAIL_HELP)]
     Send(SendArgs),
+
+    /// Write a commented starter access-audit.toml (or --config FILE), never a secret in it; on a terminal, ask for the login URL and the login flow.
+    ///
+    /// Off a terminal it asks nothing and writes placeholders. An existing file is never
+    /// replaced. An org the Salesforce CLI is logged in to needs no configuration at all:
+    /// `access-audit run --target-org ALIAS --out reports`.
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
+}
+
+const INIT_HELP: &str = "\
+Examples:
+  access-audit init                        # ./access-audit.toml; asks on a terminal
+  access-audit --config /etc/access-audit/access-audit.toml init --auth-flow jwt";
+
+/// Answers to `init`'s questions, for a script.
+#[derive(Debug, Args, Default)]
+pub struct InitArgs {
+    /// The OAuth login host to write (https://login.salesforce.com, https://test.salesforce.com or the My Domain URL), instead of asking.
+    #[arg(long, value_name = "URL")]
+    pub login_url: Option<String>,
+
+    /// The login flow to write, instead of asking.
+    #[arg(long, value_enum, value_name = "FLOW")]
+    pub auth_flow: Option<AuthFlow>,
+}
+
+/// Which org a command works on.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Org")]
+pub struct OrgArgs {
+    /// The org: a name of the config file ([orgs.NAME]), else an alias or username the Salesforce CLI is logged in to (its access token is used in memory, never stored); default: [salesforce].
+    #[arg(long, short = 'o', value_name = "NAME", env = "SF_TARGET_ORG", hide_env_values = true)]
+    pub target_org: Option<String>,
+
+    /// The Salesforce CLI program run for a --target-org the config does not name (default: sf on PATH).
+    #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_SF_BIN", hide_env_values = true)]
+    pub sf_bin: Option<PathBuf>,
 }
 
 impl Command {
@@ -153,7 +194,7 @@ impl Command {
             Command::Report(a) => Some(&mut a.audit.rules),
             Command::Run(a) => Some(&mut a.audit.rules),
             Command::Config(a) => Some(&mut a.rules),
-            Command::Pull(_) | Command::Verify(_) | Command::Send(_) | Command::Review(_) => None,
+            Command::Pull(_) | Command::Verify(_) | Command::Send(_) | Command::Review(_) | Command::Init(_) => None,
         }
     }
 }
@@ -161,8 +202,11 @@ impl Command {
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Folder to write the snapshot to; replaced atomically if it holds an older snapshot.
-    #[arg(long, short, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
@@ -178,8 +222,12 @@ pub struct ReportArgs {
     pub snapshot: PathBuf,
 
     /// Folder to write the reports to; replaced atomically if it holds earlier reports (never one whose workbook was edited). Or --reviews.
-    #[arg(long, short, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// The org of the config file ([orgs.NAME]) the snapshot is of: its rules, and its folder under --reviews.
+    #[arg(long, short = 'o', value_name = "NAME", env = "SF_TARGET_ORG", hide_env_values = true)]
+    pub target_org: Option<String>,
 
     #[command(flatten)]
     pub audit: AuditArgs,
@@ -190,9 +238,15 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Folder to write the reports and the snapshot to; replaced atomically if it holds earlier reports (never one whose workbook was edited). Or --reviews.
-    #[arg(long, short, value_name = "DIR")]
+    /// Folder to write the reports and the snapshot to; replaced atomically if it holds earlier reports (never one whose workbook was edited). Or --reviews. With several orgs: DIR/<org> each, and DIR/all-orgs.
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub orgs: AllOrgsArgs,
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
@@ -205,6 +259,19 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+/// Several orgs in one run.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Org")]
+pub struct AllOrgsArgs {
+    /// Audit every org of the config file (orgs = [...] under [run], else every [orgs.NAME] and a [salesforce] that names an org), each into its own folder, then write a combined summary in DIR/all-orgs and send one email.
+    #[arg(long, conflicts_with_all = ["target_org", "org_name"])]
+    pub all_orgs: bool,
+
+    /// With several orgs: how many are audited at once, 1 to 16 (default 2).
+    #[arg(long, value_name = "N", env = "ACCESS_AUDIT_ORG_CONCURRENCY", hide_env_values = true)]
+    pub org_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -387,6 +454,9 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     #[command(flatten)]
+    pub org: OrgArgs,
+
+    #[command(flatten)]
     pub salesforce: SalesforceArgs,
 
     #[command(flatten)]
@@ -486,6 +556,26 @@ pub struct SalesforceArgs {
     /// Extra trusted CA certificates (PEM), e.g. a corporate TLS-inspecting proxy's; certificates are always verified.
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_CA_FILE", hide_env_values = true)]
     pub ca_file: Option<PathBuf>,
+}
+
+impl SalesforceArgs {
+    /// The flags (or their environment variables) given that say which org to log in to and how:
+    /// they belong to one org, so they cannot apply to several orgs, nor to a Salesforce CLI login.
+    pub fn login_flags(&self) -> Vec<&'static str> {
+        let given = [
+            (self.instance_url.is_some(), "--instance-url (SF_ORG_INSTANCE_URL)"),
+            (self.login_url.is_some(), "--login-url (SF_LOGIN_URL)"),
+            (self.auth_flow.is_some(), "--auth-flow (SF_AUTH_FLOW)"),
+            (self.client_id.is_some(), "--client-id (SF_CLIENT_ID)"),
+            (self.username.is_some(), "--username (SF_USERNAME)"),
+            (self.jwt_key_file.is_some(), "--jwt-key-file (SF_JWT_KEY_FILE)"),
+            (self.jwt_audience.is_some(), "--jwt-audience (SF_JWT_AUDIENCE)"),
+            (self.client_secret_file.is_some(), "--client-secret-file"),
+            (self.refresh_token_file.is_some(), "--refresh-token-file"),
+            (self.access_token_file.is_some(), "--access-token-file"),
+        ];
+        given.into_iter().filter(|(set, _)| *set).map(|(_, flag)| flag).collect()
+    }
 }
 
 /// The audit rules of the findings contract (REPORTS.md).

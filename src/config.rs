@@ -6,9 +6,17 @@
 //! those two), then the file, then the default. Relative paths in the file are
 //! relative to the file. Every mistake is one line that says what to fix; nothing
 //! here ever prints a secret, only where it came from.
+//!
+//! The file may name several orgs: `[salesforce]` is the org a command uses by default (named
+//! by its Id), and each `[orgs.NAME]` table holds the same keys for the org NAME, with optional
+//! `[orgs.NAME.rules]` that override `[rules]` key by key. An org table stands alone: it does not
+//! inherit `[salesforce]`'s settings (a login belongs to one org). `[run]` says which orgs a run
+//! of several audits (`orgs = [...]`) and how many at once. [`describe`] prints all of it back as
+//! valid TOML, each value with where it came from.
 
 pub mod apps;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -88,9 +96,58 @@ pub struct FileConfig {
     pub output: FileOutput,
     #[serde(default, skip_serializing_if = "FileEmail::is_unset")]
     pub email: FileEmail,
+    /// `[orgs.NAME]`: the named orgs, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orgs: BTreeMap<String, FileOrg>,
+    #[serde(default, skip_serializing_if = "FileRun::is_unset")]
+    pub run: FileRun,
     /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub apps: std::collections::BTreeMap<String, apps::FileApp>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, apps::FileApp>,
+}
+
+/// The name of the folder that holds a run of several orgs' combined summary, beside the orgs'
+/// own folders: no org may be called so.
+pub const COMBINED_NAME: &str = "all-orgs";
+/// How many orgs a run of several audits at once, when nothing says otherwise.
+pub const DEFAULT_ORG_CONCURRENCY: usize = 2;
+/// The most orgs audited at once (each holds its own connections and its users in memory).
+pub const MAX_ORG_CONCURRENCY: usize = 16;
+
+/// `[run]`: which orgs a run of several audits, and how many at once.
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRun {
+    /// Org names (of `[orgs.NAME]`, or Salesforce CLI aliases): `run` audits these, as `--all-orgs` does.
+    pub orgs: Option<Vec<String>>,
+    pub org_concurrency: Option<usize>,
+}
+
+impl FileRun {
+    fn is_unset(&self) -> bool {
+        *self == FileRun::default()
+    }
+}
+
+/// `[orgs.NAME]`: the keys of `[salesforce]`, and `[orgs.NAME.rules]` (the keys of `[rules]`).
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct FileOrg {
+    #[serde(flatten)]
+    pub salesforce: FileSalesforce,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<FileRules>,
+}
+
+impl<'de> Deserialize<'de> for FileOrg {
+    /// `rules` is a table of its own; every other key is one of `[salesforce]`'s, and an unknown
+    /// key is an error as anywhere else (serde's `flatten` would accept any key silently).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<FileOrg, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let rules = table.remove("rules").map(|v| v.try_into::<FileRules>()).transpose().map_err(D::Error::custom)?;
+        let salesforce = toml::Value::Table(table).try_into::<FileSalesforce>().map_err(D::Error::custom)?;
+        Ok(FileOrg { salesforce, rules })
+    }
 }
 
 impl FileOutput {
@@ -131,7 +188,7 @@ pub struct FileEmail {
     pub on_failure: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSalesforce {
     pub instance_url: Option<String>,
@@ -155,7 +212,7 @@ pub struct FileSalesforce {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRules {
     pub inactive_days: Option<u32>,
@@ -191,7 +248,13 @@ impl LoadedFile {
         };
         let config: FileConfig = toml::from_str(&text)
             .map_err(|e| ConfigError::Parse { path: path.clone(), message: one_line(&e.to_string()) })?;
+        check_orgs(&config).map_err(|message| ConfigError::Parse { path: path.clone(), message })?;
         Ok(LoadedFile { path: Some(path), config })
+    }
+
+    /// `FILE` for messages: the file's path, or the default name when there is none.
+    pub fn shown(&self) -> String {
+        self.path.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG_FILE)).display().to_string()
     }
 
     /// A path from the file is relative to the file's folder.
@@ -200,6 +263,55 @@ impl LoadedFile {
             Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
             _ => p.to_path_buf(),
         }
+    }
+}
+
+/// The org names of the file: each one folder name (an org's reports go in a folder of that
+/// name), none the combined summary's; `[run]`'s list names each org once.
+fn check_orgs(config: &FileConfig) -> Result<(), String> {
+    for name in config.orgs.keys() {
+        check_org_folder_name(name).map_err(|e| format!("[orgs.{}]: {e}", crate::text::visible(name)))?;
+    }
+    if let Some(list) = &config.run.orgs {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in list {
+            if name.trim().is_empty() || name.starts_with('-') || name.chars().any(char::is_control) {
+                return Err(format!(
+                    "orgs under [run]: {:?} is not an org name (a name of [orgs.NAME], or a Salesforce CLI alias)",
+                    crate::text::visible(name)
+                ));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(format!("orgs under [run] names {:?} twice", crate::text::visible(name)));
+            }
+        }
+        if list.is_empty() {
+            return Err("orgs under [run] is empty: name at least one org, or leave it out".into());
+        }
+    }
+    if let Some(n) = config.run.org_concurrency {
+        check_concurrency(n).map_err(|e| format!("org_concurrency under [run] {e}"))?;
+    }
+    Ok(())
+}
+
+/// An org's name as the name of its folder: one plain folder name, never the combined summary's.
+pub fn check_org_folder_name(name: &str) -> Result<(), String> {
+    crate::deliver::reviews::check_org_name(name)?;
+    if name.eq_ignore_ascii_case(COMBINED_NAME) {
+        return Err(format!(
+            "{COMBINED_NAME:?} is the folder of the combined summary of several orgs: choose another name"
+        ));
+    }
+    Ok(())
+}
+
+/// How many orgs at once: 1 to [`MAX_ORG_CONCURRENCY`].
+pub fn check_concurrency(n: usize) -> Result<(), String> {
+    if (1..=MAX_ORG_CONCURRENCY).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!("must be between 1 and {MAX_ORG_CONCURRENCY}, got {n}"))
     }
 }
 
@@ -347,6 +459,8 @@ pub enum Origin {
     Env(&'static str),
     /// The configuration file: `inactive_days in /etc/access-audit/access-audit.toml`.
     File { key: &'static str, path: PathBuf },
+    /// An org's table of the file: `inactive_days under [orgs.prod.rules] in access-audit.toml`.
+    OrgFile { org: String, table: &'static str, key: &'static str, path: PathBuf },
 }
 
 impl std::fmt::Display for Origin {
@@ -355,6 +469,10 @@ impl std::fmt::Display for Origin {
             Origin::Flag(flag) => write!(f, "{flag}"),
             Origin::Env(var) => write!(f, "{var}"),
             Origin::File { key, path } => write!(f, "{key} in {}", path.display()),
+            Origin::OrgFile { org, table, key, path } => {
+                let table = if table.is_empty() { String::new() } else { format!(".{table}") };
+                write!(f, "{key} under [orgs.{org}{table}] in {}", path.display())
+            }
         }
     }
 }
@@ -391,60 +509,90 @@ impl Setting {
         if from_env.contains(self.id) { Origin::Env(self.env) } else { Origin::Flag(self.flag) }
     }
 
-    /// The value and where it came from: flag or environment variable first, then the file.
+    /// The value and where it came from: flag or environment variable first, then the org's own
+    /// table of the file (`[orgs.NAME.rules]`), then the file's `[rules]`.
     fn pick<T: Clone>(
         &self,
         given: &Option<T>,
         from_env: &FromEnv,
-        in_file: &Option<T>,
-        file: &LoadedFile,
+        layers: &RuleLayers<'_>,
+        value: impl Fn(&FileRules) -> &Option<T>,
     ) -> Option<(T, Origin)> {
         if let Some(value) = given {
             return Some((value.clone(), self.given_origin(from_env)));
         }
-        let path = file.path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
-        in_file.as_ref().map(|value| (value.clone(), Origin::File { key: self.key, path }))
+        let path = layers.file.path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        if let Some((org, rules)) = layers.org
+            && let Some(v) = value(rules)
+        {
+            return Some((v.clone(), Origin::OrgFile { org: org.to_string(), table: "rules", key: self.key, path }));
+        }
+        value(&layers.file.config.rules).as_ref().map(|v| (v.clone(), Origin::File { key: self.key, path }))
     }
 }
 
+/// Where rules come from in the file: `[rules]`, and the org's `[orgs.NAME.rules]` over it.
+struct RuleLayers<'a> {
+    file: &'a LoadedFile,
+    org: Option<(&'a str, &'a FileRules)>,
+}
+
 impl Rules {
+    /// The rules of `[salesforce]`'s org: flags, then `[rules]`, then the defaults.
     pub fn from_sources(args: &RuleArgs, file: &LoadedFile) -> Result<Rules, ConfigError> {
-        let f = &file.config.rules;
+        Rules::for_org(args, file, None)
+    }
+
+    /// The rules of the org `org` (a name of `[orgs.NAME]`; None for `[salesforce]`'s org, and
+    /// for an org the file does not name): flags, then its `[orgs.NAME.rules]`, then `[rules]`,
+    /// then the defaults, key by key.
+    pub fn for_org(args: &RuleArgs, file: &LoadedFile, org: Option<&str>) -> Result<Rules, ConfigError> {
+        let layers = RuleLayers {
+            file,
+            org: org.and_then(|name| {
+                let (name, table) = file.config.orgs.get_key_value(name)?;
+                Some((name.as_str(), table.rules.as_ref()?))
+            }),
+        };
         let env = &args.from_env;
-        let inactive_days = match INACTIVE_DAYS.pick(&args.inactive_days, env, &f.inactive_days, file) {
+        let inactive_days = match INACTIVE_DAYS.pick(&args.inactive_days, env, &layers, |r| &r.inactive_days) {
             Some((n, origin)) if n == 0 || n > 36_500 => {
                 return Err(invalid(format!("{origin} must be between 1 and 36500, got {n}")));
             }
             Some((n, _)) => n,
             None => DEFAULT_INACTIVE_DAYS,
         };
-        let grace_days = match GRACE_DAYS.pick(&args.grace_days, env, &f.grace_days, file) {
+        let grace_days = match GRACE_DAYS.pick(&args.grace_days, env, &layers, |r| &r.grace_days) {
             Some((n, origin)) if n > 36_500 => {
                 return Err(invalid(format!("{origin} must be between 0 and 36500, got {n}")));
             }
             Some((n, _)) => n,
             None => DEFAULT_GRACE_DAYS,
         };
-        let user_types = match USER_TYPES_SETTING.pick(&args.user_types, env, &f.user_types, file) {
+        let user_types = match USER_TYPES_SETTING.pick(&args.user_types, env, &layers, |r| &r.user_types) {
             Some((list, origin)) => user_types(&list, &origin)?,
             None => DEFAULT_USER_TYPES.iter().map(|s| s.to_string()).collect(),
         };
-        let namespaces = match NAMESPACES.pick(&args.namespaces, env, &f.namespaces, file) {
+        let namespaces = match NAMESPACES.pick(&args.namespaces, env, &layers, |r| &r.namespaces) {
             Some((list, origin)) => namespaces(&list, &origin)?,
             None => DEFAULT_NAMESPACES.iter().map(|s| s.to_string()).collect(),
         };
-        let name_patterns = match NAME_PATTERNS.pick(&args.name_patterns, env, &f.name_patterns, file) {
+        let name_patterns = match NAME_PATTERNS.pick(&args.name_patterns, env, &layers, |r| &r.name_patterns) {
             Some((list, origin)) => name_patterns(&list, &origin)?,
             None => vec![Regex::new(DEFAULT_NAME_PATTERN).expect("the default pattern is valid")],
         };
-        let path_setting = |given: &Option<PathBuf>, in_file: &Option<PathBuf>| match (given, in_file) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(p)) => Some(file.resolve(p)),
-            (None, None) => None,
+        // A file path: the flag, else the org's `[orgs.NAME.rules]`, else `[rules]` (relative to the file).
+        let path_setting = |given: &Option<PathBuf>, pick: fn(&FileRules) -> &Option<PathBuf>| {
+            let in_org = layers.org.and_then(|(_, r)| pick(r).as_ref());
+            match (given, in_org.or(pick(&file.config.rules).as_ref())) {
+                (Some(p), _) => Some(p.clone()),
+                (None, Some(p)) => Some(file.resolve(p)),
+                (None, None) => None,
+            }
         };
-        let roster = path_setting(&args.roster, &f.roster);
-        let exclusions = path_setting(&args.exclusions, &f.exclusions);
-        let excluded_classes = match EXCLUDE_CLASSES.pick(&args.exclude_classes, env, &f.exclude_classes, file) {
+        let roster = path_setting(&args.roster, |r| &r.roster);
+        let exclusions = path_setting(&args.exclusions, |r| &r.exclusions);
+        let excluded_classes = match EXCLUDE_CLASSES.pick(&args.exclude_classes, env, &layers, |r| &r.exclude_classes) {
             Some((list, origin)) => account_classes(&list, &origin)?,
             None => Vec::new(),
         };
@@ -714,10 +862,14 @@ impl FloorSetting {
 }
 
 impl FileSalesforce {
-    /// The connection settings after merging, before the credentials are read: flag or
-    /// environment first, then the file (its relative paths resolved against it).
+    /// The connection settings of `[salesforce]`'s org after merging, before the credentials are
+    /// read: flag or environment first, then the file (its relative paths resolved against it).
     pub fn merge(args: &SalesforceArgs, file: &LoadedFile) -> FileSalesforce {
-        let f = &file.config.salesforce;
+        FileSalesforce::merge_table(args, &file.config.salesforce, file)
+    }
+
+    /// [`FileSalesforce::merge`] over one table of the file (`[salesforce]` or an `[orgs.NAME]`).
+    pub fn merge_table(args: &SalesforceArgs, f: &FileSalesforce, file: &LoadedFile) -> FileSalesforce {
         let path = |a: &Option<PathBuf>, b: &Option<PathBuf>| a.clone().or_else(|| b.as_ref().map(|p| file.resolve(p)));
         FileSalesforce {
             instance_url: args.instance_url.clone().or_else(|| f.instance_url.clone()),
@@ -746,6 +898,20 @@ impl FileSalesforce {
         }
     }
 
+    /// Whether the table says which org to log in to, or how (an instance, a flow, a client id, a
+    /// username, a key or a secret's file): `[salesforce]` is then an org of a run of several.
+    /// Settings any org may share (the API version, timeouts, a CA file) do not make one.
+    pub fn names_login(&self) -> bool {
+        self.instance_url.is_some()
+            || self.auth_flow.is_some()
+            || self.client_id.is_some()
+            || self.username.is_some()
+            || self.jwt_key_file.is_some()
+            || self.client_secret_file.is_some()
+            || self.refresh_token_file.is_some()
+            || self.access_token_file.is_some()
+    }
+
     fn api_floor(&self) -> Result<ApiFloor, ConfigError> {
         ApiFloor::parse(
             &self.min_api_remaining.as_ref().map(FloorSetting::text).unwrap_or_else(|| DEFAULT_API_FLOOR.into()),
@@ -754,8 +920,31 @@ impl FileSalesforce {
 }
 
 impl SalesforceConfig {
+    /// `[salesforce]`'s org, with the flags over it.
     pub fn from_sources(args: &SalesforceArgs, file: &LoadedFile) -> Result<SalesforceConfig, ConfigError> {
-        let m = FileSalesforce::merge(args, file);
+        SalesforceConfig::from_table(args, &file.config.salesforce, file)
+    }
+
+    /// The org of one table of the file (`[salesforce]` or an `[orgs.NAME]`), with the flags over it.
+    pub fn from_table(
+        args: &SalesforceArgs,
+        table: &FileSalesforce,
+        file: &LoadedFile,
+    ) -> Result<SalesforceConfig, ConfigError> {
+        SalesforceConfig::build(FileSalesforce::merge_table(args, table, file), credentials)
+    }
+
+    /// An org logged in elsewhere (the Salesforce CLI's stored login): `credentials` from there,
+    /// every other setting from the flags, else the defaults.
+    pub fn with_credentials(args: &SalesforceArgs, credentials: Credentials) -> Result<SalesforceConfig, ConfigError> {
+        let m = FileSalesforce::merge_table(args, &FileSalesforce::default(), &LoadedFile::default());
+        SalesforceConfig::build(m, |_| Ok(credentials))
+    }
+
+    fn build(
+        m: FileSalesforce,
+        credentials: impl FnOnce(&FileSalesforce) -> Result<Credentials, ConfigError>,
+    ) -> Result<SalesforceConfig, ConfigError> {
         let api_version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
         let batch_size = batch_size(m.batch_size)?;
         let retry = retry_policy(&m)?;
@@ -1122,70 +1311,372 @@ fn check_subject(subject: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// What `access-audit config` prints: every effective value, secrets only by source.
-pub fn describe(args_sf: &SalesforceArgs, args_rules: &RuleArgs, file: &LoadedFile) -> Result<String, ConfigError> {
-    let m = FileSalesforce::merge(args_sf, file);
+/// What `access-audit config` prints: every effective value as valid TOML, each with where it
+/// came from in a comment, secrets only by source. Fed back with `--config`, the output gives the
+/// same effective configuration: every path is absolute, every value explicit where the file
+/// or a flag set it (or where a default cannot change what the file means).
+///
+/// Flags apply to the org a run would log in to: `target` (a name of `[orgs.NAME]`), else
+/// `[salesforce]`'s org; flags that do not say which org or how to log in (the API version,
+/// timeouts, a CA file) apply to every org, as they do in a run of several.
+pub fn describe(
+    args_sf: &SalesforceArgs,
+    args_rules: &RuleArgs,
+    target: Option<&str>,
+    file: &LoadedFile,
+) -> Result<String, ConfigError> {
+    let mut out = Described::default();
+    out.comment("The effective configuration of access-audit: what a run would use, and where each value came from.");
+    out.comment("It is TOML: saved as a file and passed with --config, it gives the same settings.");
+    out.comment("Secrets are never printed, only where they come from.");
+    let shown = file.path.as_deref().map(absolute).map(|p| p.display().to_string());
+    out.comment(&format!("configuration file: {}", shown.as_deref().unwrap_or("(none)")));
+    let targets_default = target.is_none_or(|t| !file.config.orgs.contains_key(t));
+    let shared = shared_flags(args_sf);
+
+    out.table("salesforce");
+    let args = if targets_default { args_sf } else { &shared };
+    describe_connection(&mut out, args, &file.config.salesforce, file, None)?;
+
+    out.table("rules");
     let rules = Rules::from_sources(args_rules, file)?;
-    let mut out = String::new();
-    let push = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
-    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-    let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
-    out.push_str(&format!(
-        "# configuration file: {}\n",
-        file.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".into())
-    ));
-    out.push_str("[salesforce]\n");
-    let opt = |v: &Option<String>| v.as_deref().map(q).unwrap_or_else(|| "# not set".into());
-    let optp =
-        |v: &Option<PathBuf>| v.as_ref().map(|p| q(&p.display().to_string())).unwrap_or_else(|| "# not set".into());
-    push(&mut out, "instance_url", opt(&m.instance_url));
-    push(&mut out, "login_url", q(m.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL)));
-    let flow = match credentials(&m) {
-        Ok(c) => q(c.flow_name()),
-        Err(e) => format!("# not usable: {e}"),
-    };
-    push(&mut out, "auth_flow", flow);
-    push(&mut out, "client_id", opt(&m.client_id));
-    push(&mut out, "username", opt(&m.username));
-    push(&mut out, "jwt_key_file", optp(&m.jwt_key_file));
-    push(&mut out, "api_version", q(&ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?.0));
-    push(&mut out, "batch_size", batch_size(m.batch_size)?.to_string());
-    let floor = m.api_floor()?;
-    push(&mut out, "min_api_remaining", q(&floor.to_string()));
-    let retry = retry_policy(&m)?;
-    push(&mut out, "retries", retry.retries.to_string());
-    push(&mut out, "retry_delay_ms", retry.first_delay.as_millis().to_string());
-    push(&mut out, "timeout_secs", timeout(&m)?.as_secs().to_string());
-    push(&mut out, "max_body_mb", max_body_mb(&m)?.to_string());
-    push(&mut out, "max_run_secs", max_run_secs(&m)?.to_string());
-    push(&mut out, "ca_file", optp(&m.ca_file));
-    for (name, env, file_path) in [
-        ("client secret", "SF_CLIENT_SECRET", &m.client_secret_file),
-        ("refresh token", "SF_REFRESH_TOKEN", &m.refresh_token_file),
-        ("access token", "SF_ACCESS_TOKEN", &m.access_token_file),
-    ] {
-        let source = if let Some(p) = file_path {
-            format!("file {}", p.display())
-        } else if std::env::var(env).is_ok_and(|v| !v.trim().is_empty()) {
-            format!("environment variable {env}")
+    let origin = |setting: &Setting, given: bool, in_file: bool| -> String {
+        if given {
+            setting.given_origin(&args_rules.from_env).to_string()
+        } else if in_file {
+            format!("{} in {}", setting.key, file.shown())
         } else {
-            "not set".to_string()
-        };
-        out.push_str(&format!("# {name}: {source}\n"));
+            "default".to_string()
+        }
+    };
+    let f = &file.config.rules;
+    let list = |v: &[String]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.clone())).collect());
+    let patterns = |r: &Rules| r.name_patterns.iter().map(|p| p.as_str().to_string()).collect::<Vec<_>>();
+    out.set(
+        "inactive_days",
+        toml_int(rules.inactive_days.into()),
+        &origin(&INACTIVE_DAYS, args_rules.inactive_days.is_some(), f.inactive_days.is_some()),
+    );
+    out.set(
+        "grace_days",
+        toml_int(rules.grace_days.into()),
+        &origin(&GRACE_DAYS, args_rules.grace_days.is_some(), f.grace_days.is_some()),
+    );
+    out.set(
+        "user_types",
+        list(&rules.user_types),
+        &origin(&USER_TYPES_SETTING, args_rules.user_types.is_some(), f.user_types.is_some()),
+    );
+    out.set(
+        "namespaces",
+        list(&rules.namespaces),
+        &origin(&NAMESPACES, args_rules.namespaces.is_some(), f.namespaces.is_some()),
+    );
+    out.set(
+        "name_patterns",
+        list(&patterns(&rules)),
+        &origin(&NAME_PATTERNS, args_rules.name_patterns.is_some(), f.name_patterns.is_some()),
+    );
+    match &rules.roster {
+        Some(p) => out.set(
+            "roster",
+            path_value(p),
+            if args_rules.roster.is_some() { "--roster (or ACCESS_AUDIT_ROSTER)" } else { "roster in the file" },
+        ),
+        None => out.unset("roster", "no roster"),
     }
-    out.push_str("\n[rules]\n");
-    push(&mut out, "inactive_days", rules.inactive_days.to_string());
-    push(&mut out, "grace_days", rules.grace_days.to_string());
-    push(&mut out, "user_types", list(&rules.user_types));
-    push(&mut out, "namespaces", list(&rules.namespaces));
-    let patterns: Vec<String> = rules.name_patterns.iter().map(|r| r.as_str().to_string()).collect();
-    push(&mut out, "name_patterns", list(&patterns));
-    push(&mut out, "roster", optp(&rules.roster));
-    push(&mut out, "exclusions", optp(&rules.exclusions));
+    match &rules.exclusions {
+        Some(p) => out.set(
+            "exclusions",
+            path_value(p),
+            if args_rules.exclusions.is_some() {
+                "--exclusions (or ACCESS_AUDIT_EXCLUSIONS)"
+            } else {
+                "exclusions in the file"
+            },
+        ),
+        None => out.unset("exclusions", "no exclusions file"),
+    }
     let classes: Vec<String> = rules.excluded_classes.iter().map(|c| c.label().to_string()).collect();
-    push(&mut out, "exclude_classes", list(&classes));
-    out.push_str(&apps::describe(file)?);
-    Ok(out)
+    out.set(
+        "exclude_classes",
+        list(&classes),
+        &origin(&EXCLUDE_CLASSES, args_rules.exclude_classes.is_some(), f.exclude_classes.is_some()),
+    );
+
+    for (name, org) in &file.config.orgs {
+        out.table(&format!("orgs.{}", table_key(name)));
+        let args = if target == Some(name.as_str()) { args_sf } else { &shared };
+        describe_connection(&mut out, args, &org.salesforce, file, Some(name))?;
+        // The org's own rules: the keys its table sets (each as the run would apply it).
+        let effective = Rules::for_org(args_rules, file, Some(name))?;
+        if let Some(r) = &org.rules {
+            out.table(&format!("orgs.{}.rules", table_key(name)));
+            let here = |key: &str| format!("{key} under [orgs.{name}.rules] in {}", file.shown());
+            let given = |set: bool, key: &str| {
+                if set { format!("--{} (or its environment variable)", key.replace('_', "-")) } else { here(key) }
+            };
+            if r.inactive_days.is_some() {
+                out.set(
+                    "inactive_days",
+                    toml_int(effective.inactive_days.into()),
+                    &given(args_rules.inactive_days.is_some(), "inactive_days"),
+                );
+            }
+            if r.grace_days.is_some() {
+                out.set(
+                    "grace_days",
+                    toml_int(effective.grace_days.into()),
+                    &given(args_rules.grace_days.is_some(), "grace_days"),
+                );
+            }
+            if r.user_types.is_some() {
+                out.set(
+                    "user_types",
+                    list(&effective.user_types),
+                    &given(args_rules.user_types.is_some(), "user_types"),
+                );
+            }
+            if r.namespaces.is_some() {
+                out.set(
+                    "namespaces",
+                    list(&effective.namespaces),
+                    &given(args_rules.namespaces.is_some(), "namespaces"),
+                );
+            }
+            if r.name_patterns.is_some() {
+                out.set(
+                    "name_patterns",
+                    list(&patterns(&effective)),
+                    &given(args_rules.name_patterns.is_some(), "name_patterns"),
+                );
+            }
+            if let (Some(_), Some(p)) = (&r.roster, &effective.roster) {
+                out.set("roster", path_value(p), &given(args_rules.roster.is_some(), "roster"));
+            }
+            if let (Some(_), Some(p)) = (&r.exclusions, &effective.exclusions) {
+                out.set("exclusions", path_value(p), &given(args_rules.exclusions.is_some(), "exclusions"));
+            }
+            if r.exclude_classes.is_some() {
+                let classes: Vec<String> = effective.excluded_classes.iter().map(|c| c.label().to_string()).collect();
+                out.set(
+                    "exclude_classes",
+                    list(&classes),
+                    &given(args_rules.exclude_classes.is_some(), "exclude_classes"),
+                );
+            }
+        }
+    }
+
+    let run = &file.config.run;
+    if !run.is_unset() {
+        out.table("run");
+        let here = |key: &str| format!("{key} under [run] in {}", file.shown());
+        if let Some(orgs) = &run.orgs {
+            out.set("orgs", list(orgs), &here("orgs"));
+        }
+        if let Some(n) = run.org_concurrency {
+            out.set("org_concurrency", toml_int(n as u64), &here("org_concurrency"));
+        }
+    }
+    let resolved = |p: &PathBuf| path_value(&file.resolve(p));
+    describe_table(&mut out, "output", &file.config.output, file, &["reviews_dir"], &resolved)?;
+    describe_table(&mut out, "email", &file.config.email, file, &["smtp_password_file", "smtp_ca_file"], &resolved)?;
+    apps::describe(&mut out, file)?;
+    Ok(out.text)
+}
+
+/// The flags that apply to every org: those that say neither which org nor how to log in.
+fn shared_flags(args: &SalesforceArgs) -> SalesforceArgs {
+    SalesforceArgs {
+        api_version: args.api_version.clone(),
+        batch_size: args.batch_size,
+        min_api_remaining: args.min_api_remaining.clone(),
+        retries: args.retries,
+        retry_delay_ms: args.retry_delay_ms,
+        timeout_secs: args.timeout_secs,
+        max_body_mb: args.max_body_mb,
+        max_run_secs: args.max_run_secs,
+        ca_file: args.ca_file.clone(),
+        ..SalesforceArgs::default()
+    }
+}
+
+/// A table of the file written back as it is, its paths resolved: `[output]`, `[email]`.
+fn describe_table<T: Serialize>(
+    out: &mut Described,
+    name: &str,
+    table: &T,
+    file: &LoadedFile,
+    paths: &[&str],
+    resolved: &dyn Fn(&PathBuf) -> toml::Value,
+) -> Result<(), ConfigError> {
+    let value = toml::Value::try_from(table).map_err(|e| invalid(format!("[{name}]: {e}")))?;
+    let Some(keys) = value.as_table().filter(|t| !t.is_empty()) else { return Ok(()) };
+    out.table(name);
+    for (key, v) in keys {
+        let v = match v.as_str() {
+            Some(p) if paths.contains(&key.as_str()) => resolved(&PathBuf::from(p)),
+            _ => v.clone(),
+        };
+        out.set(key, v, &format!("{key} under [{name}] in {}", file.shown()));
+    }
+    Ok(())
+}
+
+/// One org's connection settings: the table's values (with the flags over them), the defaults
+/// where nothing is set, and where the secrets come from.
+fn describe_connection(
+    out: &mut Described,
+    args: &SalesforceArgs,
+    table: &FileSalesforce,
+    file: &LoadedFile,
+    org: Option<&str>,
+) -> Result<(), ConfigError> {
+    let m = FileSalesforce::merge_table(args, table, file);
+    let whence = |given: bool, in_table: bool, key: &str| -> String {
+        match (given, org) {
+            (true, _) => format!("--{} (or its environment variable)", key.replace('_', "-")),
+            (false, _) if !in_table => "default".to_string(),
+            (false, Some(org)) => format!("{key} under [orgs.{org}] in {}", file.shown()),
+            (false, None) => format!("{key} in {}", file.shown()),
+        }
+    };
+    let text = |v: &str| toml::Value::String(v.to_string());
+    // Where the setting `$key` came from.
+    macro_rules! origin {
+        ($key:ident) => {
+            whence(args.$key.is_some(), table.$key.is_some(), stringify!($key))
+        };
+    }
+    // A setting with a value (defaults included).
+    macro_rules! effective {
+        ($key:ident, $value:expr) => {
+            out.set(stringify!($key), $value, &origin!($key))
+        };
+    }
+    // A setting that may be unset: a comment saying `$unset` then.
+    macro_rules! optional {
+        ($key:ident, $value:expr, $unset:expr) => {
+            match &m.$key {
+                Some(v) => effective!($key, $value(v)),
+                None => out.unset(stringify!($key), $unset),
+            }
+        };
+    }
+    optional!(instance_url, |v: &String| text(v), "not set");
+    optional!(login_url, |v: &String| text(v), &format!("the default, {DEFAULT_LOGIN_URL}"));
+    match (m.auth_flow, credentials(&m)) {
+        (Some(flow), usable) => {
+            let name = toml::Value::try_from(flow).map_err(|e| invalid(e.to_string()))?;
+            let origin = match usable {
+                Ok(_) => origin!(auth_flow),
+                Err(e) => format!("{}; not usable yet: {e}", origin!(auth_flow)),
+            };
+            out.set("auth_flow", name, &origin);
+        }
+        (None, Ok(c)) => out.unset("auth_flow", &format!("{}, inferred from the credentials given", c.flow_name())),
+        (None, Err(e)) => out.unset("auth_flow", &format!("no usable login yet: {e}")),
+    }
+    optional!(client_id, |v: &String| text(v), "not set");
+    optional!(username, |v: &String| text(v), "not set");
+    optional!(jwt_key_file, |v: &PathBuf| path_value(v), "not set");
+    optional!(jwt_audience, |v: &String| text(v), "follows login_url");
+    effective!(api_version, text(ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?.as_str()));
+    effective!(batch_size, toml_int(batch_size(m.batch_size)?.into()));
+    effective!(min_api_remaining, text(&m.api_floor()?.to_string()));
+    let retry = retry_policy(&m)?;
+    effective!(retries, toml_int(retry.retries.into()));
+    effective!(retry_delay_ms, toml_int(u64::try_from(retry.first_delay.as_millis()).unwrap_or(u64::MAX)));
+    effective!(timeout_secs, toml_int(timeout(&m)?.as_secs()));
+    effective!(max_body_mb, toml_int(max_body_mb(&m)?));
+    effective!(max_run_secs, toml_int(max_run_secs(&m)?));
+    optional!(ca_file, |v: &PathBuf| path_value(v), "not set");
+    for (name, env, key, file_path, in_table, given) in [
+        (
+            "client secret",
+            "SF_CLIENT_SECRET",
+            "client_secret_file",
+            &m.client_secret_file,
+            table.client_secret_file.is_some(),
+            args.client_secret_file.is_some(),
+        ),
+        (
+            "refresh token",
+            "SF_REFRESH_TOKEN",
+            "refresh_token_file",
+            &m.refresh_token_file,
+            table.refresh_token_file.is_some(),
+            args.refresh_token_file.is_some(),
+        ),
+        (
+            "access token",
+            "SF_ACCESS_TOKEN",
+            "access_token_file",
+            &m.access_token_file,
+            table.access_token_file.is_some(),
+            args.access_token_file.is_some(),
+        ),
+    ] {
+        if let Some(p) = file_path {
+            out.set(key, path_value(p), &format!("{name}: {}", whence(given, in_table, key)));
+        } else if std::env::var(env).is_ok_and(|v| !v.trim().is_empty()) {
+            out.comment(&format!("{name}: environment variable {env}"));
+        } else {
+            out.comment(&format!("{name}: not set"));
+        }
+    }
+    Ok(())
+}
+
+/// A count as a TOML integer (TOML's integers are signed 64-bit).
+fn toml_int(n: u64) -> toml::Value {
+    toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A path as TOML text, absolute, so that the output means the same wherever it is saved.
+fn path_value(p: &Path) -> toml::Value {
+    toml::Value::String(absolute(p).display().to_string())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A table name's key: bare when TOML allows it, else quoted.
+fn table_key(name: &str) -> String {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        name.to_string()
+    } else {
+        toml::Value::String(name.to_string()).to_string()
+    }
+}
+
+/// The text of [`describe`], built line by line.
+#[derive(Default)]
+struct Described {
+    text: String,
+}
+
+impl Described {
+    fn comment(&mut self, line: &str) {
+        self.text.push_str(&format!("# {}\n", one_line(line)));
+    }
+
+    fn table(&mut self, name: &str) {
+        self.text.push_str(&format!("\n[{name}]\n"));
+    }
+
+    /// `key = value  # origin`.
+    fn set(&mut self, key: &str, value: toml::Value, origin: &str) {
+        let line = format!("{key} = {value}");
+        self.text.push_str(&format!("{line:<44} # {}\n", one_line(origin)));
+    }
+
+    /// A setting with no value: a comment, so that the output stays valid TOML.
+    fn unset(&mut self, key: &str, why: &str) {
+        self.comment(&format!("{key}: {why}"));
+    }
 }
 
 #[cfg(test)]

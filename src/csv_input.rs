@@ -18,12 +18,15 @@ pub struct CsvInput {
 pub fn read(bytes: &[u8], what: &str) -> Result<CsvInput, (u64, String)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // Excel's UTF-8 BOM
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64;
-        (line, format!("is not UTF-8 text (save {what} as CSV UTF-8)"))
+        let mut lines = Lines::new(bytes);
+        lines.advance(e.valid_up_to());
+        (lines.line, format!("is not UTF-8 text (save {what} as CSV UTF-8)"))
     })?;
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| (1, problem(&e)))?.clone();
-    let physical_line = |position: Option<&csv::Position>| position.map(|p| line_of(text.as_bytes(), p)).unwrap_or(0);
+    let mut lines = Lines::new(text.as_bytes());
+    let mut physical_line =
+        |position: Option<&csv::Position>| position.map(|p| lines.record_at(p.byte() as usize)).unwrap_or(0);
     let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -40,15 +43,49 @@ pub fn read(bytes: &[u8], what: &str) -> Result<CsvInput, (u64, String)> {
     Ok(CsvInput { headers, records })
 }
 
-/// The physical line (1-based) where the record at `position` starts.
-///
-/// The reader's position is where it began reading the record, which is before any blank lines
-/// that precede it (the csv crate skips those inside the record's read): add the line ends of that
-/// blank run. Each byte is looked at once over the whole file, so this stays linear.
-fn line_of(text: &[u8], position: &csv::Position) -> u64 {
-    let start = (position.byte() as usize).min(text.len());
-    let blank = text[start..].iter().take_while(|&&b| matches!(b, b'\n' | b'\r')).filter(|&&b| b == b'\n').count();
-    position.line() + blank as u64
+/// Physical line numbers by byte offset, counted as a text editor shows them: a line ends at `\n`,
+/// `\r\n` or a lone `\r` (the csv crate ends records at all three, but its own line count knows
+/// only `\n`). Records are asked for in file order, so each byte is looked at once: linear.
+struct Lines<'a> {
+    text: &'a [u8],
+    /// The byte up to which line ends are counted, and the line it is on (1-based).
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8]) -> Lines<'a> {
+        Lines { text, at: 0, line: 1 }
+    }
+
+    fn ends_line(&self, i: usize) -> bool {
+        match self.text[i] {
+            b'\n' => true,
+            b'\r' => self.text.get(i + 1) != Some(&b'\n'),
+            _ => false,
+        }
+    }
+
+    /// Counts the line ends before byte `to`.
+    fn advance(&mut self, to: usize) {
+        let to = to.min(self.text.len());
+        if to < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        while self.at < to {
+            self.line += u64::from(self.ends_line(self.at));
+            self.at += 1;
+        }
+    }
+
+    /// The line where the record the reader began at byte `start` starts: the reader's position is
+    /// before any blank lines that precede the record (it skips them inside the record's read).
+    fn record_at(&mut self, start: usize) -> u64 {
+        self.advance(start);
+        let blank = self.text[self.at..].iter().take_while(|&&b| matches!(b, b'\n' | b'\r')).count();
+        self.advance(self.at + blank);
+        self.line
+    }
 }
 
 fn problem(e: &csv::Error) -> String {

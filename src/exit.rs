@@ -34,6 +34,9 @@ pub enum ExitCode {
     /// Run sheet, findings added or removed, evidence changed, or a row decided differently in two
     /// workbooks (or it cannot be read as a workbook at all).
     ReviewMismatch = 9,
+    /// A run of several orgs: at least one org failed (the combined summary names each with its
+    /// one-line error); the others' reports are written. It wins over 7 and 1.
+    OrgsFailed = 10,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -60,6 +63,7 @@ impl ExitCode {
             ExitCode::Mail => "EmailNotSent",
             ExitCode::ReviewIncomplete => "ReviewIncomplete",
             ExitCode::ReviewMismatch => "ReviewMismatch",
+            ExitCode::OrgsFailed => "OrgsFailed",
             ExitCode::HungUp => "HungUp",
             ExitCode::Interrupted => "Interrupted",
             ExitCode::Terminated => "Terminated",
@@ -79,6 +83,7 @@ impl ExitCode {
             ExitCode::Mail => "the email could not be sent",
             ExitCode::ReviewIncomplete => "the review is incomplete",
             ExitCode::ReviewMismatch => "a workbook does not belong to the run",
+            ExitCode::OrgsFailed => "one or more orgs failed; the others reported",
             ExitCode::HungUp => "stopped by SIGHUP",
             ExitCode::Interrupted => "stopped by SIGINT",
             ExitCode::Terminated => "stopped by SIGTERM",
@@ -102,6 +107,7 @@ mod tests {
         assert_eq!(ExitCode::Mail.code(), 7);
         assert_eq!(ExitCode::ReviewIncomplete.code(), 8);
         assert_eq!(ExitCode::ReviewMismatch.code(), 9);
+        assert_eq!(ExitCode::OrgsFailed.code(), 10);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

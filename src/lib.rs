@@ -8,6 +8,10 @@
 //! report folder (`report_folder`) and writes the sign-off record.
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
+//! Before `auth`, `orgs` says which org (or orgs) a run audits and how to reach each, through
+//! `config` or the Salesforce CLI's stored login (`sfcli`); a run of several ends with
+//! `combined`, the summary across orgs (rendered by `render::combined`); `init` writes a starter
+//! configuration file.
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
 //! the outcome into a message and an exit code ([`exit::ExitCode`]), or, with `--json`, into
 //! one JSON object on stdout ([`envelope`]).
@@ -21,6 +25,7 @@ pub mod app;
 pub mod auth;
 pub mod changes;
 pub mod cli;
+pub mod combined;
 pub mod config;
 pub mod csv_input;
 pub mod deliver;
@@ -30,7 +35,9 @@ pub mod exclusions;
 pub mod exit;
 pub mod files;
 pub mod http;
+pub mod init;
 pub mod model;
+pub mod orgs;
 pub mod readback;
 pub mod render;
 pub mod report_folder;
@@ -38,6 +45,7 @@ pub mod review;
 pub mod roster;
 pub mod salesforce;
 pub mod scim;
+pub mod sfcli;
 pub mod signals;
 pub mod snapshot;
 pub mod text;
@@ -71,6 +79,10 @@ pub enum Error {
     Http(#[from] http::HttpSetupError),
     #[error(transparent)]
     Mail(#[from] deliver::email::MailError),
+    #[error(transparent)]
+    SfCli(#[from] sfcli::SfCliError),
+    #[error(transparent)]
+    Init(#[from] init::InitError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -124,6 +136,8 @@ impl Error {
             Error::Mail(e) if e.is_data() => ExitCode::Incomplete,
             Error::Mail(e) if e.is_internal() => ExitCode::Internal,
             Error::Mail(_) => ExitCode::Mail,
+            Error::SfCli(e) if e.is_login_refused() => ExitCode::Salesforce,
+            Error::SfCli(_) | Error::Init(_) => ExitCode::Usage,
         }
     }
 }

@@ -342,14 +342,18 @@ mod tests {
     }
 
     #[test]
-    fn line_numbers_count_blank_lines_quoted_newlines_and_crlf() {
+    fn line_numbers_count_blank_lines_quoted_newlines_crlf_and_lone_cr() {
         let text = "username\r\n\r\na\r\n\"multi\nline\"\r\n\n\n\rb\r\nc";
         let lines: Vec<(u64, String)> =
             parse(text.as_bytes()).unwrap().into_iter().map(|e| (e.line, e.username)).collect();
         assert_eq!(
             lines,
-            [(3, "a".to_string()), (4, "multi\nline".to_string()), (8, "b".to_string()), (9, "c".to_string())]
+            [(3, "a".to_string()), (4, "multi\nline".to_string()), (9, "b".to_string()), (10, "c".to_string())]
         );
+        // A lone CR ends a line too, as text editors show it (old Mac files; the csv reader ends a
+        // record there as well): the second record is on line 2, not line 1.
+        let lone: Vec<u64> = parse(b"federation_id\rfed-1\rfed-2").unwrap().into_iter().map(|e| e.line).collect();
+        assert_eq!(lone, [2, 3]);
     }
 
     #[test]

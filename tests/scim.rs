@@ -397,6 +397,17 @@ fn configuration_mistakes_stop_the_run_before_anything_is_asked() {
         assert!(last_line(&output).contains(needle), "{needle}: {}", last_line(&output));
         assert_eq!(stderr_of(&output).trim().lines().count(), 1, "one line: {}", stderr_of(&output));
     }
+    // An application is audited beside one org: a run of several refuses it.
+    let several =
+        format!("{table}[orgs.one]\ninstance_url = \"{0}\"\n[orgs.two]\ninstance_url = \"{0}\"\n", sim.base_url());
+    std::fs::write(work.path().join("access-audit.toml"), several).unwrap();
+    let output = bin(work.path())
+        .args(["run", "--out", "out", "--as-of", AS_OF, "--all-orgs", "--app", "stensul"])
+        .env(SECRET_ENV, APP_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(last_line(&output).contains("audit an application beside one org"), "{}", last_line(&output));
     assert!(scim.requests().is_empty() && scim.issued_tokens().is_empty(), "the application was never asked");
     let output = bin(work.path()).args(["run", "--out", "x", "--app", "a", "--all-apps"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "clap refuses both");

@@ -24,10 +24,14 @@ mod folders;
 mod golden;
 /// `--help` of every command: complete and stable.
 mod help;
+/// `init` on a pseudo-terminal and off one; `config` prints TOML that round-trips.
+mod init;
 /// Inputs that used to pass silently: empty rule lists, impossible dates, big and foreign rosters, control characters.
 mod inputs;
 /// `--json`: one object on stdout for every command and every exit code.
 mod json;
+/// Several orgs in one run: each org's folder, the combined summary, the cross-org rows, one email.
+mod orgs;
 /// Property tests of the parsers of outside input: no panics, exact round trips, precise errors.
 mod props;
 /// Pulling a whole org: paging, completeness, relationship fields, API versions.
@@ -48,6 +52,9 @@ mod scim_reports;
 mod secrets;
 /// Configuration precedence and one-line errors.
 mod settings;
+/// `--target-org` through the Salesforce CLI's stored login (a fake `sf` on PATH): its token used, never shown.
+#[cfg(unix)]
+mod sfcli;
 /// The sign-off read back: a filled-in workbook, `review`'s report, exit codes, decisions and remediation.
 mod signoff;
 /// Snapshots fixed up after tampering, and files that are not regular files: refused, everywhere alike.

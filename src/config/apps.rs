@@ -12,7 +12,6 @@
 //! takes no URL and no credentials at all: it reads the org's own SCIM endpoint with the org's
 //! session, on the org's My Domain.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
@@ -298,30 +297,34 @@ fn resolve(name: &str, app: &FileApp, file: &LoadedFile) -> Result<AppConfig, Co
     Ok(AppConfig { name: name.to_string(), dialect, base_url: Some(base_url), auth, page_size })
 }
 
-/// What `access-audit config` prints for the `[apps]` tables: every setting, secrets only by source.
-pub fn describe(file: &LoadedFile) -> Result<String, ConfigError> {
-    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-    let mut out = String::new();
-    let apps: &BTreeMap<String, FileApp> = &file.config.apps;
-    for (name, app) in apps {
+/// What `access-audit config` prints for the `[apps]` tables: every setting with where it came
+/// from, secrets only by source.
+pub(super) fn describe(out: &mut super::Described, file: &LoadedFile) -> Result<(), ConfigError> {
+    let text = |v: &str| toml::Value::String(v.to_string());
+    for (name, app) in &file.config.apps {
         check_static(name, app, file)?;
-        out.push_str(&format!("\n[apps.{name}]\n"));
-        out.push_str("kind = \"scim\"\n");
-        out.push_str(&format!("dialect = {}\n", q(app.dialect.unwrap_or(Dialect::Generic).as_str())));
-        out.push_str(&format!("page_size = {}\n", app.page_size.unwrap_or(DEFAULT_PAGE_SIZE)));
-        if app.dialect == Some(Dialect::Salesforce) {
-            out.push_str("# base: the org's My Domain + /services/scim/v2; credentials: the org's login\n");
+        let here = |key: &str| format!("{key} under [apps.{name}] in {}", file.shown());
+        let given = |set: bool, key: &str| if set { here(key) } else { "default".to_string() };
+        out.table(&format!("apps.{name}"));
+        out.set("kind", text("scim"), &here("kind"));
+        let dialect = app.dialect.unwrap_or(Dialect::Generic);
+        out.set("dialect", text(dialect.as_str()), &given(app.dialect.is_some(), "dialect"));
+        let page_size = i64::from(app.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
+        out.set("page_size", toml::Value::Integer(page_size), &given(app.page_size.is_some(), "page_size"));
+        if dialect == Dialect::Salesforce {
+            out.comment("base: the org's My Domain and /services/scim/v2; credentials: the org's own login");
             continue;
         }
-        for (key, value) in [("base_url", &app.base_url), ("token_url", &app.token_url), ("client_id", &app.client_id)]
-        {
+        for (key, value) in [
+            ("base_url", &app.base_url),
+            ("token_url", &app.token_url),
+            ("client_id", &app.client_id),
+            ("scope", &app.scope),
+        ] {
             match value {
-                Some(v) => out.push_str(&format!("{key} = {}\n", q(v))),
-                None => out.push_str(&format!("{key} = # not set\n")),
+                Some(v) => out.set(key, text(v), &here(key)),
+                None => out.unset(key, "not set"),
             }
-        }
-        if let Some(scope) = &app.scope {
-            out.push_str(&format!("scope = {}\n", q(scope)));
         }
         for (what, env, path) in [
             ("client secret", secret_env(name), &app.client_secret_file),
@@ -332,10 +335,10 @@ pub fn describe(file: &LoadedFile) -> Result<String, ConfigError> {
                 None if std::env::var(&env).is_ok_and(|v| !v.trim().is_empty()) => SecretSource::Env(env).to_string(),
                 None => "not set".to_string(),
             };
-            out.push_str(&format!("# {what}: {source}\n"));
+            out.comment(&format!("{what}: {source}"));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

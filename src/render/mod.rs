@@ -19,12 +19,16 @@
 //! - `email.html` and `email.txt` ([`email`]): the digest that is the body of the email;
 //! - `summary.json` ([`json`]): counts and run metadata.
 //!
+//! A run of several orgs also writes a combined summary of them ([`combined`]), from its own
+//! model ([`crate::combined::Combined`]) rather than an [`Audit`].
+//!
 //! Everything is a pure function of the [`Audit`]: no wall-clock time, no hash
 //! map iteration order, so the same audit gives the same bytes (the workbook's
 //! document date is the as-of instant for the same reason). Text from the org is
 //! data in every format: escaped in HTML, never a formula in CSV or XLSX.
 
 pub mod apps;
+pub mod combined;
 pub mod csv;
 #[cfg(test)]
 mod dom;

@@ -31,7 +31,8 @@ pub struct Outgoing {
     pub attachments: Vec<String>,
 }
 
-/// What the digest says about the run, from the folder's `summary.json`.
+/// What the digest says about the run, from the folder's `summary.json` (an org's, or the
+/// combined summary of a run of several orgs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFacts {
     /// The org's name, else its Id.
@@ -49,8 +50,12 @@ impl RunFacts {
             .map_err(|source| MailError::Read { path: path.clone(), source })?;
         let bad = |detail: &str| MailError::Summary { path: path.clone(), detail: detail.to_string() };
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(&format!("not valid JSON: {e}")))?;
-        let org =
-            v["org"]["name"].as_str().or_else(|| v["org"]["id"].as_str()).ok_or_else(|| bad("it names no org"))?;
+        // A run of several orgs' combined summary names them all in its `label`.
+        let org = v["org"]["name"]
+            .as_str()
+            .or_else(|| v["org"]["id"].as_str())
+            .or_else(|| v["label"].as_str())
+            .ok_or_else(|| bad("it names no org"))?;
         let as_of = v["as_of"].as_str().ok_or_else(|| bad("it has no as_of"))?;
         let as_of = chrono::DateTime::parse_from_rfc3339(as_of)
             .map_err(|_| bad("its as_of is not an RFC 3339 instant"))?

@@ -168,7 +168,7 @@ pub(crate) struct Formats {
 }
 
 impl Formats {
-    fn new() -> Formats {
+    pub(crate) fn new() -> Formats {
         let wrap = Format::new().set_text_wrap();
         Formats {
             title: Format::new().set_bold().set_font_size(16),
@@ -337,7 +337,7 @@ fn write_text_as(ws: &mut Worksheet, row: u32, col: u16, text: &str, wrap: bool,
 }
 
 /// [`write_text_as`], unwrapped.
-fn write_text(ws: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
+pub(crate) fn write_text(ws: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
     write_text_as(ws, row, col, text, false, f)
 }
 

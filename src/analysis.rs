@@ -18,6 +18,8 @@
 //! Each user row also carries the Ids of the records behind its Certinia access
 //! and logins, which a review's remediation files name.
 
+pub mod apps;
+
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
@@ -674,7 +676,10 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         with_certinia_license: joined.values().filter(|j| !j.licenses.is_empty()).count() as u64,
     };
 
-    let notes = notes(&users, repaired, rules, as_of);
+    let mut notes = notes(&users, repaired, rules, as_of);
+    // Other applications read over SCIM: their reports, and what their notes say.
+    let app_audits = apps::analyse_apps(snapshot, inputs)?;
+    notes.run.extend(app_audits.iter().flat_map(|a| a.notes.iter().cloned()));
     for note in &notes.run {
         tracing::warn!("{note}");
     }
@@ -719,12 +724,21 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
                 rows: o.rows,
                 sha256: o.sha256.clone(),
             })
+            .chain(manifest.apps.iter().flat_map(|a| {
+                a.resources.iter().map(|r| SourceFile {
+                    object: format!("{} {}", a.name, r.resource),
+                    file: r.file.clone(),
+                    soql: format!("SCIM GET {}/{}", a.base_url, r.resource),
+                    rows: r.rows,
+                    sha256: r.sha256.clone(),
+                })
+            }))
             .collect(),
         previous: None,
         split_by_manager: false,
     };
     meta.run_id = meta.compute_run_id();
-    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions })
+    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions, apps: app_audits })
 }
 
 /// Applies the exclusions: every user an unexpired entry matches, and every audited user of an

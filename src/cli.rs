@@ -22,6 +22,8 @@ They come from environment variables or files:
   SF_REFRESH_TOKEN   or --refresh-token-file   (refresh token flow)
   SF_ACCESS_TOKEN    or --access-token-file    (a token you already have, e.g. from `sf org display`)
   --jwt-key-file                               (JWT bearer flow: the RS256 private key)
+  ACCESS_AUDIT_APP_<NAME>_SECRET or client_secret_file, ACCESS_AUDIT_APP_<NAME>_TOKEN or token_file
+                                               (an application's [apps.NAME] table, with --app NAME)
 
 Examples:
   access-audit init                                    # a commented starter ./access-audit.toml
@@ -208,6 +210,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
+
+    #[command(flatten)]
+    pub apps: AppArgs,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +250,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
+
+    #[command(flatten)]
+    pub apps: AppArgs,
 
     #[command(flatten)]
     pub audit: AuditArgs,
@@ -369,6 +377,21 @@ pub struct EmailArgs {
     /// The largest message to send, in bytes (default 10485760, 10 MiB); above it only the workbook is attached, and the body says where the rest is.
     #[arg(long, value_name = "BYTES", env = "ACCESS_AUDIT_EMAIL_MAX_BYTES", hide_env_values = true)]
     pub email_max_bytes: Option<u64>,
+}
+
+/// Which other applications, configured as `[apps.NAME]` tables in the configuration file, are
+/// pulled over SCIM 2.0 beside the org. None unless asked: an application's API may have its own
+/// quota and allowlist, so a run never reaches one by surprise.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Other applications (SCIM 2.0)")]
+pub struct AppArgs {
+    /// Include the application configured as [apps.NAME] in the configuration file: its users and groups, read over SCIM 2.0 into the snapshot and audited beside the org; repeat for several.
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+
+    /// Include every application configured under [apps] in the configuration file (see --app).
+    #[arg(long, conflicts_with = "apps")]
+    pub all_apps: bool,
 }
 
 /// What every report run takes besides the data.

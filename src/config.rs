@@ -14,6 +14,8 @@
 //! of several audits (`orgs = [...]`) and how many at once. [`describe`] prints all of it back as
 //! valid TOML, each value with where it came from.
 
+pub mod apps;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,7 @@ use crate::cli::{ApiChoice, AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEn
 use crate::endpoint::{
     DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
 };
+pub use crate::http::RetryPolicy;
 use crate::http::{BodyLimit, HttpSettings};
 use crate::model::AccountClass;
 
@@ -103,6 +106,9 @@ pub struct FileConfig {
     pub orgs: BTreeMap<String, FileOrg>,
     #[serde(default, skip_serializing_if = "FileRun::is_unset")]
     pub run: FileRun,
+    /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, apps::FileApp>,
 }
 
 /// The name of the folder that holds a run of several orgs' combined summary, beside the orgs'
@@ -361,34 +367,6 @@ impl Default for PullSettings {
             max_cursors: DEFAULT_MAX_CURSORS,
             pushdown: true,
         }
-    }
-}
-
-/// How transient failures are retried: capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub first_delay: std::time::Duration,
-    pub max_delay: std::time::Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 4,
-            first_delay: std::time::Duration::from_millis(500),
-            max_delay: std::time::Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause before retry number `attempt` (1-based): a random time up to min(max, first × 2^(attempt−1)).
-    pub fn delay(&self, attempt: u32) -> std::time::Duration {
-        let exp = self.first_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let cap = exp.min(self.max_delay);
-        let millis = cap.as_millis() as u64;
-        std::time::Duration::from_millis(if millis == 0 { 0 } else { rand::random_range(millis / 2..=millis) })
     }
 }
 
@@ -868,7 +846,7 @@ pub fn as_of_checked(
 /// Where a secret came from, for messages and `access-audit config` (never the value).
 #[derive(Debug, Clone)]
 pub enum SecretSource {
-    Env(&'static str),
+    Env(String),
     File(PathBuf),
 }
 
@@ -882,15 +860,11 @@ impl std::fmt::Display for SecretSource {
 }
 
 /// Reads a secret from its file or environment variable; both at once is ambiguous and refused.
-fn secret(
-    env: &'static str,
-    flag: &str,
-    file: Option<PathBuf>,
-) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
+fn secret(env: &str, flag: &str, file: Option<PathBuf>) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
     let from_env = std::env::var(env).ok().filter(|v| !v.trim().is_empty());
     match (from_env, file) {
         (Some(_), Some(_)) => Err(invalid(format!("both {env} and {flag} are set: keep one of them"))),
-        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env)))),
+        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env.to_string())))),
         (None, Some(path)) => {
             let text = crate::files::read_to_string(&path, crate::files::SECRET)
                 .map_err(|e| invalid(format!("cannot read {flag} {}: {e}", path.display())))?;
@@ -1580,6 +1554,7 @@ pub fn describe(
     let resolved = |p: &PathBuf| path_value(&file.resolve(p));
     describe_table(&mut out, "output", &file.config.output, file, &["reviews_dir"], &resolved)?;
     describe_table(&mut out, "email", &file.config.email, file, &["smtp_password_file", "smtp_ca_file"], &resolved)?;
+    apps::describe(&mut out, file)?;
     Ok(out.text)
 }
 
@@ -1809,16 +1784,6 @@ mod tests {
         assert!(ApiFloor::parse("0%").unwrap().is_off());
         assert!(ApiFloor::parse("lots").is_err());
         assert!(ApiFloor::parse("120%").is_err());
-    }
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let p = RetryPolicy { first_delay: std::time::Duration::from_millis(100), ..RetryPolicy::default() };
-        for attempt in 1..=30 {
-            let d = p.delay(attempt);
-            let cap = std::time::Duration::from_millis(100 * (1u64 << (attempt - 1).min(16))).min(p.max_delay);
-            assert!(d <= cap && d >= cap / 2, "{attempt}: {d:?}");
-        }
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! link is followed, no FIFO read), every line a valid record ending in a
 //! newline, Ids unique and in order, the rows equal to the manifest's count and
 //! to Salesforce's `totalSize`; references that do not resolve are reported.
+//!
+//! Other applications audited over SCIM 2.0 (`--app`) are part of the same snapshot, under
+//! `apps/NAME/` and in the same manifest, held to the same checks: see [`apps`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -28,10 +31,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub mod apps;
+
 use crate::deliver::{FolderKind, OutputError, folders, io_err};
 use crate::files;
 pub use crate::model::DataWarning;
 use crate::salesforce::{ApiFailure, ApiUsage, Limit, SalesforceError, json_kind};
+use crate::scim::{ResourceType, ScimError};
 
 mod keyspace;
 pub mod progress;
@@ -196,6 +202,9 @@ pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
 pub enum SnapshotError {
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
+    /// Boxed: an application's errors are large, and every stage's results carry this type.
+    #[error(transparent)]
+    App(Box<ScimError>),
     #[error("{object} record {id}: field {field} {detail}")]
     Malformed { object: String, id: String, field: String, detail: String },
     #[error("the org has no field {field} on {object} at API v{api_version} (Salesforce: {message}); {advice}")]
@@ -214,6 +223,12 @@ pub enum SnapshotError {
     ReportFolder { dir: PathBuf, snapshot: PathBuf },
     #[error("snapshot {dir} failed verification:\n{}", problems.join("\n"))]
     Tampered { dir: PathBuf, problems: Vec<String> },
+}
+
+impl From<ScimError> for SnapshotError {
+    fn from(e: ScimError) -> Self {
+        SnapshotError::App(Box::new(e))
+    }
 }
 
 /// Parses Salesforce's datetime form, `2024-01-15T10:20:30.000+0000`.
@@ -411,11 +426,26 @@ pub struct Manifest {
     /// snapshots of earlier versions.
     #[serde(default)]
     pub data_warnings: Vec<DataWarning>,
+    /// Other applications pulled over SCIM 2.0, in name order; absent when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<apps::ManifestApp>,
 }
 
 impl Manifest {
     pub fn object(&self, name: &str) -> Option<&ManifestObject> {
         self.objects.iter().find(|o| o.object == name)
+    }
+
+    pub fn app(&self, name: &str) -> Option<&apps::ManifestApp> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// Every data file of the snapshot (the manifest aside) with its SHA-256: the org's objects,
+    /// then each application's listings (`apps/NAME/Users.ndjson`).
+    pub fn member_files(&self) -> Vec<(&str, &str)> {
+        let objects = self.objects.iter().map(|o| (o.file.as_str(), o.sha256.as_str()));
+        let apps = self.apps.iter().flat_map(|a| a.resources.iter()).map(|r| (r.file.as_str(), r.sha256.as_str()));
+        objects.chain(apps).collect()
     }
 }
 
@@ -541,7 +571,8 @@ impl FolderKind for SnapshotFolder {
             SnapshotError::Invalid { detail, .. } => detail,
             other => other.to_string(),
         })?;
-        Ok(manifest.objects.into_iter().map(|o| o.file).chain([MANIFEST.to_string()]).collect())
+        let files = manifest.member_files().into_iter().map(|(file, _)| file.to_string());
+        Ok(files.chain([MANIFEST.to_string()]).collect())
     }
 }
 
@@ -633,7 +664,8 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             targets.entry(spec.name).or_default();
         }
         let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
-        let scanned = scan(&dir.join(&object.file), &object.file, spec, |id, record| {
+        let check = |record: &Map<String, Value>| validate(spec, record).map_err(|e| e.to_string());
+        let scanned = scan(&dir.join(&object.file), &object.file, check, |id, record| {
             if is_target {
                 targets.entry(spec.name).or_default().insert(id.to_string());
             }
@@ -647,29 +679,11 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
                 bucket.entry((r.target, to.clone())).or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
             }
         });
-        let scanned = match scanned {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("{}: cannot read it: {e}", object.file));
-                continue;
-            }
+        let Some(scanned) =
+            agrees(scanned, &object.file, &object.sha256, object.rows, (object.total_size, "totalSize"), &mut problems)
+        else {
+            continue;
         };
-        problems.extend(scanned.problems);
-        if scanned.sha256 != object.sha256 {
-            problems.push(format!(
-                "{}: SHA-256 is {}, the manifest says {}: the file was changed after the pull",
-                object.file, scanned.sha256, object.sha256
-            ));
-        }
-        if scanned.lines != object.rows {
-            problems.push(format!("{}: {} rows, the manifest says {}", object.file, scanned.lines, object.rows));
-        }
-        if object.rows != object.total_size {
-            problems.push(format!(
-                "{}: the manifest says {} rows but a totalSize of {}: a pull never writes that",
-                object.file, object.rows, object.total_size
-            ));
-        }
         rows += scanned.lines;
     }
     for entry in std::fs::read_dir(dir)
@@ -677,10 +691,12 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
+        if name != MANIFEST && name != apps::APPS_DIR && !manifest.objects.iter().any(|o| o.file == name) {
             problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
         }
     }
+    let app_check = apps::check(dir, &manifest.apps, &mut problems);
+    rows += app_check.rows;
     if !problems.is_empty() {
         problems.sort();
         problems.dedup();
@@ -693,6 +709,7 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     }
     let mut unresolved: Vec<String> =
         dangling.iter().map(|((target, _), referrer)| format!("{referrer} is not in {target}.ndjson")).collect();
+    unresolved.extend(app_check.unresolved);
     unresolved.sort();
     if unresolved.len() > UNRESOLVED_LISTED {
         let more = unresolved.len() - UNRESOLVED_LISTED;
@@ -714,6 +731,43 @@ fn is_report_folder(dir: &Path) -> bool {
     dir.join(REPORT_SNAPSHOT).join(MANIFEST).is_file()
 }
 
+/// Adds to `problems` where a scanned file (or the failure to read it) disagrees with what the
+/// manifest records of it: its SHA-256, its rows, and the total the server announced (named
+/// `totalSize` or `totalResults`), which a pull never writes different from the rows. The scan,
+/// when the file could be read.
+fn agrees(
+    scanned: std::io::Result<Scanned>,
+    file: &str,
+    sha256: &str,
+    rows: u64,
+    (total, total_name): (u64, &str),
+    problems: &mut Vec<String>,
+) -> Option<Scanned> {
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{file}: cannot read it: {e}"));
+            return None;
+        }
+    };
+    problems.extend(scanned.problems.iter().cloned());
+    if scanned.sha256 != sha256 {
+        problems.push(format!(
+            "{file}: SHA-256 is {}, the manifest says {sha256}: the file was changed after the pull",
+            scanned.sha256
+        ));
+    }
+    if scanned.lines != rows {
+        problems.push(format!("{file}: {} rows, the manifest says {rows}", scanned.lines));
+    }
+    if rows != total {
+        problems.push(format!(
+            "{file}: the manifest says {rows} rows but a {total_name} of {total}: a pull never writes that"
+        ));
+    }
+    Some(scanned)
+}
+
 /// What [`scan`] found in one file.
 struct Scanned {
     sha256: String,
@@ -727,7 +781,7 @@ struct Scanned {
 fn scan(
     path: &Path,
     file: &str,
-    spec: &ObjectSpec,
+    check: impl Fn(&Map<String, Value>) -> Result<String, String>,
     mut each: impl FnMut(&str, &Map<String, Value>),
 ) -> std::io::Result<Scanned> {
     let mut reader = BufReader::new(files::open_member(path)?);
@@ -762,10 +816,10 @@ fn scan(
                 continue;
             }
         };
-        let id = match validate(spec, &record) {
+        let id = match check(&record) {
             Ok(id) => id,
             Err(e) => {
-                problems.push(at(e.to_string()));
+                problems.push(at(e));
                 continue;
             }
         };
@@ -791,15 +845,13 @@ fn scan(
 /// is not copied unnoticed. Returns each copied file's name, size and SHA-256.
 pub fn copy_verified(verified: &Verified, from: &Path, to: &Path) -> Result<Vec<(String, u64, String)>, SnapshotError> {
     let mut copied = Vec::new();
-    let entries = verified
-        .manifest
-        .objects
-        .iter()
-        .map(|o| (o.file.as_str(), o.sha256.as_str()))
-        .chain([(MANIFEST, verified.manifest_sha256.as_str())]);
+    let entries = verified.manifest.member_files().into_iter().chain([(MANIFEST, verified.manifest_sha256.as_str())]);
     for (name, expected) in entries {
         let source = from.join(name);
         let target = to.join(name);
+        if let Some(parent) = target.parent().filter(|p| *p != to) {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         let mut reader = files::open_member(&source)
             .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
         let mut writer = File::create_new(&target).map_err(io_err(&target))?;
@@ -874,6 +926,31 @@ impl Loaded {
             let record: Map<String, Value> = serde_json::from_str(&line)
                 .map_err(|e| invalid(format!("{} line {}: not a JSON record ({e})", entry.file, n + 1)))?;
             validate(spec, &record)?;
+            each(record)?;
+        }
+        Ok(())
+    }
+
+    /// Hands every resource of one application's listing to `each`, in file order (by `id`), each
+    /// checked again as it is read.
+    pub fn each_app<E: From<SnapshotError>>(
+        &self,
+        app: &str,
+        resource: ResourceType,
+        mut each: impl FnMut(Map<String, Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let invalid = |detail: String| SnapshotError::Invalid { dir: self.shown.clone(), detail };
+        let file = apps::member_file(app, resource);
+        if !self.verified.manifest.member_files().iter().any(|(f, _)| *f == file) {
+            return Err(invalid(format!("{file}: not in the manifest")).into());
+        }
+        let reader =
+            BufReader::new(files::open_member(&self.dir.join(&file)).map_err(|e| invalid(format!("{file}: {e}")))?);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
+            let record: Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| invalid(format!("{file} line {}: not a JSON record ({e})", n + 1)))?;
+            crate::scim::validate(resource, &record).map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
             each(record)?;
         }
         Ok(())

@@ -50,6 +50,10 @@ mod reports;
 mod reviews;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
 mod rules;
+/// Other applications over SCIM 2.0: the pull into apps/NAME/, paging, completeness, retries, dialects.
+mod scim;
+/// The applications' reports: every rule of REPORTS.md with its cases, the exact accounts in each, the SCIM cross-check.
+mod scim_reports;
 /// No secret in any output, log or file.
 mod secrets;
 /// Configuration precedence and one-line errors.

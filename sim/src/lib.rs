@@ -26,6 +26,9 @@
 //! chunks with `Sforce-Locator`, delete) are served from v47.0 on, see the
 //! `bulk` module; [`SimState::bulk_api`] says whether the integration user may
 //! use them.
+//! The org's SCIM endpoint (`/services/scim/v2/`) is served from the same
+//! records, and [`scim::ScimSim`] is a SCIM 2.0 service provider of another
+//! application (generic or Stensul): see the [`scim`] module.
 
 mod bulk;
 pub mod faults;
@@ -33,18 +36,19 @@ pub mod generate;
 mod http;
 mod oauth;
 pub mod org;
+pub mod scim;
 mod server;
+mod serving;
 pub mod soql;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use serving::Serving;
 
 pub use faults::{BadText, BadTextKind, Endpoint, FaultRule, Faults, Injected, Malformed};
 pub use org::{Org, Record};
@@ -200,6 +204,10 @@ pub struct StatsSnapshot {
     /// request at all), a plain HTTP request, or a handshake timeout (10 s).
     #[serde(default)]
     pub tls_handshake_failures: u64,
+    /// Requests to the org's SCIM endpoint, `/services/scim/v2/` (see [`scim::salesforce`]),
+    /// whatever their outcome.
+    #[serde(default)]
+    pub scim_requests: u64,
 }
 
 impl StatsSnapshot {
@@ -230,6 +238,7 @@ pub(crate) struct Stats {
     pub count_queries: u64,
     pub requests_by_kind: BTreeMap<String, u64>,
     pub bulk_jobs_created: u64,
+    pub scim_requests: u64,
 }
 
 /// Where the org's records live: owned (editable by tests) or shared with
@@ -313,6 +322,8 @@ pub struct SimState {
     /// `API_DISABLED_FOR_ORG` on a job's creation when not).
     pub bulk_api: bool,
     pub(crate) base_url: String,
+    /// How the org's SCIM endpoint differs from its records (none by default).
+    pub scim_drift: scim::ScimDrift,
 }
 
 impl SimState {
@@ -339,6 +350,7 @@ impl SimState {
             jobs_created: 0,
             bulk_api: config.bulk_api,
             base_url,
+            scim_drift: scim::ScimDrift::default(),
         }
     }
 
@@ -466,6 +478,7 @@ impl SimState {
             expired_sessions: s.expired_sessions,
             tls_handshakes: s.tls_handshakes,
             tls_handshake_failures: s.tls_handshake_failures,
+            scim_requests: s.scim_requests,
         }
     }
 
@@ -492,8 +505,8 @@ impl Shared {
 pub struct Sim {
     shared: Arc<Shared>,
     base_url: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// The server; stopped when the `Sim` is dropped.
+    _serving: Serving,
 }
 
 impl Sim {
@@ -529,55 +542,22 @@ impl Sim {
         }
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");
         let shared = Arc::new(Shared { state: Mutex::new(SimState::new(config, base_url.clone())) });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("sf-sim")
-            .enable_all()
-            .build()
-            .context("starting the simulator's tokio runtime")?;
         let app = server::router(shared.clone());
         let tls_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("sf-sim".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("sf-sim: cannot use the listening socket: {e}");
-                            return;
-                        }
-                    };
-                    let serve = async move {
-                        match tls {
-                            None => axum::serve(listener, app).await,
-                            Some(config) => {
-                                let listener = tls::TlsListener::new(listener, config, tls_shared)?;
-                                axum::serve(listener, app).await
-                            }
-                        }
-                    };
-                    tokio::select! {
-                        result = serve => {
-                            if let Err(e) = result {
-                                eprintln!("sf-sim: server error: {e}");
-                            }
-                        }
-                        _ = rx => {}
-                    }
-                });
-                // Connections still open are cut, not drained: a test double
-                // must stop promptly even if a client keeps a connection alive.
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .context("spawning the simulator thread")?;
-        Ok(Sim { shared, base_url, shutdown: Some(tx), thread: Some(thread) })
+        let serving = Serving::spawn("sf-sim", listener, move |listener| async move {
+            match tls {
+                None => axum::serve(listener, app).await,
+                Some(config) => {
+                    let listener = tls::TlsListener::new(listener, config, tls_shared)?;
+                    axum::serve(listener, app).await
+                }
+            }
+        })?;
+        Ok(Sim { shared, base_url, _serving: serving })
     }
 
     /// `http://127.0.0.1:PORT`, or `https://` from [`Sim::start_tls`] (also
@@ -611,17 +591,6 @@ impl Sim {
     /// cursors) under the server's lock: keep it short.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.shared.lock())
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -53,6 +53,8 @@ pub(crate) enum Route {
     Data(DataRoute),
     /// `/__sim/stats` (test-only, not counted).
     SimStats,
+    /// Under `/services/scim/v2`: the org's SCIM endpoint, with the path after it.
+    Scim(String),
     /// Any other path.
     Other,
 }
@@ -94,6 +96,12 @@ impl Route {
             "/services/oauth2/token" => return Route::Token,
             "/__sim/stats" => return Route::SimStats,
             _ => {}
+        }
+        if let Some(rest) = path
+            .strip_prefix(crate::scim::salesforce::SALESFORCE_SCIM_PATH)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+        {
+            return Route::Scim(rest.to_string());
         }
         let Some(rest) = path.strip_prefix("/services/data").filter(|r| r.is_empty() || r.starts_with('/')) else {
             return Route::Other;
@@ -160,6 +168,13 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
                 axum::body::Bytes::new()
             };
             data_request(&shared, &parts, data, &body).await
+        }
+        Route::Scim(rest) => {
+            let delay = shared.lock().faults.latency;
+            sleep(delay).await;
+            let mut st = shared.lock();
+            let authorized = authorize(&mut st, &parts.headers);
+            crate::scim::salesforce::handle(&mut st, &parts, &rest, authorized)
         }
         Route::Other => {
             shared.lock().stats.other_requests += 1;

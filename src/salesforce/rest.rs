@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 use url::Url;
@@ -362,6 +362,31 @@ impl Client {
             async |response, media_type| self.json_answer(what, response, &media_type).await,
         )
         .await
+    }
+
+    /// The current session's instance URL, access token and generation, for another API of the
+    /// same org that shares its login (the org's SCIM endpoint, `/services/scim/v2`).
+    pub async fn session(&self) -> (Url, SecretString, u64) {
+        let slot = self.slot.read().await;
+        (slot.session.instance_url.clone(), slot.session.access_token.clone(), slot.generation)
+    }
+
+    /// Tells the client that a request of another API of the org succeeded with the session of
+    /// `generation`: the session worked, so a later rejection of it means it expired (and may be
+    /// renewed), not that a fresh session is refused.
+    pub fn session_worked(&self, generation: u64) {
+        self.proven_generation.fetch_max(generation, Ordering::Relaxed);
+    }
+
+    /// Logs in again after another API of the org rejected the session of `generation` (once for
+    /// every request that saw it). `false` when the session cannot be renewed: a given access
+    /// token, or as many logins as one run may make.
+    pub async fn renew_rejected(&self, generation: u64) -> Result<bool, SalesforceError> {
+        if !self.credentials.can_renew() || self.logins() >= MAX_LOGINS {
+            return Ok(false);
+        }
+        self.renew(generation).await?;
+        Ok(true)
     }
 
     /// Logs in again, once for all the requests that saw the same rejected session.

@@ -35,6 +35,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
+use super::apps::{self, AppPull};
 use super::progress::{Bar, Progress};
 use super::record::Shape;
 use super::runs::{RunDir, Segment, merge};
@@ -171,17 +172,18 @@ struct Shared<'a> {
     bulk_refused: AtomicBool,
 }
 
-/// Pulls every object and writes the snapshot folder atomically.
+/// Pulls every object (and every application of `apps`) and writes the snapshot folder atomically.
 pub async fn pull(
     client: &Client,
     out: &Path,
     floor: ApiFloor,
     options: PullOptions,
+    apps: AppPull<'_>,
 ) -> Result<Manifest, SnapshotError> {
     // Fail on a bad --out before spending any API request.
     let staging = Staging::new(out, &SnapshotFolder)?;
     let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
-    let manifest = pull_into(client, staging.path(), limit, Some(out), options).await?;
+    let manifest = pull_into(client, staging.path(), limit, Some(out), options, apps).await?;
     staging.commit()?;
     Ok(manifest)
 }
@@ -211,6 +213,7 @@ pub async fn pull_into(
     limit_before: Option<Limit>,
     previous: Option<&Path>,
     options: PullOptions,
+    apps: AppPull<'_>,
 ) -> Result<Manifest, SnapshotError> {
     let pulled_at = Utc::now();
     let runs = RunDir::new(dir)?;
@@ -227,18 +230,21 @@ pub async fn pull_into(
         cursors: Semaphore::new(options.settings.max_cursors as usize),
         bulk_refused: AtomicBool::new(false),
     };
-    let plans = futures::future::try_join_all(
-        OBJECTS.iter().map(|spec| plan(&shared, spec, previous_rows.get(spec.name).copied(), progress.bar(spec.name))),
-    )
-    .await?;
-    let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
-    // The largest first: their queries queue first for the cursors.
-    plans.sort_by_key(|p| std::cmp::Reverse(p.size));
-    let pulled: Vec<Pulled> = futures::future::try_join_all(plans.into_iter().map(|plan| pull_object(&shared, plan)))
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let objects = async {
+        let plans = futures::future::try_join_all(
+            OBJECTS
+                .iter()
+                .map(|spec| plan(&shared, spec, previous_rows.get(spec.name).copied(), progress.bar(spec.name))),
+        )
+        .await?;
+        let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
+        // The largest first: their queries queue first for the cursors.
+        plans.sort_by_key(|p| std::cmp::Reverse(p.size));
+        let pulled = futures::future::try_join_all(plans.into_iter().map(|plan| pull_object(&shared, plan))).await?;
+        Ok::<Vec<Pulled>, SnapshotError>(pulled.into_iter().flatten().collect())
+    };
+    // The applications' SCIM listings are pulled beside the org's objects.
+    let (pulled, pulled_apps) = futures::future::try_join(objects, apps::pull(apps)).await?;
     drop(progress);
     let mut pulled: Vec<Pulled> = pulled;
     pulled.sort_by_key(|p| OBJECTS.iter().position(|o| o.name == p.spec.name));
@@ -262,6 +268,7 @@ pub async fn pull_into(
         });
     }
     drop(runs);
+    let app_entries = apps::write(dir, pulled_apps)?;
     let manifest = Manifest {
         format: FORMAT.to_string(),
         tool: format!("access-audit {}", env!("CARGO_PKG_VERSION")),
@@ -279,6 +286,7 @@ pub async fn pull_into(
             data_warnings.sort();
             data_warnings
         },
+        apps: app_entries,
     };
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");

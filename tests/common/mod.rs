@@ -797,3 +797,43 @@ pub fn assert_same_reports(a: &Path, b: &Path) {
     }
     assert_eq!(summary_without_pull(a), summary_without_pull(b));
 }
+
+/// The SCIM test application's API connection (client credentials) and a pre-issued bearer token.
+pub const APP_CLIENT_ID: &str = "stensul-api-connection-7f3e";
+pub const APP_CLIENT_SECRET: &str = "st-9b1d2c-APP-SECRET-e41";
+pub const APP_TOKEN: &str = "st-preissued-APP-TOKEN-44aa19";
+
+/// A SCIM simulator in `mode` that knows the test application's credentials.
+pub fn scim_sim(
+    mode: sf_sim::scim::ScimMode,
+    users: Vec<sf_sim::scim::ScimUser>,
+    groups: Vec<sf_sim::scim::ScimGroup>,
+    edit: impl FnOnce(&mut sf_sim::scim::ScimConfig),
+) -> sf_sim::scim::ScimSim {
+    let mut config = sf_sim::scim::ScimConfig::new(mode, users, groups);
+    config.client_id = APP_CLIENT_ID.into();
+    config.client_secret = APP_CLIENT_SECRET.into();
+    config.tokens = vec![APP_TOKEN.into()];
+    edit(&mut config);
+    sf_sim::scim::ScimSim::start(config).expect("SCIM simulator starts")
+}
+
+/// An `[apps.NAME]` table for `scim` with OAuth client credentials, in `dialect`.
+pub fn app_table(name: &str, dialect: &str, scim: &sf_sim::scim::ScimSim) -> String {
+    format!(
+        "[apps.{name}]\nkind = \"scim\"\ndialect = \"{dialect}\"\nbase_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"{APP_CLIENT_ID}\"\n",
+        scim.scim_url(),
+        scim.token_url()
+    )
+}
+
+/// `run` against the org `sim` (a pre-issued access token) with `access-audit.toml` holding
+/// `config`, the application secret of `app` in its environment variable, and quick retries.
+pub fn run_apps(cwd: &Path, sim: &Sim, config: &str, out: &str, as_of: &str) -> assert_cmd::Command {
+    std::fs::write(cwd.join("access-audit.toml"), config).expect("config written");
+    let mut cmd = bin(cwd);
+    cmd.args(["run", "--out", out, "--as-of", as_of, "--retry-delay-ms", "5"])
+        .args(["--instance-url", &sim.base_url()])
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
+    cmd
+}

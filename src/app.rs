@@ -26,6 +26,7 @@ use crate::cli::{
     SplitBy, VerifyArgs,
 };
 use crate::combined::{Combined, OrgDigest, OrgOutcome, Previous as PreviousCounts};
+use crate::config::apps::AppConfig;
 use crate::config::{self, COMBINED_NAME, Destination, EmailConfig, LoadedFile, Rules, SalesforceConfig};
 use crate::deliver::email::{self as mail, message::LastGood};
 use crate::deliver::{self, OrgReviews, ReportFolder, ReviewFolder, Staging, io_err};
@@ -35,8 +36,9 @@ use crate::model::Audit;
 use crate::orgs::{self, Org, OrgSource};
 use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
+use crate::snapshot::apps::AppPull;
 use crate::text::visible;
-use crate::{Error, changes, http, init, render, report_folder, review, snapshot};
+use crate::{Error, changes, http, init, render, report_folder, review, scim, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -63,8 +65,10 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         return init(args, cli.config.as_deref());
     }
     let file = LoadedFile::load(cli.config.as_deref())?;
+    // Progress bars only for a person watching: a terminal, and not --quiet.
+    let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cli.command {
-        Command::Pull(args) => pull(args, &file, started),
+        Command::Pull(args) => pull(args, &file, started, progress),
         Command::Report(args) => {
             let org = report_org(&args, &file)?;
             let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file, org.folder())?;
@@ -74,11 +78,13 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Some(orgs) => run_several(&args, &file, &orgs, started),
             None => {
                 let org = Org::target(&args.org, &file);
+                let apps = config::apps::selected(&args.apps, &file)?;
                 let delivery = Delivery::new(&args.delivery, args.out.as_deref(), &file, org.folder())?;
                 delivery.guard(|known| {
                     let (config, _) = org.connection(&args.salesforce, &args.org, &file)?;
                     let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, &file)?, None)?;
-                    pull_and_report(config, &plan, &delivery, started, known).map(|(outcome, _)| outcome)
+                    pull_and_report(config, &plan, &apps, &delivery, started, known, progress)
+                        .map(|(outcome, _)| outcome)
                 })
             }
         },
@@ -108,24 +114,42 @@ async fn within_deadline<T>(
     }
 }
 
-fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, Error> {
+/// Logs in to the org and hands the client, with what the applications' SCIM clients share, to
+/// `work`: one place where the org's client and the applications' meet.
+async fn connected<T>(
+    config: SalesforceConfig,
+    apps: &[AppConfig],
+    work: impl AsyncFnOnce(&Client, AppPull<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let http = http::client(&config.http)?;
+    let (retry, max_body) = (config.retry, config.max_body);
+    let client = Client::connect(config, http.clone()).await?;
+    let shared = scim::Shared { http: &http, retry, max_body, salesforce: &client };
+    work(&client, AppPull { apps, shared }).await
+}
+
+fn pull(args: PullArgs, file: &LoadedFile, started: Instant, progress: bool) -> Result<Outcome, Error> {
     let (config, _) = Org::target(&args.org, file).connection(&args.salesforce, &args.org, file)?;
+    let apps = config::apps::selected(&args.apps, file)?;
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let max_run = config.max_run;
     runtime()?.block_on(async {
-        let http = http::client(&config.http)?;
-        let manifest = within_deadline(started, max_run, async {
-            let client = Client::connect(config, http).await?;
-            Ok(snapshot::pull(&client, &args.out, floor).await?)
-        })
+        let manifest = within_deadline(
+            started,
+            max_run,
+            connected(config, &apps, async |client, apps| Ok(snapshot::pull(client, &args.out, floor, options, apps).await?)),
+        )
         .await?;
-        let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum();
+        let rows: u64 = manifest.objects.iter().map(|o| o.rows).sum::<u64>()
+            + manifest.apps.iter().flat_map(|a| &a.resources).map(|r| r.rows).sum::<u64>();
         let (sha, _) = snapshot::hash_file(&args.out.join(snapshot::MANIFEST)).map_err(io_err(&args.out))?;
         tracing::info!(
-            "snapshot written to {}: {} rows of {} objects, {} API requests; manifest SHA-256 {}",
+            "snapshot written to {}: {} rows of {} objects{}, {} API requests; manifest SHA-256 {}",
             args.out.display(),
             rows,
             manifest.objects.len(),
+            apps_pulled(&manifest, " and"),
             manifest.api.requests,
             sha
         );
@@ -134,6 +158,10 @@ fn pull(args: PullArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, 
             "out": args.out,
             "org": { "id": manifest.org.id, "name": manifest.org.name },
             "objects": manifest.objects.iter().map(|o| json!({ "object": o.object, "rows": o.rows })).collect::<Vec<_>>(),
+            "apps": manifest.apps.iter().map(|a| json!({
+                "name": a.name,
+                "resources": a.resources.iter().map(|r| json!({ "resource": r.resource, "rows": r.rows })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "rows": rows,
             "api_requests": manifest.api.requests,
             "manifest_sha256": sha,
@@ -435,6 +463,11 @@ fn run_result(audit: &Audit, dir: &Path, files: Vec<String>) -> Value {
         "as_of": render::rfc3339(audit.meta.as_of),
         "reports": reports,
         "findings": audit.findings(),
+        "apps": audit.apps.iter().map(|a| {
+            let reports: serde_json::Map<String, Value> =
+                a.reports.iter().map(|r| (r.kind.slug().to_string(), json!(r.rows.len()))).collect();
+            json!({ "name": a.name, "reports": reports, "scim_crosscheck": a.crosscheck.as_ref().map(Vec::len) })
+        }).collect::<Vec<_>>(),
         "manifest_sha256": audit.meta.manifest_sha256,
         "files": files,
     })
@@ -506,15 +539,27 @@ fn report(
     delivery.deliver(plan.fail_on_findings, audit.findings(), result, target)
 }
 
+/// ` and 2 applications` (after `joiner`) for the log, when the snapshot holds any.
+fn apps_pulled(manifest: &snapshot::Manifest, joiner: &str) -> String {
+    match manifest.apps.len() {
+        0 => String::new(),
+        1 => format!("{joiner} 1 application"),
+        n => format!("{joiner} {n} applications"),
+    }
+}
+
 /// Pulls the org of `config` and reports it; hands back the outcome and the audit.
 fn pull_and_report(
     config: SalesforceConfig,
     plan: &Plan,
+    apps: &[AppConfig],
     delivery: &Delivery,
     started: Instant,
     known: &mut Known,
+    progress: bool,
 ) -> Result<(Outcome, Audit), Error> {
     let floor = config.min_api_remaining;
+    let options = snapshot::PullOptions { settings: config.pull, progress };
     let max_run = config.max_run;
     // A bad --out (or a busy org) fails before any request; a dated run of an org named only by
     // its Id learns the Id from the login first.
@@ -526,10 +571,10 @@ fn pull_and_report(
         }
         (_, None) => None,
     };
-    let (target, mut staging, snapshot_dir) = runtime()?.block_on(async {
-        let http = http::client(&config.http)?;
-        within_deadline(started, max_run, async {
-            let client = Client::connect(config, http).await?;
+    let (target, mut staging, snapshot_dir) = runtime()?.block_on(within_deadline(
+        started,
+        max_run,
+        connected(config, apps, async |client, apps| {
             let (target, staging, snapshot_dir) = match early {
                 Some(staged) => staged,
                 None => {
@@ -541,12 +586,17 @@ fn pull_and_report(
             };
             let previous = previous_snapshot(&target);
             let limit = client.check_quota(floor, snapshot::estimate_requests(previous.as_deref())).await?;
-            let manifest = snapshot::pull_into(&client, &snapshot_dir, limit).await?;
-            tracing::info!("pulled {} objects with {} API requests", manifest.objects.len(), manifest.api.requests);
+            let manifest =
+                snapshot::pull_into(client, &snapshot_dir, limit, previous.as_deref(), options, apps).await?;
+            tracing::info!(
+                "pulled {} objects{} with {} API requests",
+                manifest.objects.len(),
+                apps_pulled(&manifest, " and"),
+                manifest.api.requests
+            );
             Ok((target, staging, snapshot_dir))
-        })
-        .await
-    })?;
+        }),
+    ))?;
     let shown = target.dir.join(SNAPSHOT_DIR);
     // Checked like any snapshot; messages name where the user will find it, not the staging folder.
     let loaded = snapshot::load_as(&snapshot_dir, &shown)?;
@@ -564,11 +614,11 @@ fn pull_and_report(
         );
     }
     let verified = &loaded.verified;
-    let files = verified.manifest.objects.iter().map(|o| (o.file.as_str(), o.sha256.clone()));
-    for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.clone())]) {
+    let files = verified.manifest.member_files().into_iter();
+    for (name, sha256) in files.chain([(snapshot::MANIFEST, verified.manifest_sha256.as_str())]) {
         let path = snapshot_dir.join(name);
         let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
-        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256);
+        staging.record(&format!("{SNAPSHOT_DIR}/{name}"), bytes, sha256.to_string());
     }
     let found = plan.found_previous(&target)?;
     let previous = plan.previous.as_ref().or(found.as_ref());
@@ -591,6 +641,14 @@ fn print_summary(audit: &Audit, out: &Path) {
     for report in &audit.reports {
         tracing::info!("  {:<28} {:>7}", report.kind.title(), report.rows.len());
     }
+    for app in &audit.apps {
+        for report in &app.reports {
+            tracing::info!("  {:<28} {:>7}", render::apps::report_title(app, report.kind), report.rows.len());
+        }
+        if let Some(rows) = &app.crosscheck {
+            tracing::info!("  {:<28} {:>7}", render::apps::CROSSCHECK_TITLE, rows.len());
+        }
+    }
     if let Some(changes) = &audit.changes {
         let t = changes.total();
         tracing::info!(
@@ -610,11 +668,12 @@ fn verify(args: VerifyArgs) -> Result<Outcome, Error> {
     let verified = snapshot::verify(&args.snapshot)?;
     warn_unresolved(&verified);
     let line = format!(
-        "ok: {} files, {} rows, org {} pulled at {}; manifest SHA-256 {}",
-        verified.manifest.objects.len(),
+        "ok: {} files, {} rows, org {} pulled at {}{}; manifest SHA-256 {}",
+        verified.manifest.member_files().len(),
         verified.rows,
         verified.manifest.org.id,
         verified.manifest.pulled_at,
+        apps_pulled(&verified.manifest, ", with"),
         verified.manifest_sha256
     );
     if !crate::envelope::enabled() {
@@ -623,8 +682,9 @@ fn verify(args: VerifyArgs) -> Result<Outcome, Error> {
     Ok(Outcome::ok(json!({
         "command": "verify",
         "snapshot": args.snapshot,
-        "files": verified.manifest.objects.len(),
+        "files": verified.manifest.member_files().len(),
         "rows": verified.rows,
+        "apps": verified.manifest.apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
         "org": { "id": verified.manifest.org.id, "name": verified.manifest.org.name },
         "pulled_at": verified.manifest.pulled_at,
         "manifest_sha256": verified.manifest_sha256,
@@ -757,6 +817,14 @@ fn init(args: &InitArgs, path: Option<&Path>) -> Result<Outcome, Error> {
 /// combined summary beside them (`DIR/all-orgs`) and the run's one email.
 fn run_several(args: &RunArgs, file: &LoadedFile, orgs: &[Org], started: Instant) -> Result<Outcome, Error> {
     orgs::check_shared_flags(&args.salesforce)?;
+    if !args.apps.apps.is_empty() || args.apps.all_apps {
+        // An application's accounts are matched to one org's users: against several, an account
+        // would be an orphan in every org but its own.
+        return Err(config::ConfigError::Invalid(
+            "--app and --all-apps audit an application beside one org: run them with a single org, not several".into(),
+        )
+        .into());
+    }
     if args.delivery.org_name.is_some() {
         return Err(config::ConfigError::Invalid(
             "--org-name names one org: in a run of several, each org's folder is its name in the config".into(),
@@ -910,7 +978,8 @@ fn audit_one(
     let run = |known: &mut Known| {
         let plan = Plan::new(&args.audit, org.rules(&args.audit.rules, file)?, Some(as_of))?;
         let (config, _) = org.connection(&args.salesforce, &args.org, file)?;
-        pull_and_report(config, &plan, &delivery, started, known)
+        // No progress bars: several orgs' bars at once would only garble each other.
+        pull_and_report(config, &plan, &[], &delivery, started, known, false)
     };
     match run(&mut known) {
         Ok((outcome, audit)) => {

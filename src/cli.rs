@@ -22,6 +22,8 @@ They come from environment variables or files:
   SF_REFRESH_TOKEN   or --refresh-token-file   (refresh token flow)
   SF_ACCESS_TOKEN    or --access-token-file    (a token you already have, e.g. from `sf org display`)
   --jwt-key-file                               (JWT bearer flow: the RS256 private key)
+  ACCESS_AUDIT_APP_<NAME>_SECRET or client_secret_file, ACCESS_AUDIT_APP_<NAME>_TOKEN or token_file
+                                               (an application's [apps.NAME] table, with --app NAME)
 
 Examples:
   access-audit init                                    # a commented starter ./access-audit.toml
@@ -208,6 +210,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
+
+    #[command(flatten)]
+    pub apps: AppArgs,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +250,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub salesforce: SalesforceArgs,
+
+    #[command(flatten)]
+    pub apps: AppArgs,
 
     #[command(flatten)]
     pub audit: AuditArgs,
@@ -371,6 +379,21 @@ pub struct EmailArgs {
     pub email_max_bytes: Option<u64>,
 }
 
+/// Which other applications, configured as `[apps.NAME]` tables in the configuration file, are
+/// pulled over SCIM 2.0 beside the org. None unless asked: an application's API may have its own
+/// quota and allowlist, so a run never reaches one by surprise.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Other applications (SCIM 2.0)")]
+pub struct AppArgs {
+    /// Include the application configured as [apps.NAME] in the configuration file: its users and groups, read over SCIM 2.0 into the snapshot and audited beside the org; repeat for several.
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+
+    /// Include every application configured under [apps] in the configuration file (see --app).
+    #[arg(long, conflicts_with = "apps")]
+    pub all_apps: bool,
+}
+
 /// What every report run takes besides the data.
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Report")]
@@ -454,6 +477,18 @@ pub enum AuthFlow {
     AccessToken,
 }
 
+/// Which Salesforce API pulls the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiChoice {
+    /// Bulk API 2.0 for objects above --bulk-threshold rows, REST for the rest (and for all when the user may not use Bulk).
+    Auto,
+    /// The REST query API only (in parallel Id ranges for large objects, up to --max-cursors at once).
+    Rest,
+    /// Bulk API 2.0 for every object but the Organization (API 47.0 or later).
+    Bulk,
+}
+
 /// Connection to the org. Names follow the Salesforce CLI where it has one.
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Salesforce connection")]
@@ -533,6 +568,22 @@ pub struct SalesforceArgs {
     /// Extra trusted CA certificates (PEM), e.g. a corporate TLS-inspecting proxy's; certificates are always verified.
     #[arg(long, value_name = "FILE", env = "ACCESS_AUDIT_CA_FILE", hide_env_values = true)]
     pub ca_file: Option<PathBuf>,
+
+    /// Which API pulls the objects (default auto).
+    #[arg(long, value_enum, value_name = "API", env = "ACCESS_AUDIT_API", hide_env_values = true)]
+    pub api: Option<ApiChoice>,
+
+    /// With --api auto, objects of more rows than this are pulled with a Bulk API 2.0 job (default 50000).
+    #[arg(long, value_name = "ROWS", env = "ACCESS_AUDIT_BULK_THRESHOLD", hide_env_values = true)]
+    pub bulk_threshold: Option<u64>,
+
+    /// The most REST query cursors open at once, across all objects, 1 to 10 (Salesforce's limit per user); 1 pulls one query after another (default 5).
+    #[arg(long, value_name = "N", env = "ACCESS_AUDIT_MAX_CURSORS", hide_env_values = true)]
+    pub max_cursors: Option<u32>,
+
+    /// Pull every permission set assignment, the profile-owned ones too, which no report uses (for comparison or an audit of the pull itself); by default the query filters them out.
+    #[arg(long)]
+    pub no_pushdown: bool,
 }
 
 impl SalesforceArgs {

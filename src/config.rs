@@ -14,6 +14,8 @@
 //! of several audits (`orgs = [...]`) and how many at once. [`describe`] prints all of it back as
 //! valid TOML, each value with where it came from.
 
+pub mod apps;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,10 +24,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Credentials, JwtKey};
-use crate::cli::{AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEnv, RuleArgs, SalesforceArgs, SmtpTls};
+use crate::cli::{ApiChoice, AuditArgs, AuthFlow, DeliveryArgs, EmailArgs, FromEnv, RuleArgs, SalesforceArgs, SmtpTls};
 use crate::endpoint::{
     DEFAULT_LOGIN_URL, EndpointError, SANDBOX_LOGIN_URL, endpoint_url, is_sandbox_host, is_shared_login_host,
 };
+pub use crate::http::RetryPolicy;
 use crate::http::{BodyLimit, HttpSettings};
 use crate::model::AccountClass;
 
@@ -35,6 +38,11 @@ pub const DEFAULT_API_VERSION: &str = "62.0";
 pub const DEFAULT_BATCH_SIZE: u32 = 2000;
 /// The most one REST answer may hold, in MB (MiB): a 2,000-row page is well under 10 MB.
 pub const DEFAULT_MAX_BODY_MB: u64 = 64;
+/// Objects of more rows than this go to a Bulk API job under `--api auto`.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 50_000;
+/// REST query cursors open at once (Salesforce allowed 10 per user for years; half leaves room
+/// for the org's other integrations running as the same user).
+pub const DEFAULT_MAX_CURSORS: u32 = 5;
 /// How long a run may wait on Salesforce in all, in seconds (4 hours): far above any
 /// measured pull, and short enough that a weekly or daily cron run never overlaps the next.
 pub const DEFAULT_MAX_RUN_SECS: u64 = 4 * 3600;
@@ -98,6 +106,9 @@ pub struct FileConfig {
     pub orgs: BTreeMap<String, FileOrg>,
     #[serde(default, skip_serializing_if = "FileRun::is_unset")]
     pub run: FileRun,
+    /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, apps::FileApp>,
 }
 
 /// The name of the folder that holds a run of several orgs' combined summary, beside the orgs'
@@ -204,6 +215,10 @@ pub struct FileSalesforce {
     pub max_body_mb: Option<u64>,
     pub max_run_secs: Option<u64>,
     pub ca_file: Option<PathBuf>,
+    pub api: Option<ApiChoice>,
+    pub bulk_threshold: Option<u64>,
+    pub max_cursors: Option<u32>,
+    pub pushdown: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
@@ -328,33 +343,30 @@ pub struct SalesforceConfig {
     pub max_body: BodyLimit,
     /// How long the run may wait on Salesforce in all (`--max-run-secs`).
     pub max_run: std::time::Duration,
+    /// Which API pulls what, and how many cursors at once.
+    pub pull: PullSettings,
 }
 
-/// How transient failures are retried: capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub retries: u32,
-    pub first_delay: std::time::Duration,
-    pub max_delay: std::time::Duration,
+/// How the objects are pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullSettings {
+    pub api: ApiChoice,
+    /// `--api auto` pulls objects of more rows than this through Bulk.
+    pub bulk_threshold: u64,
+    /// REST query cursors open at once, across all objects.
+    pub max_cursors: u32,
+    /// Filter out in the query the rows no report uses.
+    pub pushdown: bool,
 }
 
-impl Default for RetryPolicy {
+impl Default for PullSettings {
     fn default() -> Self {
-        RetryPolicy {
-            retries: 4,
-            first_delay: std::time::Duration::from_millis(500),
-            max_delay: std::time::Duration::from_secs(30),
+        PullSettings {
+            api: ApiChoice::Auto,
+            bulk_threshold: DEFAULT_BULK_THRESHOLD,
+            max_cursors: DEFAULT_MAX_CURSORS,
+            pushdown: true,
         }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause before retry number `attempt` (1-based): a random time up to min(max, first × 2^(attempt−1)).
-    pub fn delay(&self, attempt: u32) -> std::time::Duration {
-        let exp = self.first_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let cap = exp.min(self.max_delay);
-        let millis = cap.as_millis() as u64;
-        std::time::Duration::from_millis(if millis == 0 { 0 } else { rand::random_range(millis / 2..=millis) })
     }
 }
 
@@ -834,7 +846,7 @@ pub fn as_of_checked(
 /// Where a secret came from, for messages and `access-audit config` (never the value).
 #[derive(Debug, Clone)]
 pub enum SecretSource {
-    Env(&'static str),
+    Env(String),
     File(PathBuf),
 }
 
@@ -848,15 +860,11 @@ impl std::fmt::Display for SecretSource {
 }
 
 /// Reads a secret from its file or environment variable; both at once is ambiguous and refused.
-fn secret(
-    env: &'static str,
-    flag: &str,
-    file: Option<PathBuf>,
-) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
+fn secret(env: &str, flag: &str, file: Option<PathBuf>) -> Result<Option<(SecretString, SecretSource)>, ConfigError> {
     let from_env = std::env::var(env).ok().filter(|v| !v.trim().is_empty());
     match (from_env, file) {
         (Some(_), Some(_)) => Err(invalid(format!("both {env} and {flag} are set: keep one of them"))),
-        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env)))),
+        (Some(v), None) => Ok(Some((SecretString::from(v.trim().to_string()), SecretSource::Env(env.to_string())))),
         (None, Some(path)) => {
             let text = crate::files::read_to_string(&path, crate::files::SECRET)
                 .map_err(|e| invalid(format!("cannot read {flag} {}: {e}", path.display())))?;
@@ -921,6 +929,10 @@ impl FileSalesforce {
             max_body_mb: args.max_body_mb.or(f.max_body_mb),
             max_run_secs: args.max_run_secs.or(f.max_run_secs),
             ca_file: path(&args.ca_file, &f.ca_file),
+            api: args.api.or(f.api),
+            bulk_threshold: args.bulk_threshold.or(f.bulk_threshold),
+            max_cursors: args.max_cursors.or(f.max_cursors),
+            pushdown: if args.no_pushdown { Some(false) } else { f.pushdown },
         }
     }
 
@@ -996,8 +1008,42 @@ impl SalesforceConfig {
         let http = HttpSettings { timeout: timeout(&m)?, ca_pem };
         let max_body = BodyLimit { bytes: max_body_mb(&m)? * BodyLimit::MIB, setting: "--max-body-mb" };
         let max_run = std::time::Duration::from_secs(max_run_secs(&m)?);
-        Ok(SalesforceConfig { credentials, api_version, batch_size, retry, min_api_remaining, http, max_body, max_run })
+        let pull = pull_settings(&m, &api_version)?;
+        Ok(SalesforceConfig {
+            credentials,
+            api_version,
+            batch_size,
+            retry,
+            min_api_remaining,
+            http,
+            max_body,
+            max_run,
+            pull,
+        })
     }
+}
+
+fn pull_settings(m: &FileSalesforce, version: &ApiVersion) -> Result<PullSettings, ConfigError> {
+    let defaults = PullSettings::default();
+    let max_cursors = m.max_cursors.unwrap_or(defaults.max_cursors);
+    if !(1..=10).contains(&max_cursors) {
+        return Err(invalid(format!(
+            "--max-cursors must be between 1 and 10 (Salesforce's open cursors per user), got {max_cursors}"
+        )));
+    }
+    let api = m.api.unwrap_or(defaults.api);
+    let major: u32 = version.as_str().split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if api == ApiChoice::Bulk && major < crate::salesforce::BULK_MIN_VERSION {
+        return Err(invalid(format!(
+            "--api bulk needs Bulk API 2.0 query jobs, which exist from API 47.0 on; --api-version is {version}"
+        )));
+    }
+    Ok(PullSettings {
+        api,
+        bulk_threshold: m.bulk_threshold.unwrap_or(defaults.bulk_threshold),
+        max_cursors,
+        pushdown: m.pushdown.unwrap_or(defaults.pushdown),
+    })
 }
 
 fn retry_policy(m: &FileSalesforce) -> Result<RetryPolicy, ConfigError> {
@@ -1508,6 +1554,7 @@ pub fn describe(
     let resolved = |p: &PathBuf| path_value(&file.resolve(p));
     describe_table(&mut out, "output", &file.config.output, file, &["reviews_dir"], &resolved)?;
     describe_table(&mut out, "email", &file.config.email, file, &["smtp_password_file", "smtp_ca_file"], &resolved)?;
+    apps::describe(&mut out, file)?;
     Ok(out.text)
 }
 
@@ -1616,6 +1663,17 @@ fn describe_connection(
     effective!(timeout_secs, toml_int(timeout(&m)?.as_secs()));
     effective!(max_body_mb, toml_int(max_body_mb(&m)?));
     effective!(max_run_secs, toml_int(max_run_secs(&m)?));
+    let version = ApiVersion::parse(m.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION))?;
+    let pull = pull_settings(&m, &version)?;
+    effective!(api, toml::Value::try_from(pull.api).map_err(|e| invalid(e.to_string()))?);
+    effective!(bulk_threshold, toml_int(pull.bulk_threshold));
+    effective!(max_cursors, toml_int(pull.max_cursors.into()));
+    let pushdown_origin = if args.no_pushdown {
+        "--no-pushdown".to_string()
+    } else {
+        whence(false, table.pushdown.is_some(), "pushdown")
+    };
+    out.set("pushdown", toml::Value::Boolean(pull.pushdown), &pushdown_origin);
     optional!(ca_file, |v: &PathBuf| path_value(v), "not set");
     for (name, env, key, file_path, in_table, given) in [
         (
@@ -1726,16 +1784,6 @@ mod tests {
         assert!(ApiFloor::parse("0%").unwrap().is_off());
         assert!(ApiFloor::parse("lots").is_err());
         assert!(ApiFloor::parse("120%").is_err());
-    }
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let p = RetryPolicy { first_delay: std::time::Duration::from_millis(100), ..RetryPolicy::default() };
-        for attempt in 1..=30 {
-            let d = p.delay(attempt);
-            let cap = std::time::Duration::from_millis(100 * (1u64 << (attempt - 1).min(16))).min(p.max_delay);
-            assert!(d <= cap && d >= cap / 2, "{attempt}: {d:?}");
-        }
     }
 
     #[test]

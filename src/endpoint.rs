@@ -1,10 +1,12 @@
-//! Where credentials may be sent: the URL rules for instance and login hosts.
+//! Where credentials may be sent: the URL rules for instance and login hosts, and for the
+//! SCIM base URLs and token endpoints of other applications.
 //!
 //! Takes a URL as the user (or Salesforce's token endpoint) wrote it and hands on
-//! its origin, checked: `https://`, or plain `http://` only on a loopback host
-//! (the simulator), no user name or password, a host. `config` applies it to the
-//! flags and `auth` to the `instance_url` a login returns, so the rule lives here,
-//! in a leaf that imports nothing of the crate, and neither has to import the other.
+//! its origin (or, for an API base, origin and path), checked: `https://`, or plain
+//! `http://` only on a loopback host (the simulator), no user name or password, a
+//! host. `config` applies it to the flags and the `[apps]` settings, and `auth` to
+//! the `instance_url` a login returns, so the rule lives here, in a leaf that imports
+//! nothing of the crate, and neither has to import the other.
 
 use url::Url;
 
@@ -24,6 +26,33 @@ pub struct EndpointError {
 /// A URL the tool may send credentials to: `https://`, or `http://` on a loopback host only.
 /// Returns the origin (path, query and fragment dropped).
 pub fn endpoint_url(what: &str, value: &str) -> Result<Url, EndpointError> {
+    let url = checked(what, value)?;
+    // Only the origin matters; `https://acme.my.salesforce.com/` and without the slash are the same org.
+    let mut origin = url.clone();
+    origin.set_path("");
+    origin.set_query(None);
+    origin.set_fragment(None);
+    Ok(origin)
+}
+
+/// A base URL under which an API lives (a SCIM service provider's `https://host/scim/v2`, an OAuth
+/// token endpoint), held to the same rules as [`endpoint_url`] but keeping its path, without a
+/// trailing `/`. A query or fragment is refused: the path is all a base may say.
+pub fn endpoint_base(what: &str, value: &str) -> Result<Url, EndpointError> {
+    let mut url = checked(what, value)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(EndpointError {
+            what: what.to_string(),
+            problem: format!("must not carry a query (?...) or fragment (#...): {value}"),
+        });
+    }
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// The rules every URL that receives credentials must meet.
+fn checked(what: &str, value: &str) -> Result<Url, EndpointError> {
     let bad = |problem: String| EndpointError { what: what.to_string(), problem };
     let url = Url::parse(value.trim()).map_err(|e| bad(format!("is not a URL ({e}): {value:?}")))?;
     match url.scheme() {
@@ -42,12 +71,7 @@ pub fn endpoint_url(what: &str, value: &str) -> Result<Url, EndpointError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("must not carry a user name or password".to_string()));
     }
-    // Only the origin matters; `https://acme.my.salesforce.com/` and without the slash are the same org.
-    let mut origin = url.clone();
-    origin.set_path("");
-    origin.set_query(None);
-    origin.set_fragment(None);
-    Ok(origin)
+    Ok(url)
 }
 
 /// 127.0.0.0/8, ::1 or `localhost`: the only hosts plain http:// may reach.
@@ -103,6 +127,17 @@ mod tests {
             endpoint_url("u", "https://acme.my.salesforce.com/some/path?x=1").unwrap().as_str(),
             "https://acme.my.salesforce.com/"
         );
+    }
+
+    #[test]
+    fn bases_keep_their_path() {
+        let base = |s: &str| endpoint_base("base_url", s).map(|u| u.to_string()).map_err(|e| e.to_string());
+        assert_eq!(base("https://api.stensul.com/scim/v2/").unwrap(), "https://api.stensul.com/scim/v2");
+        assert_eq!(base("http://127.0.0.1:9/scim/v2").unwrap(), "http://127.0.0.1:9/scim/v2");
+        assert_eq!(base("https://x.example").unwrap(), "https://x.example/");
+        assert!(base("http://x.example/scim").unwrap_err().starts_with("base_url must use https://"));
+        assert!(base("https://x.example/scim?tenant=1").unwrap_err().contains("must not carry a query"));
+        assert!(base("https://u:p@x.example/scim").is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The HTTP layer every client shares: the Salesforce REST client now, the Bulk and SCIM
-//! clients later.
+//! The HTTP layer every client shares: the Salesforce REST client, and the SCIM client of
+//! other applications (the Bulk client too, when it comes).
 //!
 //! Takes [`HttpSettings`] (timeouts, extra trusted CAs) and hands on a `reqwest::Client`
 //! (rustls, certificates always verified, no redirects followed: a redirect is reported,
@@ -8,7 +8,9 @@
 //! answer arrived, decided from the error's *kind* (reqwest's own flags, and a rustls error
 //! found by walking the cause chain), never from its message. A kind says whether trying
 //! again can help: a dropped connection or a timeout can, an unknown host name or a
-//! certificate that does not verify cannot.
+//! certificate that does not verify cannot. The retry policy lives here too
+//! ([`RetryPolicy`]: capped exponential backoff with jitter, and a server's own
+//! `Retry-After` when it sends one, [`retry_after`]), so that every client retries alike.
 //!
 //! It knows nothing of Salesforce, configuration or flags beyond the names in its messages.
 
@@ -48,6 +50,66 @@ pub fn client(settings: &HttpSettings) -> Result<reqwest::Client, HttpSetupError
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|source| HttpSetupError { what: "HTTP client".into(), source })
+}
+
+/// How transient failures are retried: capped exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub first_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 4,
+            first_delay: std::time::Duration::from_millis(500),
+            max_delay: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before retry number `attempt` (1-based): a random time up to min(max, first × 2^(attempt−1)).
+    pub fn delay(&self, attempt: u32) -> std::time::Duration {
+        let exp = self.first_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_delay);
+        let millis = cap.as_millis() as u64;
+        std::time::Duration::from_millis(if millis == 0 { 0 } else { rand::random_range(millis / 2..=millis) })
+    }
+}
+
+/// The longest `Retry-After` a client waits for: a server asking for more is treated as failing
+/// (its pause would outlast most runs' patience); [`RetryPolicy::pause`] caps it here.
+pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl RetryPolicy {
+    /// The pause before retry number `attempt`: the server's `Retry-After` when it sent one
+    /// (at most [`MAX_RETRY_AFTER`]), else the policy's own backoff.
+    pub fn pause(&self, attempt: u32, retry_after: Option<std::time::Duration>) -> std::time::Duration {
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER),
+            None => self.delay(attempt),
+        }
+    }
+}
+
+/// The pause an answer asks for in `Retry-After` (RFC 9110 §10.2.3): a number of seconds, or an
+/// HTTP date (then the time from `now` until it, zero when it has passed). `None` when the header
+/// is absent or is neither form.
+pub fn retry_after(response: &reqwest::Response, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, now)
+}
+
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?.to_utc();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// The most bytes one answer may have: each client sets its own (a REST page is small, a
@@ -218,6 +280,16 @@ pub fn media_type(response: &reqwest::Response) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy { first_delay: std::time::Duration::from_millis(100), ..RetryPolicy::default() };
+        for attempt in 1..=30 {
+            let d = p.delay(attempt);
+            let cap = std::time::Duration::from_millis(100 * (1u64 << (attempt - 1).min(16))).min(p.max_delay);
+            assert!(d <= cap && d >= cap / 2, "{attempt}: {d:?}");
+        }
+    }
+
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
@@ -230,6 +302,22 @@ mod tests {
         assert!(causes(&e).any(|c| c.is::<rustls::Error>()));
         assert!(describe(&e).starts_with("outer: "), "{}", describe(&e));
         assert!(describe(&e).contains("UnknownIssuer"), "{}", describe(&e));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").unwrap().to_utc();
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Thu, 01 Oct 2026 00:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Wed, 30 Sep 2026 23:00:00 GMT", now), Some(Duration::ZERO), "passed");
+        for bad in ["", "-1", "1.5", "soon"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.pause(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(policy.pause(1, Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
+        assert!(policy.pause(1, None) <= policy.first_delay);
     }
 
     #[test]

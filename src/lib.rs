@@ -1,11 +1,11 @@
 //! access-audit: who can reach the Certinia apps in a Salesforce org.
 //!
 //! The pipeline, one module per stage:
-//! `cli` → `config` → `auth` → `salesforce` (client) → `snapshot` → `analysis`
-//! (with `roster` and `exclusions`) → `changes` (against the previous review) →
-//! `model` → `render` → `deliver` (atomic folders, dated runs, email). The review cycle's way
-//! back: `review` reads the completed workbooks (`readback`) of a report folder
-//! (`report_folder`) and writes the sign-off record.
+//! `cli` → `config` → `auth` → `salesforce` (client) and `scim` (other applications)
+//! → `snapshot` → `analysis` (with `roster` and `exclusions`) → `changes` (against the
+//! previous review) → `model` → `render` → `deliver` (atomic folders, dated runs, email).
+//! The review cycle's way back: `review` reads the completed workbooks (`readback`) of a
+//! report folder (`report_folder`) and writes the sign-off record.
 //! Two leaves under them: `endpoint` (where credentials may be sent) and `http` (the
 //! HTTP client, body caps and transport errors every Salesforce client shares).
 //! Before `auth`, `orgs` says which org (or orgs) a run audits and how to reach each, through
@@ -44,6 +44,7 @@ pub mod report_folder;
 pub mod review;
 pub mod roster;
 pub mod salesforce;
+pub mod scim;
 pub mod sfcli;
 pub mod signals;
 pub mod snapshot;
@@ -116,6 +117,11 @@ impl Error {
             }
             Error::Snapshot(e) => match e {
                 N::Salesforce(_) => unreachable!("matched above"),
+                // An application that refuses this caller (an allowlist, a permission) needs its
+                // configuration changed; its incomplete listings are data that cannot be trusted.
+                N::App(e) if e.is_configuration() => ExitCode::Usage,
+                N::App(e) if e.is_data_fault() => ExitCode::Incomplete,
+                N::App(_) => ExitCode::Salesforce,
                 N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
                 N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,

@@ -78,6 +78,7 @@ fn init_logging(verbose: bool, quiet: bool) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        // Through the progress bars, when they are drawn, so that no line lands inside one.
+        .with_writer(|| access_audit::snapshot::progress::LogWriter)
         .init();
 }

@@ -13,6 +13,8 @@
 //! names a finding across runs, the [`Change`] a finding carries against the
 //! previous review, the exclusions list, and the run id ([`RunMeta::run_id`]).
 
+pub mod apps;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -1298,6 +1300,8 @@ pub struct Audit {
     pub changes: Option<Changes>,
     /// The Exclusions list, when an exclusions file was given or account classes are excluded.
     pub exclusions: Option<Vec<ExclusionRow>>,
+    /// Other applications read over SCIM 2.0, in name order (none unless the snapshot has any).
+    pub apps: Vec<apps::AppAudit>,
 }
 
 impl Audit {
@@ -1308,7 +1312,13 @@ impl Audit {
     /// Findings across the reports (REPORTS.md, "What counts as a finding"): not the access matrix,
     /// and not a never-logged-in user still in the grace period.
     pub fn findings(&self) -> usize {
-        self.reports.iter().map(Report::findings).sum()
+        self.reports.iter().map(Report::findings).sum::<usize>() + self.app_findings()
+    }
+
+    /// Findings in the other applications' reports (app orphans, access retained, unexpected
+    /// access); they count in [`Audit::findings`] too.
+    pub fn app_findings(&self) -> usize {
+        self.apps.iter().map(apps::AppAudit::findings).sum()
     }
 
     /// Fixes the run id from the metadata (call it once every input is in [`RunMeta`]).

@@ -6,9 +6,11 @@
 //! then matches each entry to users exactly as REPORTS.md says: case-insensitively,
 //! `federation_id` against `FederationIdentifier` first, then `username` against
 //! `Username`, then `email` against `Email`; the first key that finds any user
-//! decides, and an email shared by several users matches them all.
+//! decides, and an email shared by several users matches them all. The accounts of other
+//! applications (read over SCIM) are matched to users by the same rule ([`UserIndex`]) and
+//! looked up on the roster by any of their keys ([`RosterKeys`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -139,45 +141,114 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_uppercase().to_lowercase()
 }
 
+/// Every user under each of its three keys, case-folded: what roster entries and the accounts of
+/// other applications are matched against (REPORTS.md: the same rule for both).
+pub struct UserIndex<'a> {
+    by_federation: HashMap<String, Vec<&'a str>>,
+    by_username: HashMap<String, Vec<&'a str>>,
+    by_email: HashMap<String, Vec<&'a str>>,
+}
+
+/// Which of the three keys found the users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    FederationId,
+    Username,
+    Email,
+}
+
+impl<'a> UserIndex<'a> {
+    pub fn new(users: &[UserKeys<'a>]) -> UserIndex<'a> {
+        fn index<'a>(
+            users: &[UserKeys<'a>],
+            key: impl Fn(&UserKeys<'a>) -> Option<&'a str>,
+        ) -> HashMap<String, Vec<&'a str>> {
+            let mut map: HashMap<String, Vec<&'a str>> = HashMap::new();
+            for u in users {
+                if let Some(k) = key(u).map(str::trim).filter(|k| !k.is_empty()) {
+                    map.entry(fold(k)).or_default().push(u.id);
+                }
+            }
+            map
+        }
+        UserIndex {
+            by_federation: index(users, |u| u.federation_id),
+            by_username: index(users, |u| Some(u.username)),
+            by_email: index(users, |u| u.email),
+        }
+    }
+
+    /// The users found by the first key that finds any: `federation_id` against
+    /// `FederationIdentifier`, else `username` against `Username`, else the `emails` (all of them,
+    /// together) against `Email`. Empty values never match. Ids sorted, each once.
+    pub fn find(&self, federation_id: &str, username: &str, emails: &[&str]) -> Option<(Key, Vec<String>)> {
+        fn lookup<'m, 'a>(map: &'m HashMap<String, Vec<&'a str>>, value: &str) -> Option<&'m Vec<&'a str>> {
+            let value = value.trim();
+            if value.is_empty() { None } else { map.get(&fold(value)) }
+        }
+        let found = |ids: Vec<&str>| {
+            let mut ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        if let Some(ids) = lookup(&self.by_federation, federation_id) {
+            return Some((Key::FederationId, found(ids.clone())));
+        }
+        if let Some(ids) = lookup(&self.by_username, username) {
+            return Some((Key::Username, found(ids.clone())));
+        }
+        let by_email: Vec<&str> = emails.iter().filter_map(|e| lookup(&self.by_email, e)).flatten().copied().collect();
+        (!by_email.is_empty()).then(|| (Key::Email, found(by_email)))
+    }
+}
+
 /// Matches every entry, one at a time, against all users.
 pub fn match_entries(entries: &[RosterEntry], users: &[UserKeys<'_>]) -> Vec<RosterMatch> {
-    fn index<'a>(
-        users: &[UserKeys<'a>],
-        key: impl Fn(&UserKeys<'a>) -> Option<&'a str>,
-    ) -> HashMap<String, Vec<&'a str>> {
-        let mut map: HashMap<String, Vec<&'a str>> = HashMap::new();
-        for u in users {
-            if let Some(k) = key(u).map(str::trim).filter(|k| !k.is_empty()) {
-                map.entry(fold(k)).or_default().push(u.id);
-            }
-        }
-        map
-    }
-    type Index<'a> = HashMap<String, Vec<&'a str>>;
-    let by_federation = index(users, |u| u.federation_id);
-    let by_username = index(users, |u| Some(u.username));
-    let by_email = index(users, |u| u.email);
+    let index = UserIndex::new(users);
     entries
         .iter()
-        .map(|e| {
-            let tries: [(&'static str, &str, &Index<'_>); 3] = [
-                ("federation_id", &e.federation_id, &by_federation),
-                ("username", &e.username, &by_username),
-                ("email", &e.email, &by_email),
-            ];
-            for (name, value, map) in tries {
-                if value.is_empty() {
-                    continue;
-                }
-                if let Some(ids) = map.get(&fold(value)) {
-                    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-                    ids.sort();
-                    return RosterMatch { matched_by: Some(name), user_ids: ids };
-                }
+        .map(|e| match index.find(&e.federation_id, &e.username, &[e.email.as_str()]) {
+            Some((key, user_ids)) => {
+                let name = match key {
+                    Key::FederationId => "federation_id",
+                    Key::Username => "username",
+                    Key::Email => "email",
+                };
+                RosterMatch { matched_by: Some(name), user_ids }
             }
-            RosterMatch { matched_by: None, user_ids: Vec::new() }
+            None => RosterMatch { matched_by: None, user_ids: Vec::new() },
         })
         .collect()
+}
+
+/// The roster's values of each key, case-folded: whether an application account is on the roster.
+pub struct RosterKeys {
+    federation_ids: HashSet<String>,
+    usernames: HashSet<String>,
+    emails: HashSet<String>,
+}
+
+impl RosterKeys {
+    pub fn new(entries: &[RosterEntry]) -> RosterKeys {
+        let set = |key: fn(&RosterEntry) -> &str| -> HashSet<String> {
+            entries.iter().map(key).map(str::trim).filter(|v| !v.is_empty()).map(fold).collect()
+        };
+        RosterKeys {
+            federation_ids: set(|e| &e.federation_id),
+            usernames: set(|e| &e.username),
+            emails: set(|e| &e.email),
+        }
+    }
+
+    /// Whether any entry has `federation_id` as its federation_id, `username` as its username, or
+    /// one of `emails` as its email (case-insensitively; empty values never match).
+    pub fn lists(&self, federation_id: &str, username: &str, emails: &[&str]) -> bool {
+        let has = |set: &HashSet<String>, v: &str| !v.trim().is_empty() && set.contains(&fold(v.trim()));
+        has(&self.federation_ids, federation_id)
+            || has(&self.usernames, username)
+            || emails.iter().any(|e| has(&self.emails, e))
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +282,21 @@ mod tests {
         assert_eq!(got[1], RosterMatch { matched_by: Some("username"), user_ids: vec!["B".into()] });
         assert_eq!(got[2], RosterMatch { matched_by: Some("email"), user_ids: vec!["B".into(), "C".into()] });
         assert_eq!(got[3], RosterMatch { matched_by: None, user_ids: vec![] });
+    }
+
+    #[test]
+    fn accounts_are_on_the_roster_by_any_key_and_emails_match_together() {
+        let index = UserIndex::new(&users());
+        // Several emails: every user any of them finds.
+        let (key, ids) = index.find("", "nobody", &["ana@acme.com", "SHARED@acme.com"]).unwrap();
+        assert_eq!((key, ids), (Key::Email, vec!["A".to_string(), "B".to_string(), "C".to_string()]));
+        assert_eq!(index.find(" ", "", &["", " "]), None, "empty values never match");
+        let keys = RosterKeys::new(&[entry("E7", "", ""), entry("", "Bo@Acme.com", ""), entry("", "", "x@y.z")]);
+        assert!(keys.lists("e7", "", &[]));
+        assert!(keys.lists("", "bo@acme.com", &[]));
+        assert!(keys.lists("", "", &["a@b.c", "X@Y.Z"]));
+        assert!(!keys.lists("", "", &[""]));
+        assert!(!keys.lists("E8", "x@y.z", &["bo@acme.com"]), "each key against its own column");
     }
 
     #[test]

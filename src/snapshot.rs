@@ -17,24 +17,37 @@
 //! link is followed, no FIFO read), every line a valid record ending in a
 //! newline, Ids unique and in order, the rows equal to the manifest's count and
 //! to Salesforce's `totalSize`; references that do not resolve are reported.
+//!
+//! Other applications audited over SCIM 2.0 (`--app`) are part of the same snapshot, under
+//! `apps/NAME/` and in the same manifest, held to the same checks: see [`apps`].
 
 mod check;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::ApiFloor;
-use crate::deliver::{FolderKind, OutputError, Staging, folders, io_err};
+pub mod apps;
+
+use crate::deliver::{FolderKind, OutputError, folders, io_err};
 use crate::files;
 pub use crate::model::DataWarning;
-use crate::salesforce::{ApiFailure, ApiUsage, Client, Limit, RecordSink, ReplacedText, SalesforceError, json_kind};
+use crate::salesforce::{ApiFailure, ApiUsage, Limit, SalesforceError, json_kind};
+use crate::scim::{ResourceType, ScimError};
+
+mod keyspace;
+pub mod progress;
+mod pull;
+mod record;
+mod runs;
+
+pub use pull::{PUSHDOWN, PullOptions, base_soql, estimate_requests, pull, pull_into};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
 pub const MANIFEST: &str = "manifest.json";
@@ -191,6 +204,9 @@ pub fn spec(name: &str) -> Option<&'static ObjectSpec> {
 pub enum SnapshotError {
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
+    /// Boxed: an application's errors are large, and every stage's results carry this type.
+    #[error(transparent)]
+    App(Box<ScimError>),
     #[error("{object} record {id}: field {field} {detail}")]
     Malformed { object: String, id: String, field: String, detail: String },
     #[error("the org has no field {field} on {object} at API v{api_version} (Salesforce: {message}); {advice}")]
@@ -209,6 +225,12 @@ pub enum SnapshotError {
     ReportFolder { dir: PathBuf, snapshot: PathBuf },
     #[error("snapshot {dir} failed verification:\n{}", problems.join("\n"))]
     Tampered { dir: PathBuf, problems: Vec<String> },
+}
+
+impl From<ScimError> for SnapshotError {
+    fn from(e: ScimError) -> Self {
+        SnapshotError::App(Box::new(e))
+    }
 }
 
 /// Parses Salesforce's datetime form, `2024-01-15T10:20:30.000+0000`.
@@ -258,7 +280,7 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|d| d.with_timezone(&Utc))
 }
 
-fn valid_id(s: &str) -> bool {
+pub(crate) fn valid_id(s: &str) -> bool {
     (s.len() == 15 || s.len() == 18) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
@@ -368,6 +390,16 @@ pub struct ManifestObject {
     pub total_size: u64,
     pub pages: u64,
     pub sha256: String,
+    /// The API it came through: `rest` or `bulk` (absent in snapshots of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// The exact SOQL of each query sent when the object was pulled in Id ranges (`soql` is then
+    /// what they add up to); empty when `soql` is the one query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<String>,
+    /// API requests spent on it: counts, probes, pages, Bulk job calls, retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -396,22 +428,27 @@ pub struct Manifest {
     /// snapshots of earlier versions.
     #[serde(default)]
     pub data_warnings: Vec<DataWarning>,
+    /// Other applications pulled over SCIM 2.0, in name order; absent when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<apps::ManifestApp>,
 }
 
 impl Manifest {
     pub fn object(&self, name: &str) -> Option<&ManifestObject> {
         self.objects.iter().find(|o| o.object == name)
     }
-}
 
-/// One object's records as pulled: (Id, NDJSON line), sorted by Id when written.
-struct Pulled {
-    spec: &'static ObjectSpec,
-    soql: String,
-    lines: Vec<(String, String)>,
-    warnings: Vec<DataWarning>,
-    total_size: u64,
-    pages: u64,
+    pub fn app(&self, name: &str) -> Option<&apps::ManifestApp> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// Every data file of the snapshot (the manifest aside) with its SHA-256: the org's objects,
+    /// then each application's listings (`apps/NAME/Users.ndjson`).
+    pub fn member_files(&self) -> Vec<(&str, &str)> {
+        let objects = self.objects.iter().map(|o| (o.file.as_str(), o.sha256.as_str()));
+        let apps = self.apps.iter().flat_map(|a| a.resources.iter()).map(|r| (r.file.as_str(), r.sha256.as_str()));
+        objects.chain(apps).collect()
+    }
 }
 
 /// Explains INVALID_FIELD and INVALID_TYPE in the audit's own words.
@@ -481,204 +518,6 @@ fn field_version(object: &str, field: &str) -> Option<u32> {
     }
 }
 
-/// Collects one object's records as NDJSON lines, validating each as it arrives, and the data
-/// warnings of the fields whose text had to be repaired.
-struct Collector {
-    spec: &'static ObjectSpec,
-    lines: Vec<(String, String)>,
-    warnings: Vec<DataWarning>,
-}
-
-impl Collector {
-    fn new(spec: &'static ObjectSpec) -> Collector {
-        Collector { spec, lines: Vec::new(), warnings: Vec::new() }
-    }
-}
-
-impl RecordSink for Collector {
-    type Error = SnapshotError;
-
-    fn record(&mut self, mut record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), SnapshotError> {
-        // Salesforce returns exactly the fields asked for; keep the snapshot to those if a server sends more.
-        record.retain(|key, _| self.spec.fields.iter().any(|f| f.path.split('.').next() == Some(key.as_str())));
-        let id = validate(self.spec, &record)?;
-        for r in replaced {
-            if record.contains_key(r.field.split('.').next().unwrap_or_default()) {
-                tracing::warn!(
-                    "{} record {id}: field {}: {}; the record is kept and flagged",
-                    self.spec.name,
-                    r.field,
-                    r.detail
-                );
-                self.warnings.push(DataWarning {
-                    object: self.spec.name.to_string(),
-                    id: id.clone(),
-                    field: r.field,
-                    detail: r.detail.to_string(),
-                });
-            }
-        }
-        self.lines.push((id, serde_json::to_string(&record).expect("a JSON map always serialises")));
-        Ok(())
-    }
-
-    fn restart(&mut self) {
-        self.lines.clear();
-        self.warnings.clear();
-    }
-}
-
-async fn pull_object(client: &Client, spec: &'static ObjectSpec) -> Result<Pulled, SnapshotError> {
-    let soql = spec.soql();
-    let mut collector = Collector::new(spec);
-    let stats = client
-        .query_all(spec.name, &soql, &mut collector)
-        .await
-        .map_err(|e| explain(e, spec, client.api_version().as_str()))?;
-    tracing::info!("pulled {}: {} rows in {} page(s)", spec.name, stats.rows, stats.pages);
-    Ok(Pulled {
-        spec,
-        soql,
-        lines: collector.lines,
-        warnings: collector.warnings,
-        total_size: stats.total_size,
-        pages: stats.pages,
-    })
-}
-
-/// Pulls an optional object; `None` when the org does not offer it (unknown object or field,
-/// or refused), with a warning. Faults that are not about the object still fail the pull.
-async fn pull_optional(client: &Client, spec: &'static ObjectSpec) -> Result<Option<Pulled>, SnapshotError> {
-    match pull_object(client, spec).await {
-        Ok(p) => Ok(Some(p)),
-        Err(
-            e @ (SnapshotError::MissingObject { .. }
-            | SnapshotError::MissingField { .. }
-            | SnapshotError::Salesforce(SalesforceError::Api { status: 400 | 403 | 404, .. })),
-        ) if spec.optional => {
-            tracing::warn!("{e}; going on without {}", spec.name);
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// About how many requests a pull will spend: the pages of the previous pull into the same
-/// place when there is one, else one page per object.
-pub fn estimate_requests(previous: Option<&Path>) -> u64 {
-    let fallback = OBJECTS.len() as u64;
-    let Some(dir) = previous else { return fallback };
-    match read_manifest(dir) {
-        Ok(m) => OBJECTS.iter().map(|o| m.object(o.name).map(|e| e.pages.max(1)).unwrap_or(1)).sum(),
-        Err(_) => fallback,
-    }
-}
-
-/// Who the org is: from its Organization record, else from the login (the identity URL names the
-/// org, and Salesforce access tokens start with the org id).
-async fn org_info(client: &Client, organization: Option<&Pulled>) -> OrgInfo {
-    let instance_url = client.instance_url().await.as_str().trim_end_matches('/').to_string();
-    if let Some([(id, line)]) = organization.map(|p| p.lines.as_slice()) {
-        let record: Map<String, Value> = serde_json::from_str(line).expect("written by us");
-        let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
-        return OrgInfo {
-            id: id.clone(),
-            name: text("Name"),
-            instance_url,
-            instance_name: text("InstanceName"),
-            is_sandbox: record.get("IsSandbox").and_then(Value::as_bool).unwrap_or(false),
-            organization_type: text("OrganizationType"),
-        };
-    }
-    let id = client.org_id_hint().await.unwrap_or_else(|| "unknown".to_string());
-    tracing::warn!("the org's Organization record is not available: the org is identified as {id} from the login");
-    OrgInfo { id, name: None, instance_url, instance_name: None, is_sandbox: false, organization_type: None }
-}
-
-/// Pulls every object concurrently and writes the snapshot folder atomically.
-pub async fn pull(client: &Client, out: &Path, floor: ApiFloor) -> Result<Manifest, SnapshotError> {
-    // Fail on a bad --out before spending any API request.
-    let staging = Staging::new(out, &SnapshotFolder)?;
-    let limit = client.check_quota(floor, estimate_requests(Some(out))).await?;
-    let manifest = pull_into(client, staging.path(), limit).await?;
-    staging.commit()?;
-    Ok(manifest)
-}
-
-/// Pulls every object concurrently into `dir`, an existing empty folder that the caller stages.
-///
-/// `limit_before` is the org's `DailyApiRequests` as the quota check read it, for the manifest.
-/// The folder is not created here: if it vanishes (a signal handler removed the staging folder),
-/// writing fails instead of creating it again.
-pub async fn pull_into(client: &Client, dir: &Path, limit_before: Option<Limit>) -> Result<Manifest, SnapshotError> {
-    let pulled_at = Utc::now();
-    let pulled: Vec<Pulled> = futures::future::try_join_all(OBJECTS.iter().map(|spec| pull_optional(client, spec)))
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    let org = org_info(client, pulled.iter().find(|p| p.spec.name == "Organization")).await;
-
-    let mut objects = Vec::new();
-    let mut data_warnings = Vec::new();
-    for mut p in pulled {
-        data_warnings.append(&mut p.warnings);
-        p.lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = p.lines.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(SnapshotError::Duplicate { object: p.spec.name.to_string(), id: w[0].0.clone() });
-        }
-        let file = p.spec.file_name();
-        let sha256 = write_lines(&dir.join(&file), p.lines.iter().map(|(_, l)| l.as_str()))?;
-        objects.push(ManifestObject {
-            object: p.spec.name.to_string(),
-            file,
-            soql: p.soql,
-            rows: p.lines.len() as u64,
-            total_size: p.total_size,
-            pages: p.pages,
-            sha256,
-        });
-    }
-    let manifest = Manifest {
-        format: FORMAT.to_string(),
-        tool: format!("access-audit {}", env!("CARGO_PKG_VERSION")),
-        org,
-        api_version: client.api_version().to_string(),
-        pulled_at: pulled_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        objects,
-        api: ApiCost {
-            requests: client.api_requests(),
-            logins: client.logins(),
-            org_daily_limit_before: limit_before,
-            org_usage_after: client.last_usage(),
-        },
-        data_warnings: {
-            data_warnings.sort();
-            data_warnings
-        },
-    };
-    let manifest_path = dir.join(MANIFEST);
-    let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
-    text.push('\n');
-    File::create_new(&manifest_path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(io_err(&manifest_path))?;
-    Ok(manifest)
-}
-
-/// Writes NDJSON lines and returns the file's SHA-256 (hex).
-fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> Result<String, OutputError> {
-    let file = File::create(path).map_err(io_err(path))?;
-    let mut writer = BufWriter::new(file);
-    let mut hasher = Sha256::new();
-    for line in lines {
-        writer.write_all(line.as_bytes()).map_err(io_err(path))?;
-        writer.write_all(b"\n").map_err(io_err(path))?;
-        hasher.update(line.as_bytes());
-        hasher.update(b"\n");
-    }
-    writer.flush().map_err(io_err(path))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// SHA-256 (hex) of a file, and its number of lines.
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     hash_reader(BufReader::new(File::open(path)?))
@@ -734,7 +573,8 @@ impl FolderKind for SnapshotFolder {
             SnapshotError::Invalid { detail, .. } => detail,
             other => other.to_string(),
         })?;
-        Ok(manifest.objects.into_iter().map(|o| o.file).chain([MANIFEST.to_string()]).collect())
+        let files = manifest.member_files().into_iter().map(|(file, _)| file.to_string());
+        Ok(files.chain([MANIFEST.to_string()]).collect())
     }
 }
 
@@ -826,7 +666,9 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             targets.entry(spec.name).or_default();
         }
         let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
-        let scanned = scan(&dir.join(&object.file), &object.file, spec, |id, record| {
+        let check = |record: &Map<String, Value>| validate(spec, record).map_err(|e| e.to_string());
+        let shape = check::Shape::of(spec);
+        let scanned = scan(&dir.join(&object.file), &object.file, Some(&shape), check, |id, record| {
             if is_target {
                 targets.entry(spec.name).or_default().insert(id.to_string());
             }
@@ -842,29 +684,11 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
                     .or_insert_with(|| format!("{} {id}: {} {to}", r.object, r.field));
             }
         });
-        let scanned = match scanned {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("{}: cannot read it: {e}", object.file));
-                continue;
-            }
+        let Some(scanned) =
+            agrees(scanned, &object.file, &object.sha256, object.rows, (object.total_size, "totalSize"), &mut problems)
+        else {
+            continue;
         };
-        problems.extend(scanned.problems);
-        if scanned.sha256 != object.sha256 {
-            problems.push(format!(
-                "{}: SHA-256 is {}, the manifest says {}: the file was changed after the pull",
-                object.file, scanned.sha256, object.sha256
-            ));
-        }
-        if scanned.lines != object.rows {
-            problems.push(format!("{}: {} rows, the manifest says {}", object.file, scanned.lines, object.rows));
-        }
-        if object.rows != object.total_size {
-            problems.push(format!(
-                "{}: the manifest says {} rows but a totalSize of {}: a pull never writes that",
-                object.file, object.rows, object.total_size
-            ));
-        }
         rows += scanned.lines;
     }
     for entry in std::fs::read_dir(dir)
@@ -872,10 +696,12 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name != MANIFEST && !manifest.objects.iter().any(|o| o.file == name) {
+        if name != MANIFEST && name != apps::APPS_DIR && !manifest.objects.iter().any(|o| o.file == name) {
             problems.push(format!("{name}: not part of the snapshot (not in the manifest)"));
         }
     }
+    let app_check = apps::check(dir, &manifest.apps, &mut problems);
+    rows += app_check.rows;
     if !problems.is_empty() {
         problems.sort();
         problems.dedup();
@@ -888,6 +714,7 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
     }
     let mut unresolved: Vec<String> =
         dangling.iter().map(|((target, _), referrer)| format!("{referrer} is not in {target}.ndjson")).collect();
+    unresolved.extend(app_check.unresolved);
     unresolved.sort();
     if unresolved.len() > UNRESOLVED_LISTED {
         let more = unresolved.len() - UNRESOLVED_LISTED;
@@ -909,6 +736,43 @@ fn is_report_folder(dir: &Path) -> bool {
     dir.join(REPORT_SNAPSHOT).join(MANIFEST).is_file()
 }
 
+/// Adds to `problems` where a scanned file (or the failure to read it) disagrees with what the
+/// manifest records of it: its SHA-256, its rows, and the total the server announced (named
+/// `totalSize` or `totalResults`), which a pull never writes different from the rows. The scan,
+/// when the file could be read.
+fn agrees(
+    scanned: std::io::Result<Scanned>,
+    file: &str,
+    sha256: &str,
+    rows: u64,
+    (total, total_name): (u64, &str),
+    problems: &mut Vec<String>,
+) -> Option<Scanned> {
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{file}: cannot read it: {e}"));
+            return None;
+        }
+    };
+    problems.extend(scanned.problems.iter().cloned());
+    if scanned.sha256 != sha256 {
+        problems.push(format!(
+            "{file}: SHA-256 is {}, the manifest says {sha256}: the file was changed after the pull",
+            scanned.sha256
+        ));
+    }
+    if scanned.lines != rows {
+        problems.push(format!("{file}: {} rows, the manifest says {rows}", scanned.lines));
+    }
+    if rows != total {
+        problems.push(format!(
+            "{file}: the manifest says {rows} rows but a {total_name} of {total}: a pull never writes that"
+        ));
+    }
+    Some(scanned)
+}
+
 /// What [`scan`] found in one file.
 struct Scanned {
     sha256: String,
@@ -916,21 +780,53 @@ struct Scanned {
     problems: Vec<String>,
 }
 
+/// A good line of a snapshot file, as its check read it.
+enum Good<'l> {
+    /// Checked as it was parsed ([`check::Shape`]): its Id and top-level Id fields.
+    Fast(check::Checked<'l>),
+    /// Parsed into a map and checked whole: its Id and the record.
+    Map(String, Map<String, Value>),
+}
+
+impl Good<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Good::Fast(checked) => checked.id.as_ref(),
+            Good::Map(id, _) => id,
+        }
+    }
+
+    /// The text of the top-level Id field `field`, unless null.
+    fn id_field(&self, field: &str) -> Option<&str> {
+        match self {
+            Good::Fast(checked) => checked.id_field(field),
+            Good::Map(_, record) => record.get(field).and_then(Value::as_str),
+        }
+    }
+
+    /// The whole record, when it was read as a map (always, for a file scanned without a fast check).
+    fn record(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Good::Fast(_) => None,
+            Good::Map(_, record) => Some(record),
+        }
+    }
+}
+
 /// Reads one snapshot file once: hashes every byte, counts the lines, and checks each line (ends
-/// with a newline, is a valid record of `spec`, its Id above the previous one), handing each good
-/// record's Id and references to `each`. After the first bad record the rest are only hashed and
-/// counted.
+/// with a newline, is a valid record as `check` says, its Id above the previous one), handing each
+/// good record to `each`. After the first bad record the rest are only hashed and counted.
 ///
-/// Each line is checked as it is parsed ([`check::Shape`]), without building it as a JSON map;
-/// only a line that check cannot accept is parsed into a map and checked by [`validate`], which
-/// decides and words the problem.
+/// With a `fast` check, each line is first checked as it is parsed ([`check::Shape`]), without
+/// building it as a JSON map; only a line that it cannot accept is parsed into a map and given to
+/// `check`, which decides and words the problem.
 fn scan(
     path: &Path,
     file: &str,
-    spec: &ObjectSpec,
-    mut each: impl FnMut(&str, &check::Checked<'_>),
+    fast: Option<&check::Shape>,
+    check: impl Fn(&Map<String, Value>) -> Result<String, String>,
+    mut each: impl FnMut(&str, &Good<'_>),
 ) -> std::io::Result<Scanned> {
-    let shape = check::Shape::of(spec);
     let mut reader = BufReader::with_capacity(256 * 1024, files::open_member(path)?);
     let mut hasher = Sha256::new();
     let mut problems = Vec::new();
@@ -957,27 +853,26 @@ fn scan(
             problems.push(at("is blank".into()));
             continue;
         }
-        let map;
-        let checked = match shape.check(text) {
-            Some(checked) => checked,
+        let good = match fast.and_then(|shape| shape.check(text)) {
+            Some(checked) => Good::Fast(checked),
             None => {
-                map = match serde_json::from_slice::<Map<String, Value>>(text) {
+                let record: Map<String, Value> = match serde_json::from_slice(text) {
                     Ok(r) => r,
                     Err(e) => {
                         problems.push(at(format!("not a JSON record ({e})")));
                         continue;
                     }
                 };
-                match validate(spec, &map) {
-                    Ok(id) => check::Checked::from_map(spec, id, &map),
+                match check(&record) {
+                    Ok(id) => Good::Map(id, record),
                     Err(e) => {
-                        problems.push(at(e.to_string()));
+                        problems.push(at(e));
                         continue;
                     }
                 }
             }
         };
-        let id = checked.id.as_ref();
+        let id = good.id();
         match previous.as_deref().map(|p| id.cmp(p)) {
             Some(std::cmp::Ordering::Equal) => {
                 problems.push(at(format!("record {id} appears twice")));
@@ -989,7 +884,7 @@ fn scan(
             }
             _ => {}
         }
-        each(id, &checked);
+        each(id, &good);
         match &mut previous {
             Some(p) => {
                 p.clear();
@@ -1006,15 +901,13 @@ fn scan(
 /// is not copied unnoticed. Returns each copied file's name, size and SHA-256.
 pub fn copy_verified(verified: &Verified, from: &Path, to: &Path) -> Result<Vec<(String, u64, String)>, SnapshotError> {
     let mut copied = Vec::new();
-    let entries = verified
-        .manifest
-        .objects
-        .iter()
-        .map(|o| (o.file.as_str(), o.sha256.as_str()))
-        .chain([(MANIFEST, verified.manifest_sha256.as_str())]);
+    let entries = verified.manifest.member_files().into_iter().chain([(MANIFEST, verified.manifest_sha256.as_str())]);
     for (name, expected) in entries {
         let source = from.join(name);
         let target = to.join(name);
+        if let Some(parent) = target.parent().filter(|p| *p != to) {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
         let mut reader = files::open_member(&source)
             .map_err(|e| SnapshotError::Invalid { dir: from.to_path_buf(), detail: format!("{name}: {e}") })?;
         let mut writer = File::create_new(&target).map_err(io_err(&target))?;
@@ -1126,6 +1019,31 @@ impl Loaded {
         SnapshotError::Invalid { dir: self.shown.clone(), detail: format!("{file} line {n}: {detail}") }
     }
 
+    /// Hands every resource of one application's listing to `each`, in file order (by `id`), each
+    /// checked again as it is read.
+    pub fn each_app<E: From<SnapshotError>>(
+        &self,
+        app: &str,
+        resource: ResourceType,
+        mut each: impl FnMut(Map<String, Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let invalid = |detail: String| SnapshotError::Invalid { dir: self.shown.clone(), detail };
+        let file = apps::member_file(app, resource);
+        if !self.verified.manifest.member_files().iter().any(|(f, _)| *f == file) {
+            return Err(invalid(format!("{file}: not in the manifest")).into());
+        }
+        let reader =
+            BufReader::new(files::open_member(&self.dir.join(&file)).map_err(|e| invalid(format!("{file}: {e}")))?);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
+            let record: Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| invalid(format!("{file} line {}: not a JSON record ({e})", n + 1)))?;
+            crate::scim::validate(resource, &record).map_err(|e| invalid(format!("{file} line {}: {e}", n + 1)))?;
+            each(record)?;
+        }
+        Ok(())
+    }
+
     /// Rows of `object` as the manifest counts them.
     pub fn rows(&self, object: &str) -> usize {
         self.verified.manifest.object(object).map_or(0, |o| o.rows as usize)
@@ -1215,21 +1133,6 @@ mod tests {
         assert!(e.to_string().contains("field ManagerId"), "{e}");
         let e = validate(s, &rec(&format!(r#"{{{base},"ManagerId":null,"Manager":"M"}}"#))).unwrap_err();
         assert!(e.to_string().contains("field Manager.Name"), "{e}");
-    }
-
-    #[test]
-    fn fields_nobody_asked_for_are_not_kept() {
-        let mut c = Collector::new(spec("UserLogin").unwrap());
-        c.record(
-            rec(
-                r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false,"IsPasswordLocked":true}"#,
-            ),
-            Vec::new(),
-        )
-        .unwrap();
-        assert_eq!(c.lines[0].1, r#"{"Id":"06000000000000AAAA","UserId":"005000000000001AAA","IsFrozen":false}"#);
-        c.restart();
-        assert!(c.lines.is_empty());
     }
 
     /// A copy of the demo snapshot in which `object` holds no records (manifest fixed up).

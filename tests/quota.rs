@@ -58,7 +58,13 @@ fn the_estimate_comes_from_the_previous_pull() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("s");
     pull_jwt(work.path(), &sim, &out).args(["--batch-size", "500"]).assert().success();
-    let pages: u64 = access_audit::snapshot::read_manifest(&out).unwrap().objects.iter().map(|o| o.pages).sum();
+    // What the previous pull spent on each object: its counts and pages.
+    let pages: u64 = access_audit::snapshot::read_manifest(&out)
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.requests.expect("recorded per object"))
+        .sum();
     assert!(pages > 7);
     let output = pull_jwt(work.path(), &sim, &out)
         .args(["--batch-size", "500", "--min-api-remaining", "14990"])

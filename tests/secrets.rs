@@ -1,5 +1,6 @@
-//! No secret (client secret, refresh token, access tokens, private key) in stdout, stderr,
-//! logs or the snapshot, even with --verbose, for every flow and for failures too.
+//! No secret (client secret, refresh token, access tokens, private key, and the secrets and tokens
+//! of other applications read over SCIM) in stdout, stderr, logs or the snapshot, even with
+//! --verbose, for every flow and for failures too.
 
 use std::path::Path;
 
@@ -136,4 +137,67 @@ fn no_secret_in_a_whole_verbose_run_with_renewed_sessions() {
     assert!(sim.issued_tokens().len() >= 3, "sessions were renewed");
     assert!(work.path().join("out/access-review.xlsx").is_file());
     assert_clean(&sim, &output, work.path());
+}
+
+#[test]
+fn no_app_secret_or_token_in_any_output_or_log() {
+    use sf_sim::scim::{ScimGroup, ScimMode, ScimUser};
+    let sim = sim(small_org());
+    let users = vec![ScimUser::new("st-1", "ana@acme.example"), ScimUser::new("st-2", "bo@acme.example")];
+    let groups = vec![ScimGroup { id: "r1".into(), display_name: "Admin".into(), members: vec!["st-1".into()] }];
+    // Tokens expire quickly: several are issued, each must stay out of every output.
+    let stensul = scim_sim(ScimMode::Stensul, users.clone(), groups.clone(), |c| {
+        c.max_results = 1;
+        c.faults.expire_tokens_after = Some(2);
+    });
+    let crm = scim_sim(ScimMode::Generic, users, groups, |_| {});
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("crm-token"), APP_TOKEN).unwrap();
+    let config = format!(
+        "{}\n[apps.crm]\nkind = \"scim\"\nbase_url = \"{}\"\ntoken_file = \"crm-token\"\n\n\
+         [apps.sf]\nkind = \"scim\"\ndialect = \"salesforce\"\n",
+        app_table("stensul", "stensul", &stensul),
+        crm.scim_url()
+    );
+    let output = run_apps(work.path(), &sim, &config, "out", "2026-10-01T00:00:00Z")
+        .args(["--verbose", "--all-apps"])
+        .env("ACCESS_AUDIT_APP_STENSUL_SECRET", APP_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stensul.issued_tokens().len() >= 2, "tokens were renewed");
+    assert!(work.path().join("out/snapshot/apps/crm/Users.ndjson").is_file());
+    std::fs::remove_file(work.path().join("crm-token")).unwrap();
+    let mut app_secrets = vec![APP_CLIENT_SECRET.to_string(), APP_TOKEN.to_string()];
+    app_secrets.extend(stensul.issued_tokens());
+    let check = |output: &std::process::Output| {
+        assert_clean(&sim, output, work.path());
+        let everything = format!("{}\n{}\n{}", stdout_of(output), stderr_of(output), files_text(work.path()));
+        for secret in &app_secrets {
+            assert!(!everything.contains(secret.as_str()), "an app secret leaked: {}…", &secret[..8]);
+        }
+    };
+    check(&output);
+    // A refused secret, verbose: the error names the endpoint, never the secret sent.
+    let output = run_apps(work.path(), &sim, &config, "bad", "2026-10-01T00:00:00Z")
+        .args(["--verbose", "--app", "stensul"])
+        .env("ACCESS_AUDIT_APP_STENSUL_SECRET", format!("{APP_CLIENT_SECRET}-wrong"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    check(&output);
+    // The effective configuration names where each secret comes from, never its value.
+    let output = bin(work.path())
+        .args(["config", "--instance-url", &sim.base_url()])
+        .env("ACCESS_AUDIT_APP_STENSUL_SECRET", APP_CLIENT_SECRET)
+        .env("ACCESS_AUDIT_APP_CRM_TOKEN", APP_TOKEN)
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let listing = stdout_of(&output);
+    assert!(listing.contains("[apps.stensul]"), "{listing}");
+    assert!(listing.contains("# client secret: environment variable ACCESS_AUDIT_APP_STENSUL_SECRET"), "{listing}");
+    assert!(listing.contains("# bearer token: file "), "{listing}");
+    check(&output);
 }

@@ -6,12 +6,18 @@ mod common;
 
 /// The four login flows, and what a refused login looks like.
 mod auth;
+/// Bulk API 2.0, sequential and parallel REST: the same bytes; pushdown; no Bulk access; progress bars.
+mod bulk;
+/// The Bulk API fault matrix: alone and combined with REST faults.
+mod bulk_faults;
 /// What changed since the previous review: two quarters of one org, the first review decided.
 mod changes;
 /// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.
 mod client;
 /// Killed mid-pull or mid-write: the previous outputs stay intact.
 mod crash;
+/// Parallel REST cursors: the limit across all objects, ranges that must add up.
+mod cursors;
 /// The email from cron: the digest over STARTTLS and a login, the failure notice, a refused login.
 mod email;
 /// Exclusions (active, expired, unmatched, ambiguous) and account classes.
@@ -44,6 +50,10 @@ mod reports;
 mod reviews;
 /// Every rule of REPORTS.md, with the exact set of users in each report.
 mod rules;
+/// Other applications over SCIM 2.0: the pull into apps/NAME/, paging, completeness, retries, dialects.
+mod scim;
+/// The applications' reports: every rule of REPORTS.md with its cases, the exact accounts in each, the SCIM cross-check.
+mod scim_reports;
 /// No secret in any output, log or file.
 mod secrets;
 /// Configuration precedence and one-line errors.

@@ -40,7 +40,7 @@
 //!
 //! # Command line (`sf-sim --fault SPEC`, repeatable)
 //!
-//! `SPEC` = `KIND[:OBJECT][:followups][@AFTER][xTIMES]`, parsed by
+//! `SPEC` = `KIND[:OBJECT][:followups|:bulk-create|:bulk-poll|:bulk-results|:bulk-delete][@AFTER][xTIMES]`, parsed by
 //! [`FaultRule::from_str`](std::str::FromStr):
 //!
 //! | KIND | [`Injected`] | answer |
@@ -88,7 +88,8 @@ pub struct Faults {
     pub expire_tokens_after: Option<u64>,
     /// (object, delta): the first page's and every page's `totalSize` for
     /// queries of `object` is off by delta from the rows actually delivered
-    /// (rows delivered are unchanged). Never below 0.
+    /// (rows delivered are unchanged), and so is a Bulk job's
+    /// `numberRecordsProcessed`. Never below 0.
     pub total_size_delta: Option<(String, i64)>,
     /// Replace field `field` (top-level name) of the record at index `index`
     /// (file order) of `object` by `value` in query answers (a malformed
@@ -102,6 +103,18 @@ pub struct Faults {
     /// Put bad text at the start of one text field of one record in query
     /// answers (see [`BadTextKind`]).
     pub bad_text: Option<BadText>,
+    /// How long a Bulk query job takes from its creation to `JobComplete`
+    /// (polls before then see `InProgress`).
+    pub bulk_processing: Duration,
+    /// The next N Bulk query jobs created end `Failed` (with an `errorMessage`).
+    pub bulk_failed_jobs: u64,
+    /// The next N Bulk query jobs created end `Aborted`.
+    pub bulk_aborted_jobs: u64,
+    /// At most this many rows per Bulk results chunk, whatever `maxRecords`
+    /// asks (Salesforce may send fewer); 0: as many as asked.
+    pub bulk_chunk_rows: usize,
+    /// (object, delta): `SELECT COUNT()` of `object` answers off by delta.
+    pub count_delta: Option<(String, i64)>,
 }
 
 impl Faults {
@@ -120,6 +133,11 @@ impl Faults {
             && self.malformed.is_none()
             && !self.short_pages
             && self.bad_text.is_none()
+            && self.bulk_processing.is_zero()
+            && self.bulk_failed_jobs == 0
+            && self.bulk_aborted_jobs == 0
+            && self.bulk_chunk_rows == 0
+            && self.count_delta.is_none()
     }
 }
 
@@ -178,6 +196,8 @@ pub struct FaultRule {
     pub object: Option<String>,
     /// Only follow-up pages (`/query/<locator>`).
     pub follow_ups_only: bool,
+    /// Only requests of this Bulk API step.
+    pub endpoint: Option<Endpoint>,
     /// Let the first `after` matching requests through, then inject on the
     /// next `times` matching requests (u64::MAX = forever).
     pub after: u64,
@@ -187,7 +207,13 @@ pub struct FaultRule {
 impl FaultRule {
     /// `fault` on every data request, forever.
     pub fn always(fault: Injected) -> FaultRule {
-        FaultRule { fault, object: None, follow_ups_only: false, after: 0, times: u64::MAX }
+        FaultRule { fault, object: None, follow_ups_only: false, endpoint: None, after: 0, times: u64::MAX }
+    }
+
+    /// Only requests of this Bulk API step.
+    pub fn on(mut self, endpoint: Endpoint) -> FaultRule {
+        self.endpoint = Some(endpoint);
+        self
     }
 
     /// Only requests of `object`'s queries.
@@ -214,15 +240,47 @@ impl FaultRule {
         n >= self.after && n - self.after < self.times
     }
 
-    /// Whether a request (of `object`, if known; a follow-up page or not) matches.
-    pub(crate) fn matches(&self, object: Option<&str>, follow_up: bool) -> bool {
+    /// Whether a request (of `object`, if known; a follow-up page or not; of
+    /// a Bulk API step or not) matches.
+    pub(crate) fn matches(&self, object: Option<&str>, follow_up: bool, endpoint: Option<Endpoint>) -> bool {
         if self.follow_ups_only && !follow_up {
+            return false;
+        }
+        if self.endpoint.is_some() && self.endpoint != endpoint {
             return false;
         }
         match (&self.object, object) {
             (None, _) => true,
             (Some(want), Some(have)) => want.eq_ignore_ascii_case(have),
             (Some(_), None) => false,
+        }
+    }
+}
+
+/// A step of a Bulk API 2.0 query job, for fault rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /jobs/query`
+    BulkCreate,
+    /// `GET /jobs/query/<id>`
+    BulkPoll,
+    /// `GET /jobs/query/<id>/results`
+    BulkResults,
+    /// `DELETE /jobs/query/<id>`
+    BulkDelete,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] =
+        [Endpoint::BulkCreate, Endpoint::BulkPoll, Endpoint::BulkResults, Endpoint::BulkDelete];
+
+    /// The name in a `--fault` spec.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Endpoint::BulkCreate => "bulk-create",
+            Endpoint::BulkPoll => "bulk-poll",
+            Endpoint::BulkResults => "bulk-results",
+            Endpoint::BulkDelete => "bulk-delete",
         }
     }
 }
@@ -375,12 +433,17 @@ impl FromStr for FaultRule {
         let kind: Injected = parts.next().unwrap_or("").parse().map_err(context)?;
         let mut rule = FaultRule::always(kind);
         for part in parts {
-            if part.eq_ignore_ascii_case("followups") || part.eq_ignore_ascii_case("followup") {
+            if let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| e.cli_name().eq_ignore_ascii_case(part)) {
+                if rule.endpoint.is_some() {
+                    return Err(context(format!("'{part}': one Bulk step per rule")));
+                }
+                rule.endpoint = Some(endpoint);
+            } else if part.eq_ignore_ascii_case("followups") || part.eq_ignore_ascii_case("followup") {
                 if rule.follow_ups_only {
                     return Err(context("'followups' is given twice".into()));
                 }
                 rule.follow_ups_only = true;
-            } else if rule.object.is_some() || rule.follow_ups_only {
+            } else if rule.object.is_some() || rule.follow_ups_only || rule.endpoint.is_some() {
                 return Err(context(format!(
                     "unexpected '{part}' (the form is KIND[:OBJECT][:followups][@AFTER][xTIMES])"
                 )));
@@ -524,12 +587,18 @@ mod tests {
     #[test]
     fn matching() {
         let r = rule("503:User:followups");
-        assert!(r.matches(Some("User"), true));
-        assert!(r.matches(Some("user"), true));
-        assert!(!r.matches(Some("User"), false));
-        assert!(!r.matches(Some("UserLogin"), true));
-        assert!(!r.matches(None, true));
-        assert!(rule("503").matches(None, false));
+        assert!(r.matches(Some("User"), true, None));
+        assert!(r.matches(Some("user"), true, None));
+        assert!(!r.matches(Some("User"), false, None));
+        assert!(!r.matches(Some("UserLogin"), true, None));
+        assert!(!r.matches(None, true, None));
+        assert!(rule("503").matches(None, false, None));
+        assert!(rule("503").matches(None, false, Some(Endpoint::BulkPoll)));
+        let r = rule("cut:PermissionSetAssignment:bulk-results@1x1");
+        assert_eq!(r.endpoint, Some(Endpoint::BulkResults));
+        assert!(r.matches(Some("PermissionSetAssignment"), false, Some(Endpoint::BulkResults)));
+        assert!(!r.matches(Some("PermissionSetAssignment"), false, None));
+        assert!(!r.matches(Some("PermissionSetAssignment"), false, Some(Endpoint::BulkPoll)));
     }
 
     #[test]

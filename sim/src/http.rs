@@ -1,13 +1,13 @@
-//! The HTTP pieces both endpoints use: a JSON answer with Salesforce's content type, and a
-//! request body read whole up to a bound.
+//! The HTTP pieces every endpoint uses: a JSON answer with Salesforce's content type, the REST
+//! API's error answers, and a request body read whole up to a bound.
 //!
-//! A leaf: the token endpoint (`oauth`) and the data API (`server`) both take from it, so
-//! neither has to take from the other.
+//! A leaf: the token endpoint (`oauth`), the data API (`server`) and the Bulk API (`bulk`) all
+//! take from it, so that none has to take from another.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The content type of every JSON answer Salesforce sends.
 pub(crate) const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
@@ -21,4 +21,31 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 /// Reads a whole request body (bounded), for the token endpoint.
 pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, String> {
     axum::body::to_bytes(body, 1 << 20).await.map_err(|e| format!("cannot read the request body: {e}"))
+}
+
+/// A REST error: `[{"message": ..., "errorCode": ...}]`.
+pub(crate) fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(status, &json!([{"message": message, "errorCode": code}]))
+}
+
+/// A REST error not yet rendered (kept small so `Result`s stay cheap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub(crate) fn into_response(self) -> Response {
+        sf_error(self.status, self.code, &self.message)
+    }
+}
+
+pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
 }

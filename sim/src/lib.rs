@@ -21,26 +21,36 @@
 //!
 //! [`Sim::start_tls`] serves the same API over HTTPS (rustls, aws-lc-rs) with
 //! a given certificate, for tests of certificate verification.
+//!
+//! Bulk API 2.0 query jobs (`/jobs/query`: create, poll, CSV results in
+//! chunks with `Sforce-Locator`, delete) are served from v47.0 on, see the
+//! `bulk` module; [`SimState::bulk_api`] says whether the integration user may
+//! use them.
+//! The org's SCIM endpoint (`/services/scim/v2/`) is served from the same
+//! records, and [`scim::ScimSim`] is a SCIM 2.0 service provider of another
+//! application (generic or Stensul): see the [`scim`] module.
 
+mod bulk;
 pub mod faults;
 pub mod generate;
 mod http;
 mod oauth;
 pub mod org;
+pub mod scim;
 mod server;
+mod serving;
 pub mod soql;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use serving::Serving;
 
-pub use faults::{BadText, BadTextKind, FaultRule, Faults, Injected, Malformed};
+pub use faults::{BadText, BadTextKind, Endpoint, FaultRule, Faults, Injected, Malformed};
 pub use org::{Org, Record};
 
 /// The org id used when the org has no `Organization` record.
@@ -86,6 +96,9 @@ pub struct SimConfig {
     pub api_used: u64,
     /// Faults to inject. Default: none.
     pub faults: Faults,
+    /// Whether the integration user may use the Bulk API (default true); when
+    /// not, creating a job answers 403 `API_DISABLED_FOR_ORG`.
+    pub bulk_api: bool,
 }
 
 impl SimConfig {
@@ -110,6 +123,7 @@ impl SimConfig {
             api_max: 15_000,
             api_used: 0,
             faults: Faults::default(),
+            bulk_api: true,
         }
     }
 }
@@ -140,8 +154,30 @@ pub struct StatsSnapshot {
     pub api_usage_used: u64,
     /// Current `DailyApiRequests` Max.
     pub api_usage_max: u64,
-    /// Query cursors held (each query with more than one page opens one).
+    /// Query cursors held (each query with more than one page opens one;
+    /// its locators stay valid until the cursors are cleared).
     pub open_cursors: u64,
+    /// The most query cursors open at once since the start (or the last
+    /// [`Sim::reset_stats`]): a cursor is open from the first page of a query
+    /// that has more pages until its last page was served.
+    #[serde(default)]
+    pub max_open_cursors: u64,
+    /// Cursors open now, in the same sense.
+    #[serde(default)]
+    pub unfinished_cursors: u64,
+    /// `SELECT COUNT()` queries answered (not in `query_pages`).
+    #[serde(default)]
+    pub count_queries: u64,
+    /// Successful data requests by kind: `query` (a first page), `query-more`
+    /// (a `nextRecordsUrl` page), `count`, `limits`, `bulk-create`,
+    /// `bulk-poll`, `bulk-results`, `bulk-delete`.
+    #[serde(default)]
+    pub requests_by_kind: BTreeMap<String, u64>,
+    /// Bulk query jobs created, and not deleted yet.
+    #[serde(default)]
+    pub bulk_jobs_created: u64,
+    #[serde(default)]
+    pub bulk_jobs_open: u64,
     /// Data requests answered by an injected fault (see [`faults`]). These
     /// are counted here only, not in `query_pages`, `query_errors` or
     /// `limits_requests`.
@@ -168,6 +204,10 @@ pub struct StatsSnapshot {
     /// request at all), a plain HTTP request, or a handshake timeout (10 s).
     #[serde(default)]
     pub tls_handshake_failures: u64,
+    /// Requests to the org's SCIM endpoint, `/services/scim/v2/` (see [`scim::salesforce`]),
+    /// whatever their outcome.
+    #[serde(default)]
+    pub scim_requests: u64,
 }
 
 impl StatsSnapshot {
@@ -194,6 +234,11 @@ pub(crate) struct Stats {
     pub expired_sessions: u64,
     pub tls_handshakes: u64,
     pub tls_handshake_failures: u64,
+    pub max_open_cursors: u64,
+    pub count_queries: u64,
+    pub requests_by_kind: BTreeMap<String, u64>,
+    pub bulk_jobs_created: u64,
+    pub scim_requests: u64,
 }
 
 /// Where the org's records live: owned (editable by tests) or shared with
@@ -211,6 +256,8 @@ enum OrgStore {
 pub(crate) struct Cursor {
     pub plan: soql::Plan,
     pub rows: Arc<Vec<Record>>,
+    /// Indexes into `rows` of the query's rows, in its order.
+    pub selection: Vec<u32>,
     pub page_size: usize,
     /// [`Faults::short_pages`] when the query started.
     pub short_pages: bool,
@@ -233,6 +280,8 @@ pub(crate) struct CursorEntry {
     pub cursor: Arc<Cursor>,
     /// Offsets handed out in a `nextRecordsUrl` (only these are accepted).
     pub issued: HashSet<usize>,
+    /// Its last page was not served yet.
+    pub open: bool,
 }
 
 /// The live state of a simulator: configuration that tests may change at run
@@ -264,7 +313,17 @@ pub struct SimState {
     pub(crate) stats: Stats,
     /// Open cursors by the id part of their locator.
     pub(crate) cursors: HashMap<String, CursorEntry>,
+    /// Cursors whose last page was not served yet.
+    pub(crate) unfinished_cursors: u64,
+    /// Bulk query jobs by Id.
+    pub(crate) bulk_jobs: HashMap<String, bulk::Job>,
+    pub(crate) jobs_created: u64,
+    /// Whether the integration user may use the Bulk API (403
+    /// `API_DISABLED_FOR_ORG` on a job's creation when not).
+    pub bulk_api: bool,
     pub(crate) base_url: String,
+    /// How the org's SCIM endpoint differs from its records (none by default).
+    pub scim_drift: scim::ScimDrift,
 }
 
 impl SimState {
@@ -286,7 +345,12 @@ impl SimState {
             token_uses: HashMap::new(),
             stats: Stats::default(),
             cursors: HashMap::new(),
+            unfinished_cursors: 0,
+            bulk_jobs: HashMap::new(),
+            jobs_created: 0,
+            bulk_api: config.bulk_api,
             base_url,
+            scim_drift: scim::ScimDrift::default(),
         }
     }
 
@@ -333,6 +397,22 @@ impl SimState {
     /// `INVALID_QUERY_LOCATOR`, as expired ones do on Salesforce.
     pub fn clear_cursors(&mut self) {
         self.cursors.clear();
+        self.unfinished_cursors = 0;
+    }
+
+    /// A cursor was opened (`true`) or its last page served (`false`).
+    pub(crate) fn cursor_opened(&mut self, opened: bool) {
+        if opened {
+            self.unfinished_cursors += 1;
+            self.stats.max_open_cursors = self.stats.max_open_cursors.max(self.unfinished_cursors);
+        } else {
+            self.unfinished_cursors = self.unfinished_cursors.saturating_sub(1);
+        }
+    }
+
+    /// Counts one successful data request of `kind`.
+    pub(crate) fn served(&mut self, kind: &str) {
+        *self.stats.requests_by_kind.entry(kind.to_string()).or_default() += 1;
     }
 
     /// Replaces the faults and zeroes the rules' match counters.
@@ -386,19 +466,26 @@ impl SimState {
             api_usage_used: self.api_used,
             api_usage_max: self.api_max,
             open_cursors: self.cursors.len() as u64,
+            max_open_cursors: s.max_open_cursors,
+            unfinished_cursors: self.unfinished_cursors,
+            count_queries: s.count_queries,
+            requests_by_kind: s.requests_by_kind.clone(),
+            bulk_jobs_created: s.bulk_jobs_created,
+            bulk_jobs_open: self.bulk_jobs.len() as u64,
             injected_faults: s.injected_faults,
             injected_faults_by_kind: s.injected_faults_by_kind.clone(),
             request_limit_exceeded: s.request_limit_exceeded,
             expired_sessions: s.expired_sessions,
             tls_handshakes: s.tls_handshakes,
             tls_handshake_failures: s.tls_handshake_failures,
+            scim_requests: s.scim_requests,
         }
     }
 
     /// Zeroes the request counters (not the API usage, the cursors, the
     /// issued tokens, nor the fault rules' match counters).
     pub fn reset_stats(&mut self) {
-        self.stats = Stats::default();
+        self.stats = Stats { max_open_cursors: self.unfinished_cursors, ..Stats::default() };
     }
 }
 
@@ -418,8 +505,8 @@ impl Shared {
 pub struct Sim {
     shared: Arc<Shared>,
     base_url: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// The server; stopped when the `Sim` is dropped.
+    _serving: Serving,
 }
 
 impl Sim {
@@ -455,55 +542,22 @@ impl Sim {
         }
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{addr}");
         let shared = Arc::new(Shared { state: Mutex::new(SimState::new(config, base_url.clone())) });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("sf-sim")
-            .enable_all()
-            .build()
-            .context("starting the simulator's tokio runtime")?;
         let app = server::router(shared.clone());
         let tls_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("sf-sim".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("sf-sim: cannot use the listening socket: {e}");
-                            return;
-                        }
-                    };
-                    let serve = async move {
-                        match tls {
-                            None => axum::serve(listener, app).await,
-                            Some(config) => {
-                                let listener = tls::TlsListener::new(listener, config, tls_shared)?;
-                                axum::serve(listener, app).await
-                            }
-                        }
-                    };
-                    tokio::select! {
-                        result = serve => {
-                            if let Err(e) = result {
-                                eprintln!("sf-sim: server error: {e}");
-                            }
-                        }
-                        _ = rx => {}
-                    }
-                });
-                // Connections still open are cut, not drained: a test double
-                // must stop promptly even if a client keeps a connection alive.
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .context("spawning the simulator thread")?;
-        Ok(Sim { shared, base_url, shutdown: Some(tx), thread: Some(thread) })
+        let serving = Serving::spawn("sf-sim", listener, move |listener| async move {
+            match tls {
+                None => axum::serve(listener, app).await,
+                Some(config) => {
+                    let listener = tls::TlsListener::new(listener, config, tls_shared)?;
+                    axum::serve(listener, app).await
+                }
+            }
+        })?;
+        Ok(Sim { shared, base_url, _serving: serving })
     }
 
     /// `http://127.0.0.1:PORT`, or `https://` from [`Sim::start_tls`] (also
@@ -537,17 +591,6 @@ impl Sim {
     /// cursors) under the server's lock: keep it short.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.shared.lock())
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

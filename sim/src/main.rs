@@ -36,6 +36,7 @@ Faults (deterministic; they combine):
       OBJECT   only that object's query pages (default: every /services/data
                query, follow-up page and /limits request)
       followups  only nextRecordsUrl pages
+      bulk-create, bulk-poll, bulk-results, bulk-delete  only that step of Bulk API query jobs
       @AFTER   let the first AFTER matching requests through (default 0)
       xTIMES   then fail the next TIMES matching requests (default: forever)
       Each rule counts the authorised requests it matches; when several rules
@@ -136,6 +137,18 @@ struct Cli {
     /// Every second query page holds half the batch size.
     #[arg(long)]
     short_pages: bool,
+    /// How long a Bulk query job takes to complete, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    bulk_processing_ms: u64,
+    /// The next N Bulk query jobs end Failed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    bulk_failed_jobs: u64,
+    /// The next N Bulk query jobs end Aborted.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    bulk_aborted_jobs: u64,
+    /// The integration user may not use the Bulk API (403 API_DISABLED_FOR_ORG on a job's creation).
+    #[arg(long)]
+    no_bulk_api: bool,
 }
 
 fn main() -> ExitCode {
@@ -219,7 +232,13 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
         malformed: cli.malformed,
         short_pages: cli.short_pages,
         bad_text: cli.bad_text,
+        bulk_processing: Duration::from_millis(cli.bulk_processing_ms),
+        bulk_failed_jobs: cli.bulk_failed_jobs,
+        bulk_aborted_jobs: cli.bulk_aborted_jobs,
+        bulk_chunk_rows: 0,
+        count_delta: None,
     };
+    config.bulk_api = !cli.no_bulk_api;
     Ok((config, cli.port))
 }
 

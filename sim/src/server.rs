@@ -1,5 +1,6 @@
 //! HTTP routing and the data API: `/services/data/vNN.0/query`, the
-//! `nextRecordsUrl` pages, `/limits`, and the test-only `/__sim/stats`.
+//! `nextRecordsUrl` pages, `/limits`, the Bulk API 2.0 query jobs (in
+//! `bulk.rs`), and the test-only `/__sim/stats`.
 //!
 //! Every request enters through [`dispatch`], which classifies it into a
 //! [`Route`] once and applies the injected latency. Data requests are then
@@ -25,9 +26,9 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::faults::{BadText, Injected, Malformed};
-use crate::http::{JSON_CONTENT_TYPE, json_response};
-use crate::{Cursor, CursorEntry, Shared, SimState, oauth, org, soql};
+use crate::faults::{BadText, Endpoint, Injected, Malformed};
+use crate::http::{ApiError, JSON_CONTENT_TYPE, json_response, malformed, sf_error};
+use crate::{Cursor, CursorEntry, Shared, SimState, bulk, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
 pub const MIN_VERSION: u32 = 20;
@@ -52,6 +53,8 @@ pub(crate) enum Route {
     Data(DataRoute),
     /// `/__sim/stats` (test-only, not counted).
     SimStats,
+    /// Under `/services/scim/v2`: the org's SCIM endpoint, with the path after it.
+    Scim(String),
     /// Any other path.
     Other,
 }
@@ -68,6 +71,20 @@ pub(crate) enum DataRoute {
     Limits {
         version: u32,
     },
+    /// `/jobs/query`: create a Bulk query job (POST).
+    BulkJobs {
+        version: u32,
+    },
+    /// `/jobs/query/<id>`: a job's state (GET), or its deletion (DELETE).
+    BulkJob {
+        version: u32,
+        id: String,
+    },
+    /// `/jobs/query/<id>/results`
+    BulkResults {
+        version: u32,
+        id: String,
+    },
     /// A `/services/data` path the simulator does not serve (bad version,
     /// unknown resource): 404, but still counted as API usage.
     NotFound,
@@ -80,6 +97,12 @@ impl Route {
             "/__sim/stats" => return Route::SimStats,
             _ => {}
         }
+        if let Some(rest) = path
+            .strip_prefix(crate::scim::salesforce::SALESFORCE_SCIM_PATH)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+        {
+            return Route::Scim(rest.to_string());
+        }
         let Some(rest) = path.strip_prefix("/services/data").filter(|r| r.is_empty() || r.starts_with('/')) else {
             return Route::Other;
         };
@@ -91,6 +114,13 @@ impl Route {
             ["query"] => DataRoute::Query { version },
             ["query", locator] if !locator.is_empty() => DataRoute::QueryMore { version, locator: locator.to_string() },
             ["limits"] if version >= LIMITS_SINCE => DataRoute::Limits { version },
+            ["jobs", "query"] if version >= bulk::SINCE => DataRoute::BulkJobs { version },
+            ["jobs", "query", id] if version >= bulk::SINCE && !id.is_empty() => {
+                DataRoute::BulkJob { version, id: id.to_string() }
+            }
+            ["jobs", "query", id, "results"] if version >= bulk::SINCE && !id.is_empty() => {
+                DataRoute::BulkResults { version, id: id.to_string() }
+            }
             _ => DataRoute::NotFound,
         })
     }
@@ -105,35 +135,8 @@ fn parse_version(segment: &str) -> Option<u32> {
     major.parse().ok().filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v))
 }
 
-/// A REST error: `[{"message": ..., "errorCode": ...}]`.
-pub(crate) fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
-    json_response(status, &json!([{"message": message, "errorCode": code}]))
-}
-
 fn not_found() -> Response {
     sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
-}
-
-/// A REST error not yet rendered (kept small so `Result`s stay cheap).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
-    }
-
-    fn into_response(self) -> Response {
-        sf_error(self.status, self.code, &self.message)
-    }
-}
-
-fn malformed(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
 }
 
 fn invalid_locator(message: impl Into<String>) -> ApiError {
@@ -156,7 +159,22 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Route::Data(data) => {
             let delay = shared.lock().faults.latency;
             sleep(delay).await;
-            data_request(&shared, &parts, data).await
+            let body = if parts.method == Method::POST {
+                match crate::http::read_body(body).await {
+                    Ok(b) => b,
+                    Err(e) => return sf_error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", &e),
+                }
+            } else {
+                axum::body::Bytes::new()
+            };
+            data_request(&shared, &parts, data, &body).await
+        }
+        Route::Scim(rest) => {
+            let delay = shared.lock().faults.latency;
+            sleep(delay).await;
+            let mut st = shared.lock();
+            let authorized = authorize(&mut st, &parts.headers);
+            crate::scim::salesforce::handle(&mut st, &parts, &rest, authorized)
         }
         Route::Other => {
             shared.lock().stats.other_requests += 1;
@@ -209,10 +227,10 @@ impl From<Reply> for Decision {
     }
 }
 
-async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute) -> Response {
+async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute, body: &[u8]) -> Response {
     let (decision, used, max) = {
         let mut st = shared.lock();
-        let decision = decide(&mut st, parts, route);
+        let decision = decide(&mut st, parts, route, body);
         (decision, st.api_used, st.api_max)
     };
     let mut response = match decision.reply {
@@ -235,20 +253,42 @@ async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute) -> Respo
     }
 }
 
+/// The methods a data route answers.
+fn allowed(route: &DataRoute) -> &'static [Method] {
+    match route {
+        DataRoute::BulkJobs { .. } => &[Method::POST],
+        DataRoute::BulkJob { .. } => &[Method::GET, Method::DELETE],
+        _ => &[Method::GET],
+    }
+}
+
+/// The Bulk API step of a request, for fault rules.
+fn endpoint(route: &DataRoute, method: &Method) -> Option<Endpoint> {
+    match route {
+        DataRoute::BulkJobs { .. } => Some(Endpoint::BulkCreate),
+        DataRoute::BulkJob { .. } if method == Method::DELETE => Some(Endpoint::BulkDelete),
+        DataRoute::BulkJob { .. } => Some(Endpoint::BulkPoll),
+        DataRoute::BulkResults { .. } => Some(Endpoint::BulkResults),
+        _ => None,
+    }
+}
+
 /// Decides a data request under the state lock, counting it.
-fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
+fn decide(st: &mut SimState, parts: &Parts, route: DataRoute, body: &[u8]) -> Decision {
     if route == DataRoute::NotFound {
         st.api_used += 1;
         st.stats.other_requests += 1;
         return Reply::Ready(not_found()).into();
     }
-    if parts.method != Method::GET {
+    let methods = allowed(&route);
+    if !methods.contains(&parts.method) {
         st.api_used += 1;
         st.stats.other_requests += 1;
+        let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
         return Reply::Ready(sf_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
-            &format!("HTTP Method '{}' not allowed. Allowed are GET", parts.method),
+            &format!("HTTP Method '{}' not allowed. Allowed are {}", parts.method, names.join(",")),
         ))
         .into();
     }
@@ -267,7 +307,7 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
         count_refusal(st);
         return Reply::Ready(fault_response(Injected::RequestLimitExceeded)).into();
     }
-    let injected = injected_fault(st, parts, &route);
+    let injected = injected_fault(st, parts, &route, body);
     st.api_used += 1;
     if let Some(kind) = injected {
         st.stats.injected_faults += 1;
@@ -280,7 +320,9 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
                     && let DataRoute::QueryMore { locator, .. } = &route
                 {
                     let id = locator.rsplit_once('-').map_or(locator.as_str(), |p| p.0);
-                    st.cursors.remove(id);
+                    if st.cursors.remove(id).is_some_and(|e| e.open) {
+                        st.cursor_opened(false);
+                    }
                 }
                 // Pages that Salesforce's API did not send carry no Sforce-Limit-Info.
                 let from_api =
@@ -294,10 +336,15 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute) -> Decision {
             if injected.is_none() {
                 st.stats.limits_requests += 1;
             }
+            st.served("limits");
             Ok(Reply::Ready(json_response(StatusCode::OK, &limits_body(st))))
         }
         DataRoute::Query { version } => first_page(st, parts, version),
         DataRoute::QueryMore { version, locator } => next_page(st, parts, version, &locator),
+        DataRoute::BulkJobs { version } => bulk::create(st, version, body).map(Reply::Ready),
+        DataRoute::BulkJob { id, .. } if parts.method == Method::DELETE => bulk::delete(st, &id).map(Reply::Ready),
+        DataRoute::BulkJob { id, .. } => bulk::info(st, &id).map(Reply::Ready),
+        DataRoute::BulkResults { version, id } => bulk::results(st, parts, version, &id).map(Reply::Ready),
         DataRoute::NotFound => unreachable!("handled above"),
     };
     let reply = match result {
@@ -358,8 +405,10 @@ fn authorize(st: &mut SimState, headers: &HeaderMap) -> bool {
 /// The object a data request belongs to, for fault rules scoped to one:
 /// the SOQL's object for a first page (if the SOQL parses), the cursor's for
 /// a follow-up page (if the locator is known), none for `/limits`.
-fn request_object(st: &SimState, parts: &Parts, route: &DataRoute) -> Option<&'static str> {
+fn request_object(st: &SimState, parts: &Parts, route: &DataRoute, body: &[u8]) -> Option<&'static str> {
     match route {
+        DataRoute::BulkJobs { .. } => bulk::object_of_create(body),
+        DataRoute::BulkJob { id, .. } | DataRoute::BulkResults { id, .. } => st.bulk_jobs.get(id).map(|j| j.object()),
         DataRoute::Query { .. } => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).ok()?;
             let (_, text) = pairs.into_iter().find(|(k, _)| k == "q")?;
@@ -376,17 +425,18 @@ fn request_object(st: &SimState, parts: &Parts, route: &DataRoute) -> Option<&'s
 
 /// Counts the request against every fault rule it matches; returns the
 /// fault of the first rule whose window covers it.
-fn injected_fault(st: &mut SimState, parts: &Parts, route: &DataRoute) -> Option<Injected> {
+fn injected_fault(st: &mut SimState, parts: &Parts, route: &DataRoute, body: &[u8]) -> Option<Injected> {
     if st.faults.rules.is_empty() {
         return None;
     }
     let follow_up = matches!(route, DataRoute::QueryMore { .. });
+    let step = endpoint(route, &parts.method);
     let object =
-        if st.faults.rules.iter().any(|r| r.object.is_some()) { request_object(st, parts, route) } else { None };
+        if st.faults.rules.iter().any(|r| r.object.is_some()) { request_object(st, parts, route, body) } else { None };
     st.fault_matches.resize(st.faults.rules.len(), 0);
     let mut fired = None;
     for (rule, seen) in st.faults.rules.iter().zip(st.fault_matches.iter_mut()) {
-        if !rule.matches(object, follow_up) {
+        if !rule.matches(object, follow_up, step) {
             continue;
         }
         if fired.is_none() && rule.fires_at(*seen) {
@@ -568,11 +618,27 @@ fn first_page(st: &mut SimState, parts: &Parts, version: u32) -> Result<Reply, A
         .and_then(|q| soql::plan(&q, version))
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code.as_str(), e.message(&soql_text)))?;
     let rows = st.snapshot(plan.object.name);
-    let total = rows.len();
-    let cursor = Arc::new(Cursor { plan, rows, page_size, short_pages: st.faults.short_pages });
+    let selection = plan.select(&rows);
+    let total = selection.len();
+    if plan.count {
+        st.stats.count_queries += 1;
+        st.served("count");
+        let delta = match &st.faults.count_delta {
+            Some((o, delta)) if o.eq_ignore_ascii_case(plan.object.name) => *delta,
+            _ => 0,
+        };
+        let reported = i64::try_from(total).unwrap_or(i64::MAX).saturating_add(delta).max(0);
+        return Ok(Reply::Ready(json_response(
+            StatusCode::OK,
+            &json!({"totalSize": reported, "done": true, "records": []}),
+        )));
+    }
+    st.served("query");
+    let cursor = Arc::new(Cursor { plan, rows, selection, page_size, short_pages: st.faults.short_pages });
     let next_records_url = if total > page_size {
         let id = new_cursor_id(st);
-        st.cursors.insert(id.clone(), CursorEntry { cursor: cursor.clone(), issued: [page_size].into() });
+        st.cursors.insert(id.clone(), CursorEntry { cursor: cursor.clone(), issued: [page_size].into(), open: true });
+        st.cursor_opened(true);
         Some(format!("/services/data/v{version}.0/query/{id}-{page_size}"))
     } else {
         None
@@ -600,10 +666,16 @@ fn next_page(st: &mut SimState, parts: &Parts, version: u32, locator: &str) -> R
         )));
     }
     let next = offset + cursor.page_len(offset);
-    let next_records_url = (next < cursor.rows.len()).then(|| {
+    let next_records_url = (next < cursor.selection.len()).then(|| {
         entry.issued.insert(next);
         format!("/services/data/v{version}.0/query/{id}-{next}")
     });
+    let finished = next_records_url.is_none() && entry.open;
+    if finished {
+        entry.open = false;
+        st.cursor_opened(false);
+    }
+    st.served("query-more");
     Ok(Reply::Page { cursor, offset, next_records_url, faults: PageFaults::default() })
 }
 
@@ -623,24 +695,23 @@ fn new_cursor_id(st: &SimState) -> String {
 /// The page starting at `offset`: `totalSize`, `done`, `nextRecordsUrl`
 /// (only when not done) and the projected `records`, with the data faults.
 fn render_page(cursor: &Cursor, offset: usize, next_records_url: Option<String>, faults: &PageFaults) -> Response {
-    let total = cursor.rows.len();
+    let total = cursor.selection.len();
     let end = (offset + cursor.page_len(offset)).min(total);
     let start = offset.min(end);
     let mut bad_text_written = None;
-    let records: Vec<Value> = cursor.rows[start..end]
+    let records: Vec<Value> = cursor.selection[start..end]
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut row = cursor.plan.project(r);
+        .map(|&r| {
+            let mut row = cursor.plan.project(&cursor.rows[r as usize]);
             if let Some(m) = &faults.malformed
-                && m.index == start + i
+                && m.index == r as usize
                 && let Value::Object(fields) = &mut row
                 && let Some((_, value)) = fields.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&m.field))
             {
                 *value = m.value.clone();
             }
             if let Some(b) = &faults.bad_text
-                && b.index == start + i
+                && b.index == r as usize
                 && let Value::Object(fields) = &mut row
                 && let Some((_, value)) = fields.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&b.field))
             {

@@ -1,12 +1,20 @@
 //! The SOQL subset the simulator understands, and the projection of stored
 //! records into REST query rows.
 //!
-//! Exactly one shape is accepted: `SELECT <field path>, ... FROM <object>`,
-//! keywords in any case, any whitespace, nothing after the object. Everything
-//! else real SOQL allows (WHERE, ORDER BY, LIMIT, OFFSET, GROUP BY, functions,
-//! aliases, subqueries, TYPEOF, ...) is rejected with a `MALFORMED_QUERY`
-//! whose message says the simulator does not implement it, so a client can
-//! never pass a test by relying on a clause the simulator silently ignored.
+//! Exactly what access-audit sends is accepted, keywords in any case, any
+//! whitespace:
+//!
+//! ```text
+//! SELECT <field path>, ... | COUNT()  FROM <object>
+//!   [WHERE <condition> [AND <condition>]...]  [ORDER BY Id [ASC|DESC]]  [LIMIT <n>]
+//! condition:  Id >= '<id>'  |  Id < '<id>'  |  <boolean field path> = true|false
+//! ```
+//!
+//! Everything else real SOQL allows (OR, NOT, other operators and fields in
+//! WHERE, ORDER BY another field, OFFSET, GROUP BY, other functions, aliases,
+//! subqueries, TYPEOF, ...) is rejected with a `MALFORMED_QUERY` whose message
+//! says the simulator does not implement it, so a client can never pass a test
+//! by relying on a clause the simulator silently ignored.
 //! `parse` checks syntax only; `plan` resolves the paths against the schema
 //! of `org.rs` at one API version (`INVALID_TYPE`, `INVALID_FIELD`,
 //! `DUPLICATE_FIELD`) and yields a [`Plan`] whose `project` turns one stored
@@ -97,8 +105,8 @@ enum Tok {
     Comma,
     LParen,
     RParen,
-    /// A quoted string literal (only ever seen in clauses we reject).
-    Str,
+    /// A quoted string literal (its text, escapes resolved).
+    Str(String),
     Other(char),
 }
 
@@ -115,7 +123,7 @@ impl Token {
             Tok::Comma => ",".into(),
             Tok::LParen => "(".into(),
             Tok::RParen => ")".into(),
-            Tok::Str => "'...'".into(),
+            Tok::Str(text) => format!("'{text}'"),
             Tok::Other(c) => c.to_string(),
         }
     }
@@ -160,15 +168,19 @@ fn tokenize(soql: &str) -> Vec<Token> {
             ')' => Tok::RParen,
             '\'' => {
                 let mut escaped = false;
+                let mut text = String::new();
                 for n in chars.by_ref() {
                     advance(n, &mut row, &mut col);
                     match n {
                         '\\' if !escaped => escaped = true,
                         '\'' if !escaped => break,
-                        _ => escaped = false,
+                        other => {
+                            escaped = false;
+                            text.push(other);
+                        }
                     }
                 }
-                Tok::Str
+                Tok::Str(text)
             }
             other => Tok::Other(other),
         };
@@ -187,9 +199,28 @@ pub struct FieldRef {
 /// A syntactically valid query of the supported subset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectQuery {
+    /// Empty for `SELECT COUNT()`.
     pub fields: Vec<FieldRef>,
+    /// `SELECT COUNT()`: only the number of matching rows is answered.
+    pub count: bool,
     pub object: String,
     pub object_pos: Pos,
+    /// Conditions joined by AND.
+    pub conditions: Vec<Condition>,
+    /// `ORDER BY Id`: `Some(true)` for DESC.
+    pub order_by_id_desc: Option<bool>,
+    pub limit: Option<usize>,
+}
+
+/// One condition of the WHERE clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `Id >= 'x'`
+    IdAtLeast(String),
+    /// `Id < 'x'`
+    IdBelow(String),
+    /// `<boolean field path> = true|false`
+    BoolEquals { field: FieldRef, value: bool },
 }
 
 const RESERVED: &[&str] = &[
@@ -233,6 +264,7 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
     }
 
     let mut fields = Vec::new();
+    let mut count = false;
     loop {
         let Some(t) = it.next() else {
             return Err(unexpected_end(soql, "a field name"));
@@ -242,6 +274,22 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
                 return Err(SoqlError::not_implemented(t.pos, "TYPEOF"));
             }
             Tok::Word(w) if w.eq_ignore_ascii_case("FROM") => return Err(unexpected(t)),
+            Tok::Word(w)
+                if w.eq_ignore_ascii_case("COUNT")
+                    && fields.is_empty()
+                    && matches!(it.peek(), Some(n) if n.tok == Tok::LParen) =>
+            {
+                it.next();
+                match (it.next(), it.next()) {
+                    (Some(r), Some(f)) if r.tok == Tok::RParen && f.is_keyword("FROM") => {
+                        count = true;
+                        break;
+                    }
+                    _ => {
+                        return Err(SoqlError::not_implemented(t.pos, "COUNT(<field>) and COUNT() among other fields"));
+                    }
+                }
+            }
             Tok::Word(w) => {
                 let next = it.peek();
                 if matches!(next, Some(n) if n.tok == Tok::LParen) {
@@ -287,20 +335,74 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
         _ => return Err(unexpected(obj)),
     };
 
-    if let Some(t) = it.next() {
+    let mut query = SelectQuery {
+        fields,
+        count,
+        object,
+        object_pos: obj.pos,
+        conditions: Vec::new(),
+        order_by_id_desc: None,
+        limit: None,
+    };
+    let mut next = it.next();
+    if let Some(t) = next.filter(|t| t.is_keyword("WHERE")) {
+        loop {
+            query.conditions.push(condition(soql, t, &mut it)?);
+            next = it.next();
+            match next {
+                Some(n) if n.is_keyword("AND") => continue,
+                Some(n) if n.is_keyword("OR") => {
+                    return Err(SoqlError::not_implemented(n.pos, "OR (only AND joins conditions)"));
+                }
+                _ => break,
+            }
+        }
+    }
+    if let Some(t) = next.filter(|t| t.is_keyword("ORDER")) {
+        let by = it.next().filter(|n| n.is_keyword("BY")).ok_or_else(|| unexpected_end(soql, "BY"))?;
+        match it.next() {
+            Some(f) if f.is_keyword("Id") => {}
+            Some(f) => return Err(SoqlError::not_implemented(f.pos, "ORDER BY a field other than Id")),
+            None => return Err(unexpected_end(soql, "Id after ORDER BY")),
+        }
+        let _ = (t, by);
+        next = it.next();
+        query.order_by_id_desc = Some(false);
+        match next {
+            Some(d) if d.is_keyword("ASC") => next = it.next(),
+            Some(d) if d.is_keyword("DESC") => {
+                query.order_by_id_desc = Some(true);
+                next = it.next();
+            }
+            _ => {}
+        }
+    }
+    if let Some(t) = next.filter(|t| t.is_keyword("LIMIT")) {
+        match it.next() {
+            Some(Token { tok: Tok::Word(n), .. }) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                query.limit = Some(n.parse().map_err(|_| SoqlError::malformed(Some(t.pos), "LIMIT is too large"))?);
+            }
+            Some(n) => return Err(unexpected(n)),
+            None => return Err(unexpected_end(soql, "a number after LIMIT")),
+        }
+        next = it.next();
+    }
+
+    if let Some(t) = next {
         let what = match &t.tok {
             Tok::Word(w) => match w.to_ascii_uppercase().as_str() {
-                "WHERE" => "WHERE clauses",
-                "ORDER" => "ORDER BY",
+                "WHERE" => "WHERE after ORDER BY or LIMIT",
+                "ORDER" => "ORDER BY after LIMIT",
                 "GROUP" => "GROUP BY",
                 "HAVING" => "HAVING",
-                "LIMIT" => "LIMIT",
+                "LIMIT" => "LIMIT twice",
                 "OFFSET" => "OFFSET",
                 "WITH" => "WITH clauses",
                 "FOR" => "FOR VIEW / FOR REFERENCE / FOR UPDATE",
                 "USING" => "USING SCOPE",
                 "ALL" => "ALL ROWS",
                 "UPDATE" => "UPDATE TRACKING / UPDATE VIEWSTAT",
+                "NULLS" => "NULLS FIRST / NULLS LAST",
                 _ => "object aliases",
             },
             Tok::Comma => "several objects in FROM",
@@ -314,8 +416,59 @@ pub fn parse(soql: &str) -> Result<SelectQuery, SoqlError> {
         };
         return Err(SoqlError::not_implemented(t.pos, what));
     }
+    Ok(query)
+}
 
-    Ok(SelectQuery { fields, object, object_pos: obj.pos })
+/// One condition after WHERE or AND: `Id >= 'x'`, `Id < 'x'` or `<path> = true|false`.
+fn condition<'a>(
+    soql: &str,
+    after: &Token,
+    it: &mut std::iter::Peekable<std::slice::Iter<'a, Token>>,
+) -> Result<Condition, SoqlError> {
+    let what = "conditions other than Id >= '<id>', Id < '<id>' and <boolean field> = true|false";
+    let Some(field) = it.next() else {
+        return Err(unexpected_end(soql, "a condition"));
+    };
+    let Tok::Word(path) = &field.tok else {
+        if field.tok == Tok::LParen {
+            return Err(SoqlError::not_implemented(field.pos, "parentheses in WHERE"));
+        }
+        if field.is_keyword("NOT") {
+            return Err(SoqlError::not_implemented(field.pos, "NOT"));
+        }
+        return Err(unexpected(field));
+    };
+    if path.eq_ignore_ascii_case("NOT") {
+        return Err(SoqlError::not_implemented(field.pos, "NOT"));
+    }
+    let op: String = {
+        let mut op = String::new();
+        while let Some(Token { tok: Tok::Other(c @ ('<' | '>' | '=' | '!')), .. }) = it.peek() {
+            op.push(*c);
+            it.next();
+        }
+        op
+    };
+    let value = it.next();
+    let _ = after;
+    if path.eq_ignore_ascii_case("Id") {
+        return match (op.as_str(), value) {
+            (">=", Some(Token { tok: Tok::Str(v), .. })) => Ok(Condition::IdAtLeast(v.clone())),
+            ("<", Some(Token { tok: Tok::Str(v), .. })) => Ok(Condition::IdBelow(v.clone())),
+            _ => Err(SoqlError::not_implemented(field.pos, what)),
+        };
+    }
+    match (op.as_str(), value) {
+        ("=", Some(Token { tok: Tok::Word(v), .. }))
+            if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
+        {
+            Ok(Condition::BoolEquals {
+                field: FieldRef { path: path_of(field, path)?, pos: field.pos },
+                value: v.eq_ignore_ascii_case("true"),
+            })
+        }
+        _ => Err(SoqlError::not_implemented(field.pos, what)),
+    }
 }
 
 /// One selected item of a (possibly nested) record.
@@ -325,7 +478,8 @@ enum Item {
     Relationship { name: &'static str, id_field: &'static str, target: &'static ObjectDef, items: Vec<Item> },
 }
 
-/// A resolved query: the object, the API version, and the projection tree.
+/// A resolved query: the object, the API version, the projection tree, and
+/// which rows it selects in which order.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub object: &'static ObjectDef,
@@ -333,7 +487,17 @@ pub struct Plan {
     pub version: u32,
     /// Canonical field paths in SELECT order, e.g. `Profile.UserLicense.Name`.
     pub fields: Vec<String>,
+    /// `SELECT COUNT()`.
+    pub count: bool,
     items: Vec<Item>,
+    /// Each selected field as (relationship hops, leaf name, type), for CSV rows.
+    leaves: Vec<(Vec<&'static str>, &'static str, FieldType)>,
+    id_at_least: Option<String>,
+    id_below: Option<String>,
+    /// (relationship hops, boolean leaf, value)
+    flags: Vec<(Vec<&'static str>, &'static str, bool)>,
+    order_by_id_desc: Option<bool>,
+    limit: Option<usize>,
 }
 
 const NO_SUCH_COLUMN_TAIL: &str = "If you are attempting to use a custom field, be sure to append \
@@ -372,6 +536,7 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
 
     let mut items = Vec::new();
     let mut fields = Vec::new();
+    let mut leaves = Vec::new();
     let mut seen = HashSet::new();
     for field in &query.fields {
         let (canonical, chain, leaf) = resolve_path(object, field, version)?;
@@ -382,10 +547,65 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
                 format!("duplicate field selected: {canonical}"),
             ));
         }
+        let owner = chain.last().map_or(object, |hop| hop.2);
+        let ty = owner.field(leaf).expect("resolved").ty;
+        leaves.push((chain.iter().map(|hop| hop.0).collect(), leaf, ty));
         insert(&mut items, &chain, leaf);
         fields.push(canonical);
     }
-    Ok(Plan { object, version, fields, items })
+    let (mut id_at_least, mut id_below, mut flags) = (None, None, Vec::new());
+    for condition in &query.conditions {
+        match condition {
+            Condition::IdAtLeast(v) => id_at_least = Some(v.clone()),
+            Condition::IdBelow(v) => id_below = Some(v.clone()),
+            Condition::BoolEquals { field, value } => {
+                let (canonical, chain, leaf) = resolve_path(object, field, version)?;
+                let owner = chain.last().map_or(object, |hop| hop.2);
+                if owner.field(leaf).expect("resolved").ty != FieldType::Boolean {
+                    return Err(SoqlError::not_implemented(
+                        field.pos,
+                        &format!("conditions on {canonical}, which is not a boolean field"),
+                    ));
+                }
+                flags.push((chain.iter().map(|hop| hop.0).collect(), leaf, *value));
+            }
+        }
+    }
+    Ok(Plan {
+        object,
+        version,
+        fields,
+        count: query.count,
+        items,
+        leaves,
+        id_at_least,
+        id_below,
+        flags,
+        order_by_id_desc: query.order_by_id_desc,
+        limit: query.limit,
+    })
+}
+
+/// The first 15 characters of an Id (its case-sensitive key; the 3-character
+/// suffix only repeats their case), for comparisons.
+fn id_key(id: &str) -> &str {
+    id.get(..15).unwrap_or(id)
+}
+
+fn record_id(r: &Record) -> &str {
+    r.get("Id").and_then(Value::as_str).unwrap_or("")
+}
+
+/// A value down a chain of relationships (`None` for an empty lookup on the way).
+fn nested<'a>(record: &'a Record, chain: &[&'static str], leaf: &str) -> Option<&'a Value> {
+    let mut current = record;
+    for hop in chain {
+        match current.get(*hop) {
+            Some(Value::Object(inner)) => current = inner,
+            _ => return None,
+        }
+    }
+    current.get(leaf).filter(|v| !v.is_null())
 }
 
 type Hop = (&'static str, &'static str, &'static ObjectDef);
@@ -459,6 +679,81 @@ fn insert(items: &mut Vec<Item>, chain: &[Hop], leaf: &'static str) {
 }
 
 impl Plan {
+    /// Whether `record` meets the WHERE clause.
+    pub fn matches(&self, record: &Record) -> bool {
+        let id = id_key(record_id(record));
+        self.id_at_least.as_deref().is_none_or(|lo| id >= id_key(lo))
+            && self.id_below.as_deref().is_none_or(|hi| id < id_key(hi))
+            && self.flags.iter().all(|(chain, leaf, value)| nested(record, chain, leaf) == Some(&Value::Bool(*value)))
+    }
+
+    /// The indexes of the rows the query returns, in its order: the WHERE
+    /// clause, ORDER BY Id, LIMIT. Rows already sorted by Id (as stored
+    /// orgs usually are) are cut to the Id range by binary search.
+    pub fn select(&self, rows: &[Record]) -> Vec<u32> {
+        let sorted = rows.windows(2).all(|w| id_key(record_id(&w[0])) < id_key(record_id(&w[1])));
+        let (start, end) = if sorted {
+            let start =
+                self.id_at_least.as_deref().map_or(0, |lo| rows.partition_point(|r| id_key(record_id(r)) < id_key(lo)));
+            let end = self
+                .id_below
+                .as_deref()
+                .map_or(rows.len(), |hi| rows.partition_point(|r| id_key(record_id(r)) < id_key(hi)));
+            (start, end.max(start))
+        } else {
+            (0, rows.len())
+        };
+        let matching = |i: &usize| self.matches(&rows[*i]);
+        let limit = self.limit.unwrap_or(usize::MAX);
+        let mut out: Vec<u32> = match (self.order_by_id_desc, sorted) {
+            (Some(true), true) => (start..end).rev().filter(matching).take(limit).map(|i| i as u32).collect(),
+            (_, true) => (start..end).filter(matching).take(limit).map(|i| i as u32).collect(),
+            (None, false) => (start..end).filter(matching).take(limit).map(|i| i as u32).collect(),
+            (Some(desc), false) => {
+                let mut all: Vec<u32> = (start..end).filter(matching).map(|i| i as u32).collect();
+                all.sort_by(|a, b| id_key(record_id(&rows[*a as usize])).cmp(id_key(record_id(&rows[*b as usize]))));
+                if desc {
+                    all.reverse();
+                }
+                all.truncate(limit);
+                all
+            }
+        };
+        out.shrink_to_fit();
+        out
+    }
+
+    /// The Bulk API CSV header row: the selected paths, quoted.
+    pub fn csv_header(&self, out: &mut Vec<u8>) {
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            csv_quoted(field, out);
+        }
+        out.push(b'\n');
+    }
+
+    /// One record as a Bulk API CSV row: every value quoted, null as `""`,
+    /// booleans as `true`/`false`, datetimes in Bulk's form `…000Z`.
+    pub fn csv_row(&self, record: &Record, out: &mut Vec<u8>) {
+        for (i, (chain, leaf, ty)) in self.leaves.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match nested(record, chain, leaf) {
+                None => out.extend_from_slice(b"\"\""),
+                Some(Value::Bool(b)) => csv_quoted(if *b { "true" } else { "false" }, out),
+                Some(Value::String(s)) if *ty == FieldType::DateTime => {
+                    csv_quoted(&s.strip_suffix("+0000").map_or_else(|| s.clone(), |stem| format!("{stem}Z")), out)
+                }
+                Some(Value::String(s)) => csv_quoted(s, out),
+                Some(other) => csv_quoted(&other.to_string(), out),
+            }
+        }
+        out.push(b'\n');
+    }
+
     /// The JSON row for one stored record: `attributes` first, then the
     /// selected fields in SELECT order. Missing scalars are `null`; an empty
     /// (null or absent) lookup makes the whole relationship key `null`.
@@ -505,6 +800,17 @@ impl Plan {
     }
 }
 
+fn csv_quoted(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for b in text.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,11 +841,21 @@ mod tests {
     #[test]
     fn rejects_unimplemented_clauses_loudly() {
         let cases = [
-            ("SELECT Id FROM User WHERE IsActive = true", "WHERE clauses"),
-            ("SELECT Id FROM User ORDER BY Id", "ORDER BY"),
-            ("SELECT Id FROM User LIMIT 10", "LIMIT"),
+            ("SELECT Id FROM User WHERE Name = 'x'", "conditions other than"),
+            ("SELECT Id FROM User WHERE Id > '005000000000001AAA'", "conditions other than"),
+            ("SELECT Id FROM User WHERE Id <= '005000000000001AAA'", "conditions other than"),
+            ("SELECT Id FROM User WHERE Id = '005000000000001AAA'", "conditions other than"),
+            ("SELECT Id FROM User WHERE IsActive = true OR IsActive = false", "OR"),
+            ("SELECT Id FROM User WHERE NOT IsActive = true", "NOT"),
+            ("SELECT Id FROM User WHERE (IsActive = true)", "parentheses"),
+            ("SELECT Id FROM User WHERE IsActive != true", "conditions other than"),
+            ("SELECT Id FROM User ORDER BY Name", "ORDER BY a field other than Id"),
+            ("SELECT Id FROM User ORDER BY Id NULLS LAST", "NULLS"),
+            ("SELECT Id FROM User LIMIT 10 OFFSET 10", "OFFSET"),
+            ("SELECT Id FROM User LIMIT 1 ORDER BY Id", "ORDER BY after LIMIT"),
             ("SELECT Id FROM User OFFSET 10", "OFFSET"),
-            ("SELECT COUNT() FROM User", "functions"),
+            ("SELECT COUNT(Id) FROM User", "COUNT(<field>)"),
+            ("SELECT Id, COUNT() FROM User", "functions"),
             ("SELECT FIELDS(ALL) FROM User", "functions"),
             ("SELECT Id, (SELECT Id FROM Users) FROM Profile", "subqueries"),
             ("SELECT Id i FROM User", "field aliases"),
@@ -560,6 +876,72 @@ mod tests {
             assert!(e.text.contains("sf-sim does not implement"), "{q}: {}", e.text);
             assert!(e.text.contains(needle), "{q}: {}", e.text);
         }
+    }
+
+    #[test]
+    fn accepts_what_access_audit_sends() {
+        let q = parse(
+            "SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false \
+             AND Id >= '0Pa000000000001AAA' AND Id < '0Pa000000000009AAA' ORDER BY Id DESC LIMIT 1",
+        )
+        .unwrap();
+        assert_eq!(q.conditions.len(), 3);
+        assert_eq!(q.conditions[1], Condition::IdAtLeast("0Pa000000000001AAA".into()));
+        assert_eq!((q.order_by_id_desc, q.limit), (Some(true), Some(1)));
+        let q = parse("select count() from User where IsActive = TRUE").unwrap();
+        assert!(q.count && q.fields.is_empty());
+        let e = err("SELECT Id FROM User WHERE Username = true", 62);
+        assert!(e.text.contains("not a boolean field"), "{}", e.text);
+    }
+
+    #[test]
+    fn selects_filters_orders_and_limits() {
+        let rows: Vec<Record> = (1..=9)
+            .map(|n| {
+                let Value::Object(r) = json!({
+                    "Id": format!("0Pa00000000000{n}AAA"),
+                    "PermissionSet": {"IsOwnedByProfile": n % 3 == 0},
+                }) else {
+                    unreachable!()
+                };
+                r
+            })
+            .collect();
+        let ids = |q: &str, rows: &[Record]| -> Vec<u32> {
+            let p = plan(&parse(q).unwrap(), 62).unwrap();
+            p.select(rows).into_iter().map(|i| i + 1).collect()
+        };
+        let q = "SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false \
+                 AND Id >= '0Pa000000000002AAA' AND Id < '0Pa000000000008AAA'";
+        assert_eq!(ids(q, &rows), [2, 4, 5, 7]);
+        assert_eq!(ids(&format!("{q} ORDER BY Id DESC LIMIT 1"), &rows), [7]);
+        let mut shuffled = rows.clone();
+        shuffled.reverse();
+        // Unsorted rows: the same set, in ORDER BY order (indexes now count from the end).
+        let got: Vec<u32> = ids(&format!("{q} ORDER BY Id"), &shuffled).into_iter().map(|i| 10 - i).collect();
+        assert_eq!(got, [2, 4, 5, 7]);
+    }
+
+    #[test]
+    fn bulk_csv_rows() {
+        let p = plan(&parse("SELECT Id, Profile.Name, IsActive, LastLoginDate, Title FROM User").unwrap(), 62).unwrap();
+        let Value::Object(r) = json!({
+            "Id": "005000000000001AAA",
+            "Profile": {"Name": "Say \"hi\""},
+            "IsActive": true,
+            "LastLoginDate": "2024-01-15T10:20:30.000+0000",
+            "Title": null,
+        }) else {
+            unreachable!()
+        };
+        let mut out = Vec::new();
+        p.csv_header(&mut out);
+        p.csv_row(&r, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"Id\",\"Profile.Name\",\"IsActive\",\"LastLoginDate\",\"Title\"\n\
+             \"005000000000001AAA\",\"Say \"\"hi\"\"\",\"true\",\"2024-01-15T10:20:30.000Z\",\"\"\n"
+        );
     }
 
     #[test]
@@ -599,10 +981,10 @@ mod tests {
                  No such column 'Foo' on entity 'User'. {NO_SUCH_COLUMN_TAIL}"
             )
         );
-        let q = "SELECT Id\nFROM User\nWHERE Id = 'x'";
+        let q = "SELECT Id\nFROM User\nOFFSET 5";
         let e = parse(q).unwrap_err();
         assert_eq!(e.pos, Some(Pos { row: 3, col: 1 }));
-        assert!(e.message(q).starts_with("\nWHERE Id = 'x'\n^\nERROR at Row:3:Column:1\n"));
+        assert!(e.message(q).starts_with("\nOFFSET 5\n^\nERROR at Row:3:Column:1\n"));
     }
 
     #[test]

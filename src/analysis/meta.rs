@@ -50,6 +50,15 @@ pub fn run_meta(snapshot: &Loaded, inputs: &Inputs<'_>) -> RunMeta {
                 rows: o.rows,
                 sha256: o.sha256.clone(),
             })
+            .chain(manifest.apps.iter().flat_map(|a| {
+                a.resources.iter().map(|r| SourceFile {
+                    object: format!("{} {}", a.name, r.resource),
+                    file: r.file.clone(),
+                    soql: format!("SCIM GET {}/{}", a.base_url, r.resource),
+                    rows: r.rows,
+                    sha256: r.sha256.clone(),
+                })
+            }))
             .collect(),
         previous: None,
         split_by_manager: false,

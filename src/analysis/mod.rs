@@ -15,8 +15,11 @@
 //!   the reports it is in, and sorted as the outputs show them;
 //! - [`exclude`], [`reconcile`], [`notes`], [`meta`]: the Exclusions list (applied last: an
 //!   excluded user leaves every finding report, never the access matrix), the roster entries
-//!   that match no active audited user, the run's notes, and its metadata.
+//!   that match no active audited user, the run's notes, and its metadata;
+//! - [`apps`]: the other applications read over SCIM (a few thousand accounts each, set logic in
+//!   Rust over the JSON records).
 
+pub mod apps;
 mod classify;
 mod exclude;
 mod frames;
@@ -31,6 +34,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 pub use self::classify::Classifier;
+use self::classify::display;
 use self::frames::col_name::{AUDITED, IS_ACTIVE};
 use self::joins::col_name::{EXCLUDED, HAS_GRANT, HAS_LICENSE, IS_FROZEN};
 use self::rows::Matrix;
@@ -176,10 +180,23 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         with_certinia_license: matrix.count(&[AUDITED, HAS_LICENSE], &[])?,
     };
 
-    let notes = notes::notes(&frames.users, &snapshot.verified.manifest.data_warnings, rules, as_of)?;
+    let mut notes = notes::notes(&frames.users, &snapshot.verified.manifest.data_warnings, rules, as_of)?;
+    // Other applications read over SCIM: their reports, and what their notes say.
+    let app_audits = apps::analyse_apps(snapshot, inputs)?;
+    notes.run.extend(app_audits.iter().flat_map(|a| a.notes.iter().cloned()));
     for note in &notes.run {
         tracing::warn!("{note}");
     }
     let meta = meta::run_meta(snapshot, inputs);
-    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions })
+    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions, apps: app_audits })
+}
+
+/// The text at `path` of a JSON record (the applications' rules read records whole).
+fn text<'r>(record: &'r serde_json::Map<String, serde_json::Value>, path: &str) -> Option<&'r str> {
+    crate::snapshot::lookup(record, path).ok().flatten().and_then(serde_json::Value::as_str)
+}
+
+/// The boolean at `path` of a JSON record; false when null.
+fn flag(record: &serde_json::Map<String, serde_json::Value>, path: &str) -> bool {
+    crate::snapshot::lookup(record, path).ok().flatten().and_then(serde_json::Value::as_bool).unwrap_or(false)
 }

@@ -1,4 +1,6 @@
-//! One CSV file per report: `<slug>.csv`, for scripts and for anyone without Excel.
+//! One CSV file per report: `<slug>.csv`, for scripts and for anyone without Excel; for each
+//! other application read over SCIM, `<app>-<slug>.csv` per report (`stensul-app-orphans.csv`),
+//! and for Salesforce's own SCIM endpoint `scim-crosscheck.csv`.
 //!
 //! RFC 4180: comma-separated, fields quoted only when needed, CRLF line ends,
 //! UTF-8 without a byte-order mark. The header row is [`Column::header`] in the
@@ -20,6 +22,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use super::{RenderError, RenderedFile, Renderer, each_row};
+use crate::model::apps::{AppReport, CROSSCHECK_CSV, CrosscheckColumn, CrosscheckRow};
 use crate::model::{Audit, Cell, List, Report};
 use crate::text::visible;
 
@@ -45,18 +48,26 @@ impl Renderer for CsvRenderer {
                 write_list(&list, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
             files.push(RenderedFile { name, bytes });
         }
+        for app in &audit.apps {
+            for report in &app.reports {
+                let name = app.csv_name(report.kind);
+                let bytes = write_app_report(report, Vec::new())
+                    .map_err(|source| RenderError::Csv { file: name.clone(), source })?;
+                files.push(RenderedFile { name, bytes });
+            }
+            if let Some(rows) = &app.crosscheck {
+                let bytes = write_crosscheck(rows, Vec::new())
+                    .map_err(|source| RenderError::Csv { file: CROSSCHECK_CSV.to_string(), source })?;
+                files.push(RenderedFile { name: CROSSCHECK_CSV.to_string(), bytes });
+            }
+        }
         Ok(files)
     }
 }
 
 /// Writes a list beside the reports (resolved, not done, exclusions) as CSV into `out`.
 pub fn write_list<W: Write>(list: &List, out: W) -> Result<W, ::csv::Error> {
-    let mut writer = writer(out);
-    writer.write_record(list.headers)?;
-    for row in &list.rows {
-        writer.write_record(row.iter().map(|cell| field(cell).into_owned()))?;
-    }
-    writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
+    write_rows(list.headers, list.rows.iter(), out)
 }
 
 /// The one CSV dialect of every file: RFC 4180, CRLF, quotes only where needed.
@@ -65,6 +76,34 @@ fn writer<W: Write>(out: W) -> ::csv::Writer<W> {
         .terminator(::csv::Terminator::CRLF)
         .quote_style(::csv::QuoteStyle::Necessary)
         .from_writer(out)
+}
+
+/// Writes a header and rows of cells (each made safe by [`field`]), and hands `out` back.
+fn write_rows<W: Write, R: AsRef<[Cell]>>(
+    headers: &[&str],
+    rows: impl Iterator<Item = R>,
+    out: W,
+) -> Result<W, ::csv::Error> {
+    let mut writer = writer(out);
+    writer.write_record(headers)?;
+    for cells in rows {
+        writer.write_record(cells.as_ref().iter().map(|c| field(c).into_owned()))?;
+    }
+    writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
+}
+
+/// One report of an application (`<app>-app-orphans.csv`), `AccountId` first.
+pub fn write_app_report<W: Write>(report: &AppReport, out: W) -> Result<W, ::csv::Error> {
+    let columns = report.kind.columns();
+    let headers: Vec<&str> = columns.iter().map(|c| c.header()).collect();
+    write_rows(&headers, report.rows.iter().map(|r| columns.iter().map(|c| r.cell(*c)).collect::<Vec<_>>()), out)
+}
+
+/// `scim-crosscheck.csv`: the users whose Certinia permission sets or active state differ between
+/// Salesforce's SCIM endpoint and SOQL.
+pub fn write_crosscheck<W: Write>(rows: &[CrosscheckRow], out: W) -> Result<W, ::csv::Error> {
+    let headers: Vec<&str> = CrosscheckColumn::ALL.iter().map(|c| c.header()).collect();
+    write_rows(&headers, rows.iter().map(|r| CrosscheckColumn::ALL.iter().map(|c| r.cell(*c)).collect::<Vec<_>>()), out)
 }
 
 /// `inactive-users.csv`.

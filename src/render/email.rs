@@ -21,6 +21,9 @@
 //!   `<style>` block only adds dark mode (`prefers-color-scheme`) and narrow screens, for the
 //!   clients that keep it; the inline styles are the light defaults for those that strip it.
 //! - **Grace-period users** are listed with a badge and never counted (REPORTS.md).
+//! - **Other applications** read over SCIM show their counts and their finding reports (and the
+//!   SCIM cross-check) like the org's, sharing the same row budget; beyond [`MAX_APPS`]
+//!   applications, one line says how many more `report.html` has.
 //!
 //! Where the full report is cannot be known here (the same audit gives the same bytes wherever
 //! it is written), so the digest says [`LOCATION_PLACEHOLDER`], which the mail stage replaces
@@ -28,7 +31,8 @@
 
 use serde::Serialize;
 
-use super::{RenderError, RenderedFile, Renderer, clip, deciding_columns, each_row, meaning, what_to_do};
+use super::{RenderError, RenderedFile, Renderer, apps, clip, deciding_columns, each_row, meaning, what_to_do};
+use crate::model::apps::{AppAccountRow, AppAudit, AppReportKind, CrosscheckColumn, CrosscheckRow};
 use crate::model::{Audit, Cell, Column, Report, ReportKind};
 use crate::text::visible;
 
@@ -38,6 +42,8 @@ pub const TEXT_FILE: &str = "email.txt";
 pub const MAX_HTML_BYTES: usize = 100 * 1024;
 /// Rows shown per finding report.
 pub const ROWS_PER_REPORT: usize = 25;
+/// Other applications detailed in the digest (their counts and finding reports).
+pub const MAX_APPS: usize = 4;
 /// Bytes of rows, shared equally by the finding reports present.
 pub const ROWS_BUDGET: usize = 76 * 1024;
 /// The most markup one row of the HTML carries around its text (badge, link and every line
@@ -158,7 +164,7 @@ struct Digest {
 /// One line of the counts table.
 #[derive(Serialize)]
 struct Overview {
-    title: &'static str,
+    title: String,
     count: String,
     count_n: usize,
     finding: bool,
@@ -170,8 +176,8 @@ struct Overview {
 
 #[derive(Serialize)]
 struct Section {
-    title: &'static str,
-    sheet: &'static str,
+    title: String,
+    sheet: String,
     findings: String,
     /// Rows listed that are not findings, in words (never-logged-in users in the grace period).
     extra: String,
@@ -210,38 +216,72 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 impl Digest {
     fn new(audit: &Audit) -> Digest {
         let meta = &audit.meta;
-        let finding_reports = audit.reports.iter().filter(|r| r.kind.is_finding()).count().max(1);
+        let shown_apps: Vec<&AppAudit> = audit.apps.iter().take(MAX_APPS).collect();
+        let app_finding_reports: usize = shown_apps.iter().map(|a| app_finding_sections(a)).sum();
+        let finding_reports =
+            (audit.reports.iter().filter(|r| r.kind.is_finding()).count() + app_finding_reports).max(1);
         let budget = ROWS_BUDGET / finding_reports;
-        let max = audit.reports.iter().map(Report::findings).max().unwrap_or(0);
-        let overview = audit
+        // Each line: title, count, whether it is a finding, and what an inventory counts.
+        let mut lines: Vec<(String, usize, bool, &'static str)> = audit
             .reports
             .iter()
             .map(|r| {
                 let finding = r.kind.is_finding();
-                let count_n = if finding { r.findings() } else { r.rows.len() };
+                (
+                    r.kind.title().to_string(),
+                    if finding { r.findings() } else { r.rows.len() },
+                    finding,
+                    "users, inventory",
+                )
+            })
+            .collect();
+        for app in &shown_apps {
+            let title = |t: String| clip(&visible(&t), TITLE_CHARS);
+            for r in &app.reports {
+                lines.push((
+                    title(apps::report_title(app, r.kind)),
+                    r.rows.len(),
+                    r.kind.is_finding(),
+                    "accounts, inventory",
+                ));
+            }
+            if let Some(rows) = &app.crosscheck {
+                lines.push((apps::CROSSCHECK_TITLE.to_string(), rows.len(), true, ""));
+            }
+        }
+        let max = lines.iter().filter(|l| l.2).map(|l| l.1).max().unwrap_or(0);
+        let overview = lines
+            .into_iter()
+            .map(|(title, count_n, finding, inventory)| {
                 let bar = if !finding || count_n == 0 || max == 0 {
                     0
                 } else {
                     ((count_n as f64 / max as f64) * 100.0).round().clamp(2.0, 100.0) as u32
                 };
                 Overview {
-                    title: r.kind.title(),
+                    title,
                     count: super::html::thousands(count_n as u64),
                     count_n,
                     finding,
                     bar,
-                    note: if finding { "" } else { "users, inventory" },
+                    note: if finding { "" } else { inventory },
                 }
             })
             .collect();
-        let sections =
+        let mut sections: Vec<Section> =
             audit.reports.iter().filter(|r| r.kind.is_finding()).map(|r| section(audit, r, budget)).collect();
+        for app in &shown_apps {
+            sections.extend(app_sections(audit, app, budget));
+        }
         let findings_n = audit.findings();
         let grace_listed: usize = audit.reports.iter().map(Report::listed_not_findings).sum();
         let mut notes: Vec<String> =
             audit.notes.run.iter().take(MAX_NOTES).map(|n| clip(&visible(n), NOTE_CHARS)).collect();
         if audit.notes.run.len() > MAX_NOTES {
             notes.push(format!("{} more notes in summary.json", audit.notes.run.len() - MAX_NOTES));
+        }
+        if audit.apps.len() > MAX_APPS {
+            notes.push(format!("{} more applications: see report.html", audit.apps.len() - MAX_APPS));
         }
         Digest {
             org_name: clip(&visible(meta.org_name.as_deref().unwrap_or("(unnamed org)")), ORG_CHARS),
@@ -293,8 +333,8 @@ fn section(audit: &Audit, report: &Report, budget: usize) -> Section {
     let extra = if listed > 0 { format!("and {listed} in the grace period, not counted") } else { String::new() };
     let more = report.rows.len() - rows.len();
     Section {
-        title: kind.title(),
-        sheet: kind.sheet_name(),
+        title: kind.title().to_string(),
+        sheet: kind.sheet_name().to_string(),
         findings,
         extra,
         findings_n,
@@ -305,6 +345,139 @@ fn section(audit: &Audit, report: &Report, budget: usize) -> Section {
         more,
         more_text: super::html::thousands(more as u64),
     }
+}
+
+/// Characters kept of a title that holds an application's name.
+const TITLE_CHARS: usize = 60;
+
+/// How many sections an application adds: its finding reports, and the SCIM cross-check.
+fn app_finding_sections(app: &AppAudit) -> usize {
+    app.reports.iter().filter(|r| r.kind.is_finding()).count() + usize::from(app.crosscheck.is_some())
+}
+
+/// Rows taken in order until [`ROWS_PER_REPORT`] or the byte `budget` is reached; and how many
+/// of `total` were left out.
+fn take_rows(rows: impl Iterator<Item = Row>, total: usize, budget: usize) -> (Vec<Row>, usize) {
+    let mut taken = Vec::new();
+    let mut spent = 0;
+    for row in rows.take(ROWS_PER_REPORT) {
+        spent += row.cost();
+        if spent > budget {
+            break;
+        }
+        taken.push(row);
+    }
+    let more = total - taken.len();
+    (taken, more)
+}
+
+/// An application's finding reports and its SCIM cross-check, as digest sections.
+fn app_sections(audit: &Audit, app: &AppAudit, budget: usize) -> Vec<Section> {
+    let title = |t: String| clip(&visible(&t), TITLE_CHARS);
+    let mut sections = Vec::new();
+    for report in app.reports.iter().filter(|r| r.kind.is_finding()) {
+        let total = report.rows.len();
+        let (rows, more) = take_rows(report.rows.iter().map(|r| app_row(audit, report.kind, r)), total, budget);
+        sections.push(Section {
+            title: title(apps::report_title(app, report.kind)),
+            sheet: apps::sheet_name(app, report.kind),
+            findings: super::html::thousands(total as u64),
+            extra: String::new(),
+            findings_n: total,
+            rows_total: total,
+            meaning: clip(&visible(&apps::meaning(report.kind, app)), LINE_CHARS * 2),
+            action: apps::what_to_do(report.kind),
+            rows,
+            more,
+            more_text: super::html::thousands(more as u64),
+        });
+    }
+    if let Some(crosscheck) = &app.crosscheck {
+        let total = crosscheck.len();
+        let (rows, more) = take_rows(crosscheck.iter().map(|r| crosscheck_row(audit, r)), total, budget);
+        sections.push(Section {
+            title: apps::CROSSCHECK_TITLE.to_string(),
+            sheet: apps::CROSSCHECK_SHEET.to_string(),
+            findings: super::html::thousands(total as u64),
+            extra: String::new(),
+            findings_n: total,
+            rows_total: total,
+            meaning: apps::crosscheck_meaning().to_string(),
+            action: apps::crosscheck_what_to_do(),
+            rows,
+            more,
+            more_text: super::html::thousands(more as u64),
+        });
+    }
+    sections
+}
+
+/// One account of an application, as a few lines of text.
+fn app_row(audit: &Audit, kind: AppReportKind, account: &AppAccountRow) -> Row {
+    let mut row = Row::default();
+    match &account.display_name {
+        Some(name) => {
+            row.name = clip(&visible(name), NAME_CHARS);
+            row.username = Some(clip(&visible(&account.user_name), USERNAME_CHARS));
+        }
+        None => row.name = clip(&visible(&account.user_name), NAME_CHARS),
+    }
+    let mut line: Vec<String> = account.reason.iter().cloned().collect();
+    if !account.active {
+        line.push("disabled in the application".to_string());
+    }
+    match account.matches.as_slice() {
+        [] if kind != AppReportKind::AppOrphans => line.push("no Salesforce user".to_string()),
+        [] => {}
+        [one] => {
+            line.push(format!(
+                "Salesforce: {} ({})",
+                one.username,
+                if one.is_active { "active" } else { "deactivated" }
+            ));
+            row.url = audit.meta.user_url(&one.id);
+        }
+        many => line.push(format!("matches {} Salesforce users", many.len())),
+    }
+    if !line.is_empty() {
+        row.line = Some(clip(&visible(&line.join(" · ")), LINE_CHARS));
+    }
+    if !account.groups.is_empty() {
+        row.grants = Some(clip(&visible(&format!("Groups: {}", account.groups.join("; "))), GRANTS_CHARS));
+    }
+    row
+}
+
+/// One user of the SCIM cross-check, as a few lines of text.
+fn crosscheck_row(audit: &Audit, user: &CrosscheckRow) -> Row {
+    let text = |c: CrosscheckColumn| match user.cell(c) {
+        Cell::Empty => None,
+        cell => Some(visible(&cell.to_plain()).into_owned()),
+    };
+    let mut row = Row {
+        name: clip(&visible(user.name.as_deref().unwrap_or(&user.username)), NAME_CHARS),
+        username: Some(clip(&visible(&user.username), USERNAME_CHARS)),
+        url: audit.meta.user_url(&user.id),
+        ..Row::default()
+    };
+    let mut line = vec![format!("differs: {}", user.differences.join(", "))];
+    if user.differences.iter().any(|d| d == "active") {
+        line.push(format!(
+            "IsActive {} in SOQL, active {} in SCIM",
+            text(CrosscheckColumn::IsActive).unwrap_or_default(),
+            text(CrosscheckColumn::ScimActive).unwrap_or_default()
+        ));
+    }
+    row.line = Some(clip(&line.join(" · "), LINE_CHARS));
+    let sides: Vec<String> =
+        [(CrosscheckColumn::OnlyInSoql, "Only in SOQL"), (CrosscheckColumn::OnlyInScim, "Only in SCIM")]
+            .into_iter()
+            .filter_map(|(c, label)| text(c).map(|v| format!("{label}: {v}")))
+            .collect();
+    if !sides.is_empty() {
+        row.grants = Some(clip(&sides.join(" · "), GRANTS_CHARS));
+    }
+    row
 }
 
 /// `2026-11-20T09:00:00Z` → `2026-11-20`.

@@ -7,7 +7,8 @@
 //! per report and for the population, two charts, then each report with one
 //! paragraph saying exactly who is in it ([`super::explanation`]) and its
 //! table, capped at [`ROW_LIMIT`] rows (the CSV and the workbook have them
-//! all), and a footer with the snapshot manifest's SHA-256.
+//! all), then each other application's reports and the SCIM cross-check (introduced by the
+//! application's name and where it was read), and a footer with the snapshot manifest's SHA-256.
 //!
 //! The template is `templates/report.html` (tera 2, compiled into the binary).
 //! Its name ends in `.html`, so tera escapes every value; nothing is marked
@@ -24,8 +25,9 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::{
-    RenderError, RenderedFile, Renderer, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
+    RenderError, RenderedFile, Renderer, apps, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
 };
+use crate::model::apps::{AppAudit, AppColumn, CROSSCHECK_CSV, CrosscheckColumn};
 use crate::model::{Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, UserRow};
 use crate::text::visible;
 
@@ -161,8 +163,8 @@ struct Stat {
 
 #[derive(Serialize)]
 struct Card {
-    title: &'static str,
-    anchor: &'static str,
+    title: String,
+    anchor: String,
     count: String,
     /// `finding` (something to act on, red when non-zero), `clear`, or `inventory`.
     class: &'static str,
@@ -170,8 +172,10 @@ struct Card {
 
 #[derive(Serialize)]
 struct Section {
-    anchor: &'static str,
-    title: &'static str,
+    /// Set on the first section of another application: the application's own heading.
+    app: Option<AppIntro>,
+    anchor: String,
+    title: String,
     /// What the report means, one sentence; then exactly who is in it, and what to do.
     meaning: String,
     explanation: String,
@@ -184,9 +188,19 @@ struct Section {
     shown: usize,
     truncated: bool,
     csv_file: String,
-    sheet: &'static str,
+    sheet: String,
     headers: Vec<Td>,
     rows: Vec<Vec<Td>>,
+}
+
+/// Another application, introduced before its first report.
+#[derive(Serialize)]
+struct AppIntro {
+    anchor: String,
+    title: String,
+    base_url: String,
+    accounts: String,
+    groups: String,
 }
 
 /// One table cell: its text, a CSS class (`num`, `dt`, `id` or empty), its column's header (shown
@@ -271,8 +285,8 @@ impl Page {
             .reports
             .iter()
             .map(|r| Card {
-                title: r.kind.title(),
-                anchor: r.kind.slug(),
+                title: r.kind.title().to_string(),
+                anchor: r.kind.slug().to_string(),
                 count: thousands(if r.kind.is_finding() { r.findings() } else { r.rows.len() } as u64),
                 class: match (r.kind.is_finding(), r.findings() == 0) {
                     (false, _) => "inventory",
@@ -280,13 +294,15 @@ impl Page {
                     (true, false) => "finding",
                 },
             })
+            .chain(audit.apps.iter().flat_map(app_cards))
             .collect::<Vec<_>>();
         let mut cards = cards.into_iter().peekable();
         let mut card_rows = Vec::new();
         while cards.peek().is_some() {
             card_rows.push(cards.by_ref().take(4).collect());
         }
-        let sections = audit.reports.iter().map(|r| section(audit, r)).collect();
+        let mut sections: Vec<Section> = audit.reports.iter().map(|r| section(audit, r)).collect();
+        sections.extend(audit.apps.iter().flat_map(|app| app_sections(audit, app)));
         Page {
             tool_version: meta.tool_version.clone(),
             org_name: shown(meta.org_name.as_deref().unwrap_or("(unnamed org)")),
@@ -405,8 +421,9 @@ fn section(audit: &Audit, report: &Report) -> Section {
     let total = rows.len();
     let count = if kind.is_finding() { report.findings() } else { total };
     Section {
-        anchor: kind.slug(),
-        title: kind.title(),
+        app: None,
+        anchor: kind.slug().to_string(),
+        title: kind.title().to_string(),
         meaning: meaning(kind, audit),
         explanation: explanation(kind, audit),
         action: what_to_do(kind),
@@ -416,10 +433,142 @@ fn section(audit: &Audit, report: &Report) -> Section {
         shown: shown.len(),
         truncated: shown.len() < total,
         csv_file: format!("{}.csv", kind.slug()),
-        sheet: kind.sheet_name(),
+        sheet: kind.sheet_name().to_string(),
         headers,
         rows: shown,
     }
+}
+
+/// The summary cards of another application: its finding reports, its access matrix, and the
+/// SCIM cross-check.
+fn app_cards(app: &AppAudit) -> Vec<Card> {
+    let card = |title: String, anchor: String, count: usize, finding: bool| Card {
+        title,
+        anchor,
+        count: thousands(count as u64),
+        class: match (finding, count == 0) {
+            (false, _) => "inventory",
+            (true, true) => "clear",
+            (true, false) => "finding",
+        },
+    };
+    let mut cards: Vec<Card> = app
+        .reports
+        .iter()
+        .map(|r| card(apps::report_title(app, r.kind), apps::anchor(app, r.kind), r.rows.len(), r.kind.is_finding()))
+        .collect();
+    if let Some(rows) = &app.crosscheck {
+        cards.push(card(apps::CROSSCHECK_TITLE.to_string(), apps::CROSSCHECK_ANCHOR.to_string(), rows.len(), true));
+    }
+    cards
+}
+
+/// A table's cells as the page shows them: org text made visible, a date by its day.
+fn td_text(cell: &Cell) -> String {
+    match cell {
+        Cell::DateTime(t) => t.format("%Y-%m-%d").to_string(),
+        cell => visible(&cell.to_plain()).into_owned(),
+    }
+}
+
+/// A table of another application's rows: the headings and, for each of the first [`ROW_LIMIT`]
+/// rows, its cells, `cell` giving a column's value and the org page it links to, if any.
+fn table<C: Copy, R>(
+    columns: &[C],
+    rows: &[R],
+    heading: fn(C) -> &'static str,
+    class: impl Fn(C) -> &'static str,
+    cell: impl Fn(&R, C) -> (Cell, Option<String>),
+) -> (Vec<Td>, Vec<Vec<Td>>) {
+    let headers = columns
+        .iter()
+        .map(|c| Td { text: heading(*c).to_string(), class: class(*c), label: heading(*c), url: None })
+        .collect();
+    let rows = rows
+        .iter()
+        .take(ROW_LIMIT)
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    let (value, url) = cell(row, *c);
+                    Td { text: td_text(&value), class: class(*c), label: heading(*c), url }
+                })
+                .collect()
+        })
+        .collect();
+    (headers, rows)
+}
+
+/// Another application's sections: one per report (the deciding columns, the matched Salesforce
+/// user linked to its page in the org), then the SCIM cross-check when there is one.
+fn app_sections(audit: &Audit, app: &AppAudit) -> Vec<Section> {
+    let mut intro = Some(AppIntro {
+        anchor: format!("app-{}", app.name),
+        title: shown(&apps::app_title(app)),
+        base_url: shown(&app.base_url),
+        accounts: thousands(app.accounts),
+        groups: thousands(app.groups),
+    });
+    // Everything of a section but its texts.
+    let mut section =
+        |anchor: String, title: String, total: usize, files: (String, String), table: (Vec<Td>, Vec<Vec<Td>>)| {
+            let (headers, rows) = table;
+            Section {
+                app: intro.take(),
+                anchor,
+                title,
+                meaning: String::new(),
+                explanation: String::new(),
+                action: "",
+                count: thousands(total as u64),
+                not_findings: 0,
+                total,
+                shown: rows.len(),
+                truncated: rows.len() < total,
+                csv_file: files.0,
+                sheet: files.1,
+                headers,
+                rows,
+            }
+        };
+    let mut sections = Vec::new();
+    for report in &app.reports {
+        let kind = report.kind;
+        let class = |c: AppColumn| match c {
+            AppColumn::AccountId => "id",
+            AppColumn::UserName | AppColumn::Username | AppColumn::Email => "u",
+            _ => "",
+        };
+        let cells = table(&apps::deciding_columns(kind), &report.rows, apps::heading, class, |row, c| {
+            let url = match (c, row.matches.as_slice()) {
+                (AppColumn::Username, [one]) => audit.meta.user_url(&one.id),
+                _ => None,
+            };
+            (row.cell(c), url)
+        });
+        let files = (app.csv_name(kind), apps::sheet_name(app, kind));
+        let mut s =
+            section(apps::anchor(app, kind), shown(&apps::report_title(app, kind)), report.rows.len(), files, cells);
+        s.meaning = shown(&apps::meaning(kind, app));
+        s.explanation = apps::explanation(kind, audit);
+        s.action = apps::what_to_do(kind);
+        sections.push(s);
+    }
+    if let Some(crosscheck) = &app.crosscheck {
+        let class = |c: CrosscheckColumn| if c == CrosscheckColumn::Username { "u" } else { "" };
+        let cells = table(&apps::CROSSCHECK_DECIDING, crosscheck, apps::crosscheck_heading, class, |row, c| {
+            (row.cell(c), if c == CrosscheckColumn::Name { audit.meta.user_url(&row.id) } else { None })
+        });
+        let files = (CROSSCHECK_CSV.to_string(), apps::CROSSCHECK_SHEET.to_string());
+        let title = apps::CROSSCHECK_TITLE.to_string();
+        let mut s = section(apps::CROSSCHECK_ANCHOR.to_string(), title, crosscheck.len(), files, cells);
+        s.meaning = apps::crosscheck_meaning().to_string();
+        s.explanation = apps::crosscheck_explanation().to_string();
+        s.action = apps::crosscheck_what_to_do();
+        sections.push(s);
+    }
+    sections
 }
 
 /// A column's heading in the page: short words that can wrap, so that the table fits 1,400 px

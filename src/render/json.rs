@@ -10,7 +10,9 @@
 //!   reports {slug: {new, persisting, resolved, not_done}}, total {…}}),
 //! exclusions (null, or {active, expired, unmatched, class}),
 //! notes {run: [text], data_warnings: [{object, id, field, detail}]},
-//! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]}
+//! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]},
+//! apps [{name, dialect, base_url, accounts, groups, reports {slug: rows}, findings,
+//!        scim_crosscheck, notes}]
 //! ```
 //!
 //! `run_id` is the run's id ([`crate::model::RunMeta::compute_run_id`]), the same as on the
@@ -18,6 +20,10 @@
 //! persisting since the previous review, the previous findings resolved, and the persisting ones
 //! whose previous decision was an action (not done). `exclusions` counts the Exclusions list by
 //! status.
+//!
+//! `apps` is there only when the snapshot holds other applications read over SCIM
+//! (`scim_crosscheck`, the cross-check's rows, only for Salesforce's own endpoint);
+//! their findings count in the top-level `findings` too.
 //!
 //! `notes.run` holds the run's warnings in plain words (an audited user type
 //! that no user has; how many dates lie after the as-of instant);
@@ -38,6 +44,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use super::{RenderError, RenderedFile, Renderer, rfc3339};
+use crate::model::apps::{AppAudit, AppReportKind};
 use crate::model::{Audit, ChangeCounts, ExclusionStatus, Notes, ReportKind, RulesUsed, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
@@ -80,6 +87,43 @@ struct SummaryDoc<'a> {
     exclusions: Option<ExclusionCounts>,
     notes: &'a Notes,
     snapshot: Snapshot<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    apps: Vec<App<'a>>,
+}
+
+/// One application's counts.
+#[derive(Serialize)]
+struct App<'a> {
+    name: &'a str,
+    dialect: &'a str,
+    base_url: &'a str,
+    accounts: u64,
+    groups: u64,
+    reports: ReportCounts,
+    findings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scim_crosscheck: Option<usize>,
+    notes: &'a [String],
+}
+
+impl<'a> App<'a> {
+    fn new(app: &'a AppAudit) -> App<'a> {
+        let counts = AppReportKind::ALL
+            .iter()
+            .filter_map(|kind| app.report(*kind).map(|r| (kind.slug(), r.rows.len())))
+            .collect();
+        App {
+            name: &app.name,
+            dialect: &app.dialect,
+            base_url: &app.base_url,
+            accounts: app.accounts,
+            groups: app.groups,
+            reports: ReportCounts(counts),
+            findings: app.findings(),
+            scim_crosscheck: app.crosscheck.as_ref().map(Vec::len),
+            notes: &app.notes,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -194,6 +238,7 @@ impl<'a> SummaryDoc<'a> {
             exclusions,
             notes: &audit.notes,
             snapshot: Snapshot { manifest_sha256: &meta.manifest_sha256, files: &meta.sources },
+            apps: audit.apps.iter().map(App::new).collect(),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! which writes them into the staging folder and records each file's SHA-256 in
 //! the folder's file list. The files:
 //!
-//! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised;
+//! - one `<slug>.csv` per report ([`csv`]): RFC 4180, formula-neutralised; for each other
+//!   application read over SCIM, `<app>-<slug>.csv` per report and `scim-crosscheck.csv`
+//!   (their titles and sentences, the same in every format, come from [`apps`]);
 //! - the lists beside the reports (`resolved.csv`, `not-done.csv`, `exclusions.csv`, when
 //!   present: [`Audit::lists`]), as CSV too;
 //! - `access-review.xlsx` ([`xlsx`]): the review workbook, with reviewer columns (and with
@@ -25,6 +27,7 @@
 //! document date is the as-of instant for the same reason). Text from the org is
 //! data in every format: escaped in HTML, never a formula in CSV or XLSX.
 
+pub mod apps;
 pub mod combined;
 pub mod csv;
 #[cfg(test)]
@@ -523,6 +526,7 @@ pub(crate) mod tests {
             },
             changes: None,
             exclusions: None,
+            apps: Vec::new(),
         }
     }
 

@@ -40,6 +40,12 @@ impl Repairs {
 
 /// Parses a whole body as JSON after replacing invalid Unicode with U+FFFD.
 pub fn decode_json(body: &[u8]) -> Result<(Value, Repairs), serde_json::Error> {
+    let (bytes, repairs) = repair(body);
+    Ok((serde_json::from_slice(&bytes)?, repairs))
+}
+
+/// A body's bytes with invalid Unicode replaced by U+FFFD (borrowed when nothing had to change).
+pub fn repair(body: &[u8]) -> (Cow<'_, [u8]>, Repairs) {
     let mut repairs = Repairs::default();
     let text = match std::str::from_utf8(body) {
         Ok(t) => Cow::Borrowed(t),
@@ -50,17 +56,112 @@ pub fn decode_json(body: &[u8]) -> Result<(Value, Repairs), serde_json::Error> {
     };
     let lone = lone_surrogate_escapes(text.as_bytes());
     repairs.lone_surrogates = lone.len();
-    let value = if lone.is_empty() {
-        serde_json::from_str(&text)?
-    } else {
-        // `\uFFFD` is as long as the escape it replaces: the positions stay valid.
-        let mut bytes = text.into_owned().into_bytes();
-        for at in lone {
-            bytes[at..at + 6].copy_from_slice(br"\uFFFD");
+    if lone.is_empty() {
+        return (
+            match text {
+                Cow::Borrowed(t) => Cow::Borrowed(t.as_bytes()),
+                Cow::Owned(t) => Cow::Owned(t.into_bytes()),
+            },
+            repairs,
+        );
+    }
+    // `\uFFFD` is as long as the escape it replaces: the positions stay valid.
+    let mut bytes = text.into_owned().into_bytes();
+    for at in lone {
+        bytes[at..at + 6].copy_from_slice(br"\uFFFD");
+    }
+    (Cow::Owned(bytes), repairs)
+}
+
+/// The parts of a query result page besides its records.
+#[derive(Debug, Default)]
+pub struct PageHead {
+    pub total_size: Option<u64>,
+    pub done: Option<bool>,
+    pub next_records_url: Option<String>,
+    /// Records handed on.
+    pub records: u64,
+}
+
+/// Why [`stream_page`] stopped.
+#[derive(Debug)]
+pub enum PageError {
+    /// The bytes are not a query result page (see the error's category: `Eof` is a cut answer).
+    Json(serde_json::Error),
+    /// The receiver refused a record; its own error says why.
+    Refused,
+}
+
+/// Reads a query result page, handing each record to `on_record` as soon as it is parsed, so
+/// that no whole page is ever held as JSON values; returns the rest of the page.
+pub fn stream_page(bytes: &[u8], on_record: &mut dyn FnMut(Value) -> Result<(), ()>) -> Result<PageHead, PageError> {
+    use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Page<'a> {
+        on_record: &'a mut dyn FnMut(Value) -> Result<(), ()>,
+        refused: &'a mut bool,
+    }
+    struct Records<'a, 'b> {
+        page: &'b mut Page<'a>,
+        count: &'b mut u64,
+    }
+    impl<'de> Visitor<'de> for Page<'_> {
+        type Value = PageHead;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a query result page (an object with totalSize, done and records)")
         }
-        serde_json::from_slice(&bytes)?
-    };
-    Ok((value, repairs))
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<PageHead, A::Error> {
+            let mut head = PageHead::default();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "totalSize" => head.total_size = Some(map.next_value()?),
+                    "done" => head.done = Some(map.next_value()?),
+                    "nextRecordsUrl" => head.next_records_url = map.next_value()?,
+                    "records" => {
+                        let mut count = 0;
+                        map.next_value_seed(Records { page: &mut self, count: &mut count })?;
+                        head.records = count;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(head)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Records<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(record) = seq.next_element::<Value>()? {
+                *self.count += 1;
+                if (self.page.on_record)(record).is_err() {
+                    *self.page.refused = true;
+                    return Err(A::Error::custom("record refused"));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let mut refused = false;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result =
+        (&mut de).deserialize_map(Page { on_record, refused: &mut refused }).and_then(|head| de.end().map(|()| head));
+    match result {
+        Ok(head) => Ok(head),
+        Err(_) if refused => Err(PageError::Refused),
+        Err(e) => Err(PageError::Json(e)),
+    }
 }
 
 /// Byte offsets of the `\uXXXX` escapes, inside JSON strings, that are half a surrogate pair

@@ -72,6 +72,19 @@ pub enum SalesforceError {
         "the run passed its time limit of {secs} s (--max-run-secs) while waiting for Salesforce; stopped, and nothing was written"
     )]
     Deadline { secs: u64 },
+    #[error(
+        "{what}: the integration user cannot use the Bulk API (HTTP {status} {}: {}); give it the API Enabled permission and Bulk API access, or pull with --api rest",
+        .failure.code, .failure.message
+    )]
+    BulkNotAllowed { what: String, status: u16, failure: ApiFailure },
+    #[error(
+        "{what}: Bulk API job {job} failed {attempts} times; the last: {message}. Try again later, or pull with --api rest"
+    )]
+    BulkJobFailed { what: String, job: String, attempts: u32, message: String },
+    #[error(
+        "{what}: Bulk API job {job} was aborted (by someone in Setup, or by Salesforce); nothing was written. Run again, or pull with --api rest"
+    )]
+    BulkJobAborted { what: String, job: String },
 }
 
 impl SalesforceError {
@@ -109,6 +122,8 @@ pub enum Transient {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the CSV answer is cut short: {detail}")]
+    CutCsv { detail: String },
     #[error(transparent)]
     Login(Box<AuthError>),
 }

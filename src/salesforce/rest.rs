@@ -23,28 +23,17 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 use url::Url;
 
-use super::body::{self, Repairs, json_kind};
+use super::body::{self, PageError, PageHead, Repairs, json_kind};
 use super::error::{ApiFailure, SalesforceError, Transient};
 use super::limits::{ApiUsage, Limit};
+use super::tally::Tally;
 use crate::auth::{Credentials, Session};
 use crate::config::{ApiFloor, ApiVersion, RetryPolicy, SalesforceConfig};
 use crate::http::{self, BodyLimit, TransportError};
-
-/// The first page and every follow-up page share this shape.
-#[derive(Deserialize)]
-struct QueryPage {
-    #[serde(rename = "totalSize")]
-    total_size: u64,
-    done: bool,
-    #[serde(rename = "nextRecordsUrl")]
-    next_records_url: Option<String>,
-    records: Vec<Value>,
-}
 
 /// What a complete query cost and returned.
 #[derive(Debug, Clone, Copy)]
@@ -66,13 +55,27 @@ pub struct ReplacedText {
     pub detail: &'static str,
 }
 
-/// Where a query's records go. A restart throws away what the sink holds, so two
-/// cursors are never stitched together.
-pub trait RecordSink {
+/// What a sink of records keeps when an answer breaks off or a query starts over.
+///
+/// An answer can break off after some of its records were handed on (a cut body is read again),
+/// and a query can start over (a lost cursor, a Bulk job created again): the sink keeps what came
+/// before the last [`Checkpoints::checkpoint`] and drops the rest on [`Checkpoints::rollback`], or
+/// everything on [`Checkpoints::restart`], so that two reads of one answer, or two cursors, are
+/// never stitched together.
+pub trait Checkpoints {
+    /// The records handed on so far came in answers that arrived whole: keep them.
+    fn checkpoint(&mut self);
+    /// Drop the records handed on since the last checkpoint: their answer broke off.
+    fn rollback(&mut self);
+    /// Drop every record: the query starts over.
+    fn restart(&mut self);
+}
+
+/// Where a REST query's records go, one at a time.
+pub trait RecordSink: Checkpoints {
     type Error: From<SalesforceError>;
     /// One record without `attributes`, and the text fields that were repaired in it.
     fn record(&mut self, record: Map<String, Value>, replaced: Vec<ReplacedText>) -> Result<(), Self::Error>;
-    fn restart(&mut self);
 }
 
 /// How many times one query may start over after INVALID_QUERY_LOCATOR.
@@ -102,21 +105,20 @@ pub struct Client {
 /// Logins one run may make: sessions that expire over and over are a configuration problem.
 const MAX_LOGINS: u64 = 20;
 
-/// One request's fate.
-enum Outcome {
-    Done(Value, Repairs),
+/// Why one request did not give an answer to use.
+pub(super) enum Failure {
     Unauthorized,
     /// Worth another try: 5xx, a dropped connection, a timeout, a cut body.
     Transient(Transient),
     Fatal(SalesforceError),
 }
 
-impl Outcome {
-    fn transport(what: &str, e: TransportError) -> Outcome {
+impl Failure {
+    pub(super) fn transport(what: &str, e: TransportError) -> Failure {
         if e.is_transient() {
-            Outcome::Transient(Transient::Transport(e))
+            Failure::Transient(Transient::Transport(e))
         } else {
-            Outcome::Fatal(SalesforceError::Transport { what: what.to_string(), source: e })
+            Failure::Fatal(SalesforceError::Transport { what: what.to_string(), source: e })
         }
     }
 }
@@ -183,29 +185,44 @@ impl Client {
         self.logins.load(Ordering::Relaxed)
     }
 
+    /// The most bytes one REST answer may have (`--max-body-mb`).
+    pub(super) fn max_body(&self) -> BodyLimit {
+        self.max_body
+    }
+
+    pub(super) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// The org's API usage from the newest `Sforce-Limit-Info` header seen.
     pub fn last_usage(&self) -> Option<ApiUsage> {
         *self.usage.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn data_url(&self, instance: &Url, rest: &str) -> Url {
+    pub(super) fn data_url(&self, instance: &Url, rest: &str) -> Url {
         let mut url = instance.clone();
         url.set_path(&format!("/services/data/v{}/{rest}", self.api_version));
         url
     }
 
-    /// One GET, classified.
-    async fn send_once(&self, what: &str, url: Url, token: &SecretString, query_options: bool) -> Outcome {
-        let mut request = self.http.get(url.clone()).bearer_auth(token.expose_secret());
-        if query_options {
-            request = request.header("Sforce-Query-Options", format!("batchSize={}", self.batch_size));
-        }
-        tracing::debug!(what, path = url.path(), "GET");
-        let response = match request.send().await {
+    /// Sends one request and sorts its answer: a success is handed back with its media type
+    /// for the caller to read; anything else is a [`Failure`] of its kind.
+    async fn send_once(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+        tally: Option<&Tally>,
+    ) -> Result<(reqwest::Response, String), Failure> {
+        let request = request.build().map_err(|e| Failure::transport(what, TransportError::from_reqwest(e)))?;
+        tracing::debug!(what, path = request.url().path(), "{}", request.method());
+        let response = match self.http.execute(request).await {
             Ok(r) => r,
-            Err(e) => return Outcome::transport(what, TransportError::from_reqwest(e)),
+            Err(e) => return Err(Failure::transport(what, TransportError::from_reqwest(e))),
         };
         self.api_requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(tally) = tally {
+            tally.add_request();
+        }
         if let Some(usage) =
             response.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::from_header)
         {
@@ -213,72 +230,63 @@ impl Client {
         }
         let status = response.status();
         if status.is_redirection() {
-            return Outcome::Fatal(SalesforceError::Redirected {
+            return Err(Failure::Fatal(SalesforceError::Redirected {
                 what: what.to_string(),
                 status: status.as_u16(),
                 location: http::redirect_target(&response).unwrap_or_else(|| "(no Location header)".into()),
-            });
+            }));
         }
         let media_type = http::media_type(&response);
-        let body = match http::read_body(response, self.max_body, url.path()).await {
-            Ok(b) => b,
-            Err(e) => return Outcome::transport(what, e),
-        };
+        if status.is_success() {
+            return Ok((response, media_type));
+        }
+        let path = response.url().path().to_string();
+        let body = http::read_body(response, self.max_body, &path).await.map_err(|e| Failure::transport(what, e))?;
         if status == StatusCode::UNAUTHORIZED {
-            return Outcome::Unauthorized;
+            return Err(Failure::Unauthorized);
         }
+        let failure = ApiFailure::from_body(&media_type, &body);
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            let failure = ApiFailure::from_body(&media_type, &body);
-            return Outcome::Transient(Transient::Status { status: status.as_u16(), failure });
+            return Err(Failure::Transient(Transient::Status { status: status.as_u16(), failure }));
         }
-        if !status.is_success() {
-            let failure = ApiFailure::from_body(&media_type, &body);
-            return Outcome::Fatal(if failure.code == "REQUEST_LIMIT_EXCEEDED" {
-                SalesforceError::RequestLimit { what: what.to_string(), message: failure.message }
-            } else {
-                SalesforceError::Api { what: what.to_string(), status: status.as_u16(), failure }
-            });
-        }
-        // The body arrived whole (its length was met): what does not parse now will not parse
-        // on a second try, unless the JSON merely stops early (a server or proxy cut it short).
-        match body::decode_json(&body) {
-            Ok((value, repairs)) => Outcome::Done(value, repairs),
-            Err(_) if !is_json(&media_type) => {
-                Outcome::Fatal(SalesforceError::NotApi { what: what.to_string(), status: status.as_u16(), media_type })
-            }
-            Err(source) if source.classify() == serde_json::error::Category::Eof => {
-                Outcome::Transient(Transient::CutJson { source })
-            }
-            Err(source) => Outcome::Fatal(SalesforceError::MalformedJson {
-                what: what.to_string(),
-                near_record: body::record_id_before(&body, body::error_offset(&body, &source)),
-                source,
-            }),
-        }
+        Err(Failure::Fatal(if failure.code == "REQUEST_LIMIT_EXCEEDED" {
+            SalesforceError::RequestLimit { what: what.to_string(), message: failure.message }
+        } else {
+            SalesforceError::Api { what: what.to_string(), status: status.as_u16(), failure }
+        }))
     }
 
-    /// GET a REST resource as JSON: transient failures are retried with backoff, a
-    /// rejected session is renewed once, everything else fails at once.
-    async fn get_json(
+    /// Sends a request built by `build` (from the HTTP client and the instance URL; the token is
+    /// added here) and reads a successful answer with `read`: transient failures, of the request
+    /// or of reading its answer, are retried with backoff; a rejected session is renewed once;
+    /// everything else fails at once. Every client of the org's APIs sends through here.
+    pub(super) async fn call<T>(
         &self,
         what: &str,
-        build: impl Fn(&Url) -> Url,
-        query_options: bool,
-    ) -> Result<(Value, Repairs), SalesforceError> {
+        tally: Option<&Tally>,
+        build: impl Fn(&reqwest::Client, &Url) -> reqwest::RequestBuilder,
+        mut read: impl AsyncFnMut(reqwest::Response, String) -> Result<T, Failure>,
+    ) -> Result<T, SalesforceError> {
         let mut renewed = false;
         let mut attempt: u32 = 0;
         loop {
-            let (url, token, generation) = {
+            let (request, generation) = {
                 let slot = self.slot.read().await;
-                (build(&slot.session.instance_url), slot.session.access_token.clone(), slot.generation)
+                let request = build(&self.http, &slot.session.instance_url)
+                    .bearer_auth(slot.session.access_token.expose_secret());
+                (request, slot.generation)
             };
-            match self.send_once(what, url, &token, query_options).await {
-                Outcome::Done(v, repairs) => {
+            let result = match self.send_once(what, request, tally).await {
+                Ok((response, media_type)) => read(response, media_type).await,
+                Err(failure) => Err(failure),
+            };
+            match result {
+                Ok(v) => {
                     self.proven_generation.fetch_max(generation, Ordering::Relaxed);
-                    return Ok((v, repairs));
+                    return Ok(v);
                 }
-                Outcome::Fatal(e) => return Err(e),
-                Outcome::Unauthorized => {
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Unauthorized) => {
                     // Renew once; renew again only if the new session had worked for some request
                     // (it expired since) - a session rejected as soon as it is issued is fatal.
                     let mut fresh_and_rejected = renewed && self.proven_generation.load(Ordering::Relaxed) < generation;
@@ -296,7 +304,7 @@ impl Client {
                     self.renew(generation).await?;
                     renewed = true;
                 }
-                Outcome::Transient(reason) => {
+                Err(Failure::Transient(reason)) => {
                     attempt += 1;
                     if attempt > self.retry.retries {
                         return Err(SalesforceError::GaveUp {
@@ -317,6 +325,70 @@ impl Client {
         }
     }
 
+    /// Reads a successful answer whole (up to the REST cap) and parses it as JSON.
+    async fn json_answer(
+        &self,
+        what: &str,
+        response: reqwest::Response,
+        media_type: &str,
+    ) -> Result<(Value, Repairs), Failure> {
+        let status = response.status().as_u16();
+        let path = response.url().path().to_string();
+        let body = http::read_body(response, self.max_body, &path).await.map_err(|e| Failure::transport(what, e))?;
+        // The body arrived whole (its length was met): what does not parse now will not parse
+        // on a second try, unless the JSON merely stops early (a server or proxy cut it short).
+        body::decode_json(&body).map_err(|source| json_failure(what, status, media_type, &body, source))
+    }
+
+    /// GET a REST resource as JSON (see [`Client::call`]).
+    pub(super) async fn get_json(
+        &self,
+        what: &str,
+        tally: Option<&Tally>,
+        url: impl Fn(&Url) -> Url,
+        query_options: bool,
+    ) -> Result<(Value, Repairs), SalesforceError> {
+        self.call(
+            what,
+            tally,
+            |http, base| {
+                let request = http.get(url(base));
+                if query_options {
+                    request.header("Sforce-Query-Options", format!("batchSize={}", self.batch_size))
+                } else {
+                    request
+                }
+            },
+            async |response, media_type| self.json_answer(what, response, &media_type).await,
+        )
+        .await
+    }
+
+    /// The current session's instance URL, access token and generation, for another API of the
+    /// same org that shares its login (the org's SCIM endpoint, `/services/scim/v2`).
+    pub async fn session(&self) -> (Url, SecretString, u64) {
+        let slot = self.slot.read().await;
+        (slot.session.instance_url.clone(), slot.session.access_token.clone(), slot.generation)
+    }
+
+    /// Tells the client that a request of another API of the org succeeded with the session of
+    /// `generation`: the session worked, so a later rejection of it means it expired (and may be
+    /// renewed), not that a fresh session is refused.
+    pub fn session_worked(&self, generation: u64) {
+        self.proven_generation.fetch_max(generation, Ordering::Relaxed);
+    }
+
+    /// Logs in again after another API of the org rejected the session of `generation` (once for
+    /// every request that saw it). `false` when the session cannot be renewed: a given access
+    /// token, or as many logins as one run may make.
+    pub async fn renew_rejected(&self, generation: u64) -> Result<bool, SalesforceError> {
+        if !self.credentials.can_renew() || self.logins() >= MAX_LOGINS {
+            return Ok(false);
+        }
+        self.renew(generation).await?;
+        Ok(true)
+    }
+
     /// Logs in again, once for all the requests that saw the same rejected session.
     async fn renew(&self, seen_generation: u64) -> Result<(), SalesforceError> {
         let mut slot = self.slot.write().await;
@@ -332,7 +404,7 @@ impl Client {
 
     /// `GET /limits`.
     pub async fn limits(&self) -> Result<Map<String, Value>, SalesforceError> {
-        let (value, _) = self.get_json("limits", |base| self.data_url(base, "limits"), false).await?;
+        let (value, _) = self.get_json("limits", None, |base| self.data_url(base, "limits"), false).await?;
         match value {
             Value::Object(map) => Ok(map),
             _ => Err(SalesforceError::BadResponse { what: "limits".into(), detail: "not a JSON object".into() }),
@@ -375,6 +447,39 @@ impl Client {
         Ok(Some(daily))
     }
 
+    /// `SELECT COUNT() FROM …`: the rows a query would return, as its `totalSize`.
+    pub async fn count(&self, object: &str, soql: &str, tally: &Tally) -> Result<u64, SalesforceError> {
+        let what = format!("query of {object}");
+        let (value, _) = self.get_json(&what, Some(tally), |base| self.query_url(base, soql), false).await?;
+        value.get("totalSize").and_then(Value::as_u64).ok_or_else(|| SalesforceError::BadResponse {
+            what,
+            detail: "the answer to SELECT COUNT() has no totalSize".into(),
+        })
+    }
+
+    /// The `Id` of the one record a `… ORDER BY Id … LIMIT 1` query returns; `None` when no record matches.
+    pub async fn first_id(&self, object: &str, soql: &str, tally: &Tally) -> Result<Option<String>, SalesforceError> {
+        let what = format!("query of {object}");
+        let (value, _) = self.get_json(&what, Some(tally), |base| self.query_url(base, soql), false).await?;
+        let records = value.get("records").and_then(Value::as_array).ok_or_else(|| SalesforceError::BadResponse {
+            what: what.clone(),
+            detail: "not a query result page (no records)".into(),
+        })?;
+        match records.first() {
+            None => Ok(None),
+            Some(record) => match record.get("Id").and_then(Value::as_str) {
+                Some(id) => Ok(Some(id.to_string())),
+                None => Err(SalesforceError::BadResponse { what, detail: "a record has no Id".into() }),
+            },
+        }
+    }
+
+    fn query_url(&self, base: &Url, soql: &str) -> Url {
+        let mut url = self.data_url(base, "query");
+        url.query_pairs_mut().append_pair("q", soql);
+        url
+    }
+
     /// Runs `soql` to the end, handing each record (without `attributes`) to `sink`.
     ///
     /// Fails when the rows that arrived differ from the `totalSize` of the first page, or when a
@@ -384,12 +489,13 @@ impl Client {
         &self,
         object: &str,
         soql: &str,
+        tally: &Tally,
         sink: &mut S,
     ) -> Result<QueryStats, S::Error> {
         let mut restarts = 0;
         let mut pages_before = 0;
         loop {
-            match self.query_once(object, soql, sink).await {
+            match self.query_once(object, soql, tally, sink).await {
                 Ok(mut stats) => {
                     stats.pages += pages_before;
                     stats.restarts = restarts;
@@ -419,44 +525,83 @@ impl Client {
         }
     }
 
+    /// One page, streamed into `sink` as it is parsed; rolled back when the answer breaks off.
+    async fn page<S: RecordSink>(
+        &self,
+        what: &str,
+        url: impl Fn(&Url) -> Url,
+        tally: &Tally,
+        sink: &mut S,
+    ) -> Result<Result<PageHead, S::Error>, SalesforceError> {
+        self.call(
+            what,
+            Some(tally),
+            |http, base| http.get(url(base)).header("Sforce-Query-Options", format!("batchSize={}", self.batch_size)),
+            async |response, media_type| {
+                let status = response.status().as_u16();
+                let path = response.url().path().to_string();
+                let raw =
+                    http::read_body(response, self.max_body, &path).await.map_err(|e| Failure::transport(what, e))?;
+                let (bytes, repairs) = body::repair(&raw);
+                let mut refused: Option<S::Error> = None;
+                let mut hand_on = |record: Value| -> Result<(), ()> {
+                    let result = clean_record(what, record).map_err(S::Error::from).and_then(|record| {
+                        let replaced = if repairs.any() {
+                            body::fields_with_replacement(&record)
+                                .into_iter()
+                                .map(|field| ReplacedText { field, detail: repairs.detail() })
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        sink.record(record, replaced)
+                    });
+                    result.map_err(|e| refused = Some(e))
+                };
+                let parsed = body::stream_page(&bytes, &mut hand_on);
+                match parsed {
+                    Ok(head) => {
+                        tally.add_rows(head.records);
+                        sink.checkpoint();
+                        Ok(Ok(head))
+                    }
+                    Err(PageError::Refused) => Ok(Err(refused.expect("a refusal keeps its error"))),
+                    Err(PageError::Json(source)) => {
+                        sink.rollback();
+                        if source.classify() == serde_json::error::Category::Data {
+                            return Err(Failure::Fatal(SalesforceError::BadResponse {
+                                what: what.to_string(),
+                                detail: format!("not a query result page ({source})"),
+                            }));
+                        }
+                        Err(json_failure(what, status, &media_type, &bytes, source))
+                    }
+                }
+            },
+        )
+        .await
+    }
+
     async fn query_once<S: RecordSink>(
         &self,
         object: &str,
         soql: &str,
+        tally: &Tally,
         sink: &mut S,
     ) -> Result<QueryStats, QueryFailure<S::Error>> {
         let what = format!("query of {object}");
-        let (first, mut repairs) = self
-            .get_json(
-                &what,
-                |base| {
-                    let mut url = self.data_url(base, "query");
-                    url.query_pairs_mut().append_pair("q", soql);
-                    url
-                },
-                true,
-            )
+        let mut page = self
+            .page(&what, |base| self.query_url(base, soql), tally, sink)
             .await
-            .map_err(QueryFailure::from_sf)?;
-        let mut page = parse_page(&what, first).map_err(QueryFailure::from_sf)?;
-        let expected = page.total_size;
-        let mut rows: u64 = 0;
+            .map_err(QueryFailure::from_sf)?
+            .map_err(QueryFailure::Other)?;
+        let (expected, _) = page_shape(&what, &page).map_err(QueryFailure::from_sf)?;
+        tally.announce(expected);
+        let mut rows: u64 = page.records;
         let mut pages: u64 = 1;
         loop {
-            for record in std::mem::take(&mut page.records) {
-                rows += 1;
-                let record = clean_record(&what, record).map_err(QueryFailure::from_sf)?;
-                let replaced = if repairs.any() {
-                    body::fields_with_replacement(&record)
-                        .into_iter()
-                        .map(|field| ReplacedText { field, detail: repairs.detail() })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                sink.record(record, replaced).map_err(QueryFailure::Other)?;
-            }
-            if page.done {
+            let (_, done) = page_shape(&what, &page).map_err(QueryFailure::from_sf)?;
+            if done {
                 break;
             }
             let next = page.next_records_url.take().ok_or_else(|| {
@@ -476,33 +621,32 @@ impl Client {
                     }));
                 }
             };
-            let value = self
-                .get_json(
+            let answer = self
+                .page(
                     &what,
                     |base| {
                         let mut url = base.clone();
                         url.set_path(&next);
                         url
                     },
-                    true,
+                    tally,
+                    sink,
                 )
                 .await;
-            let value = match value {
+            page = match answer {
                 Err(SalesforceError::Api { failure, .. }) if failure.code == "INVALID_QUERY_LOCATOR" => {
                     return Err(QueryFailure::LocatorLost { pages, message: failure.message });
                 }
-                other => other.map_err(QueryFailure::from_sf)?,
+                other => other.map_err(QueryFailure::from_sf)?.map_err(QueryFailure::Other)?,
             };
-            let (value, page_repairs) = value;
-            repairs = page_repairs;
-            page = parse_page(&what, value).map_err(QueryFailure::from_sf)?;
             pages += 1;
-            if page.total_size != expected {
+            rows += page.records;
+            let (total, _) = page_shape(&what, &page).map_err(QueryFailure::from_sf)?;
+            if total != expected {
                 return Err(QueryFailure::from_sf(SalesforceError::Inconsistent {
                     object: object.to_string(),
                     detail: format!(
-                        "page {pages} announces totalSize {} where the first page announced {expected}",
-                        page.total_size
+                        "page {pages} announces totalSize {total} where the first page announced {expected}"
                     ),
                 }));
             }
@@ -517,6 +661,37 @@ impl Client {
         }
         Ok(QueryStats { total_size: expected, rows, pages, restarts: 0 })
     }
+}
+
+/// A page's `totalSize` and `done`, which every page must have.
+fn page_shape(what: &str, page: &PageHead) -> Result<(u64, bool), SalesforceError> {
+    match (page.total_size, page.done) {
+        (Some(total), Some(done)) => Ok((total, done)),
+        _ => Err(SalesforceError::BadResponse {
+            what: what.to_string(),
+            detail: "not a query result page (totalSize or done is missing)".into(),
+        }),
+    }
+}
+
+/// What a successful answer that does not parse as JSON means: cut short (worth another try),
+/// not the API's answer at all, or malformed although whole.
+fn json_failure(what: &str, status: u16, media_type: &str, body: &[u8], source: serde_json::Error) -> Failure {
+    if source.classify() == serde_json::error::Category::Eof && is_json(media_type) {
+        return Failure::Transient(Transient::CutJson { source });
+    }
+    if !is_json(media_type) {
+        return Failure::Fatal(SalesforceError::NotApi {
+            what: what.to_string(),
+            status,
+            media_type: media_type.to_string(),
+        });
+    }
+    Failure::Fatal(SalesforceError::MalformedJson {
+        what: what.to_string(),
+        near_record: body::record_id_before(body, body::error_offset(body, &source)),
+        source,
+    })
 }
 
 /// The path of a `nextRecordsUrl`: a path under /services/data/ (as Salesforce sends it), or
@@ -571,13 +746,6 @@ pub async fn login_with_retry(
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-fn parse_page(what: &str, value: Value) -> Result<QueryPage, SalesforceError> {
-    serde_json::from_value(value).map_err(|e| SalesforceError::BadResponse {
-        what: what.to_string(),
-        detail: format!("not a query result page ({e})"),
-    })
 }
 
 /// Drops `attributes` (metadata, not data) at every level; the record must be an object.

@@ -72,21 +72,6 @@ pub struct Checked<'l> {
 }
 
 impl Checked<'_> {
-    /// A record built from a JSON map that [`super::validate`] accepted.
-    pub fn from_map<'m>(
-        spec: &ObjectSpec,
-        id: String,
-        record: &'m serde_json::Map<String, serde_json::Value>,
-    ) -> Checked<'m> {
-        let ids = spec
-            .fields
-            .iter()
-            .filter(|f| f.ty == FieldType::Id && !f.path.contains('.'))
-            .filter_map(|f| record.get(f.path).and_then(|v| v.as_str()).map(|v| (f.path, Cow::Borrowed(v))))
-            .collect();
-        Checked { id: Cow::Owned(id), ids }
-    }
-
     /// The value of the top-level Id field `field`, unless null.
     pub fn id_field(&self, field: &str) -> Option<&str> {
         self.ids.iter().find(|(f, _)| *f == field).map(|(_, v)| v.as_ref())
@@ -296,6 +281,23 @@ impl<'de> Visitor<'de> for LeafSeed {
 mod tests {
     use super::super::{OBJECTS, spec, validate};
     use super::*;
+
+    impl Checked<'_> {
+        /// A record built from a JSON map that [`super::validate`] accepted.
+        fn from_map<'m>(
+            spec: &ObjectSpec,
+            id: String,
+            record: &'m serde_json::Map<String, serde_json::Value>,
+        ) -> Checked<'m> {
+            let ids = spec
+                .fields
+                .iter()
+                .filter(|f| f.ty == FieldType::Id && !f.path.contains('.'))
+                .filter_map(|f| record.get(f.path).and_then(|v| v.as_str()).map(|v| (f.path, Cow::Borrowed(v))))
+                .collect();
+            Checked { id: Cow::Owned(id), ids }
+        }
+    }
 
     /// What the fast and the full check say of a line: the fast one never accepts what the full
     /// one refuses, and when both accept, they agree on the Id and the references.

@@ -766,3 +766,74 @@ pub fn decide(
     book.type_into(sheet, &rows.cell(key, "Reviewer"), Typed::Text(reviewer));
     book.type_into(sheet, &rows.cell(key, "DecidedOn"), Typed::Date(on));
 }
+
+/// What two runs of the same org must agree on byte for byte: every snapshot data file and every CSV.
+pub fn data_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    tree(dir).into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "csv" || e == "ndjson")).collect()
+}
+
+/// `summary.json` without what differs between two pulls of the same org served twice (when, the
+/// simulator's port, the snapshot's hashes and the run id made of them).
+pub fn summary_without_pull(dir: &Path) -> Value {
+    let mut summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary.json")).expect("JSON");
+    let map = summary.as_object_mut().expect("an object");
+    map.remove("pulled_at");
+    map.remove("snapshot");
+    // A hash over the manifest's, which names the pull's time.
+    map.remove("run_id");
+    if let Some(org) = map.get_mut("org").and_then(Value::as_object_mut) {
+        org.remove("instance_url");
+    }
+    summary
+}
+
+/// Asserts that two report folders hold the same data files, CSVs and summary.
+pub fn assert_same_reports(a: &Path, b: &Path) {
+    let (x, y) = (data_files(a), data_files(b));
+    assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+    for (path, bytes) in &x {
+        assert!(&y[path] == bytes, "{} differs between {} and {}", path.display(), a.display(), b.display());
+    }
+    assert_eq!(summary_without_pull(a), summary_without_pull(b));
+}
+
+/// The SCIM test application's API connection (client credentials) and a pre-issued bearer token.
+pub const APP_CLIENT_ID: &str = "stensul-api-connection-7f3e";
+pub const APP_CLIENT_SECRET: &str = "st-9b1d2c-APP-SECRET-e41";
+pub const APP_TOKEN: &str = "st-preissued-APP-TOKEN-44aa19";
+
+/// A SCIM simulator in `mode` that knows the test application's credentials.
+pub fn scim_sim(
+    mode: sf_sim::scim::ScimMode,
+    users: Vec<sf_sim::scim::ScimUser>,
+    groups: Vec<sf_sim::scim::ScimGroup>,
+    edit: impl FnOnce(&mut sf_sim::scim::ScimConfig),
+) -> sf_sim::scim::ScimSim {
+    let mut config = sf_sim::scim::ScimConfig::new(mode, users, groups);
+    config.client_id = APP_CLIENT_ID.into();
+    config.client_secret = APP_CLIENT_SECRET.into();
+    config.tokens = vec![APP_TOKEN.into()];
+    edit(&mut config);
+    sf_sim::scim::ScimSim::start(config).expect("SCIM simulator starts")
+}
+
+/// An `[apps.NAME]` table for `scim` with OAuth client credentials, in `dialect`.
+pub fn app_table(name: &str, dialect: &str, scim: &sf_sim::scim::ScimSim) -> String {
+    format!(
+        "[apps.{name}]\nkind = \"scim\"\ndialect = \"{dialect}\"\nbase_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"{APP_CLIENT_ID}\"\n",
+        scim.scim_url(),
+        scim.token_url()
+    )
+}
+
+/// `run` against the org `sim` (a pre-issued access token) with `access-audit.toml` holding
+/// `config`, the application secret of `app` in its environment variable, and quick retries.
+pub fn run_apps(cwd: &Path, sim: &Sim, config: &str, out: &str, as_of: &str) -> assert_cmd::Command {
+    std::fs::write(cwd.join("access-audit.toml"), config).expect("config written");
+    let mut cmd = bin(cwd);
+    cmd.args(["run", "--out", out, "--as-of", as_of, "--retry-delay-ms", "5"])
+        .args(["--instance-url", &sim.base_url()])
+        .env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
+    cmd
+}

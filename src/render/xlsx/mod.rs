@@ -6,7 +6,9 @@
 //! report and each decision means, how to hand the workbook back), `Managers`
 //! (with `--split-by manager`: the index of the per-manager workbooks), one sheet
 //! per report present ([`ReportKind::sheet_name`]), the lists beside the reports
-//! (`Resolved`, `Not done`, `Exclusions`, when present), and `Run` (everything
+//! (`Resolved`, `Not done`, `Exclusions`, when present), the other applications'
+//! sheets ([`apps`]: one per report of each application read over SCIM, and the
+//! SCIM cross-check), and `Run` (everything
 //! needed to reproduce the run, and the run id and manifest SHA-256 that `review`
 //! checks).
 //!
@@ -55,6 +57,7 @@
 //! per manager under `by-manager/`, each with only the rows of that manager's
 //! reports.
 
+mod apps;
 mod sheets;
 pub mod split;
 mod tables;
@@ -101,6 +104,7 @@ impl Renderer for XlsxRenderer {
         for report in &audit.reports {
             check_rows(report.kind, report.rows.len())?;
         }
+        apps::check_rows(audit)?;
         let managers = audit.meta.split_by_manager.then(|| split::by_manager(audit));
         let index = managers.as_ref().map(|m| m.iter().map(|(manager, _)| manager.clone()).collect::<Vec<_>>());
         let xlsx_err = |file: &str| {
@@ -214,6 +218,7 @@ fn workbook(audit: &Audit, scope: &Scope<'_>) -> Result<Vec<u8>, XlsxError> {
         tables::report_sheet(ws, audit, report, &f, &links)?;
     }
     if let Scope::Whole { .. } = scope {
+        apps::sheets(&mut workbook, audit, &page, &f, &links)?;
         for list in audit.lists() {
             tables::list_sheet(page.apply(workbook.add_worksheet(), list.sheet)?, &list, &f)?;
         }

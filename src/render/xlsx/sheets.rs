@@ -110,6 +110,26 @@ pub(super) fn summary(ws: &mut Worksheet, audit: &Audit, scope: &Scope<'_>, f: &
         wrapped.add(row, who, &text);
         row += 1;
     }
+    // The other applications' reports (their findings are not compared with a previous review).
+    if let Scope::Whole { .. } = scope {
+        for line in super::apps::summary_lines(audit) {
+            let link = Url::new(format!("internal:'{}'!A1", line.sheet)).set_text(&line.title);
+            ws.write_url(row, 0, link)?;
+            widths.text(0, line.title.chars().count());
+            ws.write_number(row, 1, line.rows as f64)?;
+            widths.value(1, line.rows.to_string().len());
+            if let Some(n) = line.findings {
+                ws.write_number(row, 2, n as f64)?;
+                widths.value(2, n.to_string().len());
+            }
+            let kind_col = headers.len() as u16 - 2;
+            ws.write_string(row, kind_col, if line.findings.is_some() { "finding" } else { "inventory" })?;
+            widths.text(who, line.who.chars().count());
+            write_text_as(ws, row, who as u16, &line.who, true, f)?;
+            wrapped.add(row, who, &line.who);
+            row += 1;
+        }
+    }
     ws.write_string_with_format(row, 0, "Findings to review (grace-period users not counted)", &f.bold)?;
     let findings = audit.findings();
     ws.write_number_with_format(row, 2, findings as f64, &f.bold)?;
@@ -222,6 +242,12 @@ pub(super) fn instructions(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Re
         prose(ws, row, 2, &choices.join(", "))?;
         row += 1;
     }
+    for line in super::apps::summary_lines(audit) {
+        prose(ws, row, 0, &format!("{} ({})", line.title, line.sheet))?;
+        prose(ws, row, 1, &line.who)?;
+        prose(ws, row, 2, &line.decisions.join(", "))?;
+        row += 1;
+    }
     row += 1;
     for (col, header) in ["Decision", "What it means", "Offered in"].iter().enumerate() {
         ws.write_string_with_format(row, col as u16, *header, &f.header)?;
@@ -233,6 +259,18 @@ pub(super) fn instructions(ws: &mut Worksheet, audit: &Audit, f: &Formats) -> Re
         ws.write_string_with_format(row, 0, decision.label(), &f.bold)?;
         prose(ws, row, 1, decision.meaning())?;
         prose(ws, row, 2, &offered.join(", "))?;
+        row += 1;
+    }
+    if !audit.apps.is_empty() {
+        ws.write_string_with_format(row, 0, "Disable account", &f.bold)?;
+        prose(
+            ws,
+            row,
+            1,
+            "Disable the account in the other application (its administrator does it; the tool never changes \
+             an application). Keep (justified) and Investigate mean there what they mean for the org.",
+        )?;
+        prose(ws, row, 2, "the other applications' sheets")?;
         row += 1;
     }
     row += 1;

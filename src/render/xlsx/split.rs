@@ -113,6 +113,8 @@ pub fn by_manager(audit: &Audit) -> Vec<(Manager, Audit)> {
                 notes: audit.notes.clone(),
                 changes: None,
                 exclusions: None,
+                // An account of another application has no manager: those sheets stay in the main workbook.
+                apps: Vec::new(),
             };
             let manager = Manager {
                 id,

@@ -32,7 +32,7 @@ fn reviewer_caps(kind: ReportKind) -> [usize; 5] {
 }
 
 /// The table's columns, their headers wrapped onto two lines where long.
-fn table_columns(headers: &[&str], f: &Formats) -> Vec<TableColumn> {
+pub(super) fn table_columns(headers: &[&str], f: &Formats) -> Vec<TableColumn> {
     headers.iter().map(|h| TableColumn::new().set_header(*h).set_header_format(&f.table_header)).collect()
 }
 
@@ -84,21 +84,7 @@ pub(super) fn report_sheet(
         .set_alt_text(explanation(kind, audit));
     ws.add_table(0, 0, last_row, last_col, &table)?;
     let labels: Vec<&str> = kind.decisions().iter().map(|d| d.label()).collect();
-    let choices = DataValidation::new()
-        .allow_list_strings(&labels)?
-        .set_input_title("Decision")?
-        .set_input_message(labels.join(", "))?
-        .set_error_title("Not a decision of this report")?
-        .set_error_message(format!("Choose one of: {}.", labels.join(", ")))?;
-    ws.add_data_validation(1, decision, last_row, decision, &choices)?;
-    let as_of_date = audit.meta.as_of.date_naive();
-    let dates = DataValidation::new()
-        .allow_date(DataValidationRule::GreaterThanOrEqualTo(as_of_date))
-        .set_input_title("DecidedOn")?
-        .set_input_message("The date of the decision (on or after the as-of date).")?
-        .set_error_title("Not a date")?
-        .set_error_message(format!("Enter the decision's date, {} or later.", as_of_date.format("%Y-%m-%d")))?;
-    ws.add_data_validation(1, decision + 2, last_row, decision + 2, &dates)?;
+    reviewer_validations(ws, decision, last_row, &labels, audit)?;
 
     let mut row = 0u32;
     let mut linked = 0usize;
@@ -120,21 +106,53 @@ pub(super) fn report_sheet(
                 cell => write_cell(ws, row, col, cell, &widths, f)?,
             }
         }
-        // The reviewer cells, unlocked, so that a protected sheet still takes the decisions (a
-        // column format would unlock the header too, and a renamed header loses the column).
-        for (offset, format) in
-            [&f.reviewer, &f.reviewer, &f.reviewer_date, &f.reviewer, &f.reviewer_wrap].iter().enumerate()
-        {
-            ws.write_blank(row, decision + offset as u16, format)?;
-        }
-        Ok::<(), XlsxError>(())
+        reviewer_cells(ws, row, decision, f)
     })?;
+    Ok(())
+}
+
+/// The reviewer columns' validations from column `decision` on, rows 1 to `last_row`: the
+/// Decision drop-down of `labels`, and DecidedOn a date on or after the as-of date.
+pub(super) fn reviewer_validations(
+    ws: &mut Worksheet,
+    decision: u16,
+    last_row: u32,
+    labels: &[&str],
+    audit: &Audit,
+) -> Result<(), XlsxError> {
+    let choices = DataValidation::new()
+        .allow_list_strings(labels)?
+        .set_input_title("Decision")?
+        .set_input_message(labels.join(", "))?
+        .set_error_title("Not a decision of this report")?
+        .set_error_message(format!("Choose one of: {}.", labels.join(", ")))?;
+    ws.add_data_validation(1, decision, last_row, decision, &choices)?;
+    let as_of_date = audit.meta.as_of.date_naive();
+    let dates = DataValidation::new()
+        .allow_date(DataValidationRule::GreaterThanOrEqualTo(as_of_date))
+        .set_input_title("DecidedOn")?
+        .set_input_message("The date of the decision (on or after the as-of date).")?
+        .set_error_title("Not a date")?
+        .set_error_message(format!("Enter the decision's date, {} or later.", as_of_date.format("%Y-%m-%d")))?;
+    ws.add_data_validation(1, decision + 2, last_row, decision + 2, &dates)?;
+    Ok(())
+}
+
+/// The reviewer cells of `row`, from column `decision` on, unlocked, so that a protected sheet
+/// still takes the decisions (a column format would unlock the header too, and a renamed header
+/// loses the column).
+pub(super) fn reviewer_cells(ws: &mut Worksheet, row: u32, decision: u16, f: &Formats) -> Result<(), XlsxError> {
+    for (offset, format) in
+        [&f.reviewer, &f.reviewer, &f.reviewer_date, &f.reviewer, &f.reviewer_wrap].iter().enumerate()
+    {
+        ws.write_blank(row, decision + offset as u16, format)?;
+    }
     Ok(())
 }
 
 /// Makes a row tall enough for its wrapped text (before its cells are written: report sheets are
 /// written row by row).
-fn fit_height(ws: &mut Worksheet, row: u32, cells: &[Cell], widths: &Widths) -> Result<(), XlsxError> {
+pub(super) fn fit_height(ws: &mut Worksheet, row: u32, cells: &[Cell], widths: &Widths) -> Result<(), XlsxError> {
     let lines = cells
         .iter()
         .enumerate()
@@ -154,7 +172,7 @@ fn fit_height(ws: &mut Worksheet, row: u32, cells: &[Cell], widths: &Widths) -> 
 }
 
 /// Writes one typed cell: text wraps when wider than its column.
-fn write_cell(
+pub(super) fn write_cell(
     ws: &mut Worksheet,
     row: u32,
     col: u16,

@@ -195,7 +195,36 @@ impl ReportKind {
                 CertiniaLicenses,
                 DataWarnings,
             ],
-            ReportKind::CertiniaAccessRetained | ReportKind::UnexpectedAccess | ReportKind::AccessMatrix => &[
+            ReportKind::CertiniaAccessRetained => &[
+                Id,
+                Username,
+                Name,
+                Email,
+                Profile,
+                UserLicense,
+                UserRole,
+                Department,
+                Title,
+                AccountClass,
+                ManagerName,
+                ManagerEmail,
+                ManagerId,
+                Status,
+                IsActive,
+                IsFrozen,
+                LastLoginDate,
+                DaysSinceLogin,
+                CertiniaAccess,
+                CertiniaPermissionSets,
+                CertiniaPermissionSetGroups,
+                CertiniaLicenses,
+                CertiniaPermissionSetLicenses,
+                PermissionControls,
+                UserCompanies,
+                ActiveResource,
+                DataWarnings,
+            ],
+            ReportKind::UnexpectedAccess | ReportKind::AccessMatrix => &[
                 Id,
                 Username,
                 Name,
@@ -363,6 +392,10 @@ pub enum Column {
     CertiniaPermissionSets,
     CertiniaPermissionSetGroups,
     CertiniaLicenses,
+    CertiniaPermissionSetLicenses,
+    PermissionControls,
+    UserCompanies,
+    ActiveResource,
     RosterLine,
     RosterFederationId,
     RosterUsername,
@@ -419,6 +452,10 @@ impl Column {
             Column::CertiniaPermissionSets => "CertiniaPermissionSets",
             Column::CertiniaPermissionSetGroups => "CertiniaPermissionSetGroups",
             Column::CertiniaLicenses => "CertiniaLicenses",
+            Column::CertiniaPermissionSetLicenses => "CertiniaPermissionSetLicenses",
+            Column::PermissionControls => "PermissionControls",
+            Column::UserCompanies => "UserCompanies",
+            Column::ActiveResource => "ActiveResource",
             Column::RosterLine => "RosterLine",
             Column::RosterFederationId => "federation_id",
             Column::RosterUsername => "username",
@@ -439,7 +476,7 @@ impl Column {
     }
 
     /// Every column, for looking one up by its header.
-    pub const ALL: [Column; 38] = [
+    pub const ALL: [Column; 42] = [
         Column::Id,
         Column::Username,
         Column::Name,
@@ -462,6 +499,10 @@ impl Column {
         Column::CertiniaPermissionSets,
         Column::CertiniaPermissionSetGroups,
         Column::CertiniaLicenses,
+        Column::CertiniaPermissionSetLicenses,
+        Column::PermissionControls,
+        Column::UserCompanies,
+        Column::ActiveResource,
         Column::RosterLine,
         Column::RosterFederationId,
         Column::RosterUsername,
@@ -488,7 +529,11 @@ impl Column {
     pub fn column_type(self) -> ColumnType {
         match self {
             Column::Id => ColumnType::UserId,
-            Column::IsActive | Column::IsFrozen | Column::InGracePeriod | Column::CertiniaAccess => ColumnType::Bool,
+            Column::IsActive
+            | Column::IsFrozen
+            | Column::InGracePeriod
+            | Column::CertiniaAccess
+            | Column::ActiveResource => ColumnType::Bool,
             Column::CreatedDate | Column::LastLoginDate => ColumnType::DateTime,
             Column::PreviousDecidedOn => ColumnType::Date,
             Column::DaysSinceCreated | Column::DaysSinceLogin | Column::RosterLine => ColumnType::Integer,
@@ -765,6 +810,16 @@ pub struct UserRow {
     pub certinia_groups: Vec<String>,
     /// Namespaces of the Certinia package licences held.
     pub certinia_licenses: Vec<String>,
+    /// Labels of the Certinia permission set licences assigned (REPORTS.md, "Certinia beyond
+    /// permission sets").
+    pub certinia_permission_set_licenses: Vec<String>,
+    /// One entry per live PSA permission control of the user: its scopes' names (`Region: EMEA`),
+    /// empty when the snapshot names none.
+    pub permission_controls: Vec<String>,
+    /// Names of the Accounting companies the user has a user company record for.
+    pub user_companies: Vec<String>,
+    /// The user is the Salesforce user of an active PSA resource.
+    pub active_resource: bool,
     /// Why Certinia access is expected: `licence`, `roster`, or both.
     pub expected_by: Vec<String>,
     /// What is wrong with this user's record (a date after the as-of instant, …).
@@ -832,6 +887,10 @@ impl UserRow {
             Column::CertiniaPermissionSets => Cell::list(&self.certinia_permission_sets),
             Column::CertiniaPermissionSetGroups => Cell::list(&self.certinia_groups),
             Column::CertiniaLicenses => Cell::list(&self.certinia_licenses),
+            Column::CertiniaPermissionSetLicenses => Cell::list(&self.certinia_permission_set_licenses),
+            Column::PermissionControls => permission_controls_cell(&self.permission_controls),
+            Column::UserCompanies => Cell::list(&self.user_companies),
+            Column::ActiveResource => Cell::Bool(self.active_resource),
             Column::DataWarnings => {
                 Cell::list(&self.data_warnings.iter().map(DataWarning::to_string).collect::<Vec<_>>())
             }
@@ -840,6 +899,20 @@ impl UserRow {
             }
             _ => Cell::Empty,
         }
+    }
+}
+
+/// The `PermissionControls` cell: how many live permission controls, and the names of their
+/// scopes where the snapshot has them (`2 (Region: EMEA; Project: Apollo)`); empty for none.
+fn permission_controls_cell(controls: &[String]) -> Cell {
+    if controls.is_empty() {
+        return Cell::Empty;
+    }
+    let names: Vec<&str> = controls.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+    if names.is_empty() {
+        Cell::Text(controls.len().to_string())
+    } else {
+        Cell::Text(format!("{} ({})", controls.len(), names.join("; ")))
     }
 }
 

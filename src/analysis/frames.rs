@@ -41,6 +41,26 @@ pub mod col_name {
     pub const ACCOUNT_CLASS: &str = "AccountClass";
     pub const PS_KEY: &str = "PsKey";
     pub const GROUP_ID: &str = "GroupId";
+    pub const SEAT_ID: &str = "SeatId";
+    pub const SEAT_KIND: &str = "SeatKind";
+    pub const SEAT_NAME: &str = "SeatName";
+    pub const SEAT_DEVELOPER_NAME: &str = "SeatDeveloperName";
+    pub const SEAT_CERTINIA: &str = "SeatCertinia";
+    pub const SEAT_ALLOWED: &str = "SeatAllowed";
+    pub const SEAT_USED: &str = "SeatUsed";
+    /// Days since the epoch.
+    pub const SEAT_EXPIRATION: &str = "SeatExpiration";
+    pub const SEAT_STATUS: &str = "SeatStatus";
+    pub const SEAT_USER: &str = "SeatUser";
+    pub const CONTROL_USER: &str = "ControlUser";
+    /// Days since the epoch; null for a control without end date.
+    pub const CONTROL_END: &str = "ControlEnd";
+    pub const CONTROL_SCOPE: &str = "ControlScope";
+    pub const RESOURCE_USER: &str = "ResourceUser";
+    pub const IS_RESOURCE: &str = "IsResource";
+    pub const IS_RESOURCE_ACTIVE: &str = "IsResourceActive";
+    pub const COMPANY_USER: &str = "CompanyUser";
+    pub const COMPANY_NAME: &str = "CompanyName";
 }
 use col_name::*;
 
@@ -59,6 +79,18 @@ pub struct Frames {
     pub licences: DataFrame,
     /// `LoginId`, `LoginUser`, `IsFrozen`.
     pub logins: DataFrame,
+    /// The seats' licences (REPORTS.md, "Certinia beyond permission sets"): one row per
+    /// `PackageLicense` and per `PermissionSetLicense`, see [`read_seat_licences`].
+    pub seat_licences: DataFrame,
+    /// `SeatId`, `SeatUser`: who holds each seat (`UserPackageLicense` and
+    /// `PermissionSetLicenseAssign` rows, one per assignment).
+    pub seat_holders: DataFrame,
+    /// `ControlUser`, `ControlEnd` (days since the epoch; null without end date), `ControlScope`.
+    pub controls: DataFrame,
+    /// `ResourceUser`, `IsResource`, `IsResourceActive`.
+    pub resources: DataFrame,
+    /// `CompanyUser`, `CompanyName` (the company's Id when the snapshot has no name).
+    pub companies: DataFrame,
 }
 
 /// The users: every field the rows show, as columns, and each user's data warnings.
@@ -88,6 +120,11 @@ pub fn read(snapshot: &Loaded, classify: &Classifier<'_>, users: Users) -> Resul
         components,
         licences: read_licences(snapshot, classify)?,
         logins: read_logins(snapshot)?,
+        seat_licences: read_seat_licences(snapshot, classify)?,
+        seat_holders: read_seat_holders(snapshot)?,
+        controls: read_controls(snapshot)?,
+        resources: read_resources(snapshot)?,
+        companies: read_companies(snapshot)?,
     })
 }
 
@@ -220,7 +257,90 @@ struct LicenceLine<'a> {
     #[serde(borrow)]
     user_id: Option<Text<'a>>,
     #[serde(borrow)]
+    package_license_id: Option<Text<'a>>,
+    #[serde(borrow)]
     package_license: Option<NamespaceRef<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PackageLicenseLine<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    namespace_prefix: Option<Text<'a>>,
+    allowed_licenses: Option<i64>,
+    used_licenses: Option<i64>,
+    #[serde(borrow)]
+    expiration_date: Option<Text<'a>>,
+    #[serde(borrow)]
+    status: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PermissionSetLicenseLine<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    developer_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    master_label: Option<Text<'a>>,
+    total_licenses: Option<i64>,
+    used_licenses: Option<i64>,
+    #[serde(borrow)]
+    expiration_date: Option<Text<'a>>,
+    #[serde(borrow)]
+    status: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LicenceAssignLine<'a> {
+    #[serde(borrow)]
+    assignee_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    permission_set_license_id: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ControlLine<'a> {
+    #[serde(borrow, rename = "pse__User__c")]
+    user: Option<Text<'a>>,
+    #[serde(borrow, rename = "pse__End_Date__c")]
+    end: Option<Text<'a>>,
+    #[serde(borrow, rename = "pse__Resource__r")]
+    resource: Option<Named<'a>>,
+    #[serde(borrow, rename = "pse__Region__r")]
+    region: Option<Named<'a>>,
+    #[serde(borrow, rename = "pse__Practice__r")]
+    practice: Option<Named<'a>>,
+    #[serde(borrow, rename = "pse__Group__r")]
+    group: Option<Named<'a>>,
+    #[serde(borrow, rename = "pse__Project__r")]
+    project: Option<Named<'a>>,
+    #[serde(borrow, rename = "pse__Opportunity__r")]
+    opportunity: Option<Named<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceLine<'a> {
+    #[serde(borrow, rename = "pse__Salesforce_User__c")]
+    user: Option<Text<'a>>,
+    #[serde(rename = "pse__Is_Resource__c")]
+    is_resource: Option<bool>,
+    #[serde(rename = "pse__Is_Resource_Active__c")]
+    is_active: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct UserCompanyLine<'a> {
+    #[serde(borrow, rename = "c2g__User__c")]
+    user: Option<Text<'a>>,
+    #[serde(borrow, rename = "c2g__Company__c")]
+    company: Option<Text<'a>>,
+    #[serde(borrow, rename = "c2g__Company__r")]
+    company_ref: Option<Named<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -608,11 +728,13 @@ fn read_licences(snapshot: &Loaded, classify: &Classifier<'_>) -> Result<DataFra
     let mut user = text_builder("LicenseUser", n);
     let mut namespace = text_builder("Namespace", n);
     let mut certinia = bool_builder("LicenseCertinia", n);
+    let mut package = text_builder(SEAT_ID, n);
     snapshot.each_line(OBJECT, |line_no, line| {
         let r: LicenceLine<'_> = parse(snapshot, OBJECT, line_no, line)?;
         let ns = r.package_license.as_ref().and_then(|p| s(&p.namespace_prefix));
         id.append_value(r.id.0.as_ref());
         user.append_option(s(&r.user_id));
+        package.append_option(s(&r.package_license_id));
         namespace.append_option(ns);
         certinia.append_value(classify.namespace(ns));
         Ok::<(), AnalysisError>(())
@@ -622,6 +744,7 @@ fn read_licences(snapshot: &Loaded, classify: &Classifier<'_>) -> Result<DataFra
         user.finish().into_column(),
         namespace.finish().into_column(),
         certinia.finish().into_column(),
+        package.finish().into_column(),
     ];
     Ok(DataFrame::new(columns[0].len(), columns)?)
 }
@@ -640,6 +763,159 @@ fn read_logins(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
         Ok::<(), AnalysisError>(())
     })?;
     let columns = vec![id.finish().into_column(), user.finish().into_column(), frozen.finish().into_column()];
+    Ok(DataFrame::new(columns[0].len(), columns)?)
+}
+
+/// A Salesforce date (`2026-10-01`) or the date of a datetime, as days since the epoch.
+fn epoch_days(value: &str) -> Option<i32> {
+    let date = chrono::NaiveDate::parse_from_str(value.get(..10)?, "%Y-%m-%d").ok()?;
+    Some((date - chrono::NaiveDate::default()).num_days() as i32)
+}
+
+/// The licences that cost seats: every `PackageLicense` and `PermissionSetLicense`, with
+/// `SeatId`, `SeatKind`, `SeatName` (the namespace of a package licence, the `MasterLabel` of a
+/// permission set licence), `SeatDeveloperName`, `SeatCertinia`, `SeatAllowed`, `SeatUsed`,
+/// `SeatExpiration` (days since the epoch), `SeatStatus`. A permission set licence is Certinia
+/// when its `DeveloperName` or `MasterLabel` matches the name patterns; a package licence when
+/// its namespace is a Certinia namespace.
+fn read_seat_licences(snapshot: &Loaded, classify: &Classifier<'_>) -> Result<DataFrame, AnalysisError> {
+    let n = snapshot.rows("PackageLicense") + snapshot.rows("PermissionSetLicense");
+    let mut id = text_builder(SEAT_ID, n);
+    let mut kind = text_builder(SEAT_KIND, n);
+    let mut name = text_builder(SEAT_NAME, n);
+    let mut developer = text_builder(SEAT_DEVELOPER_NAME, n);
+    let mut certinia = bool_builder(SEAT_CERTINIA, n);
+    let mut allowed = PrimitiveChunkedBuilder::<Int64Type>::new(SEAT_ALLOWED.into(), n);
+    let mut used = PrimitiveChunkedBuilder::<Int64Type>::new(SEAT_USED.into(), n);
+    let mut expiration = PrimitiveChunkedBuilder::<Int32Type>::new(SEAT_EXPIRATION.into(), n);
+    let mut status = text_builder(SEAT_STATUS, n);
+    snapshot.each_line("PackageLicense", |line_no, line| {
+        let r: PackageLicenseLine<'_> = parse(snapshot, "PackageLicense", line_no, line)?;
+        let ns = s(&r.namespace_prefix);
+        id.append_value(r.id.0.as_ref());
+        kind.append_value("PackageLicense");
+        name.append_value(ns.unwrap_or_default());
+        developer.append_null();
+        certinia.append_value(classify.namespace(ns));
+        allowed.append_option(r.allowed_licenses);
+        used.append_option(r.used_licenses);
+        expiration.append_option(s(&r.expiration_date).and_then(epoch_days));
+        status.append_option(s(&r.status));
+        Ok::<(), AnalysisError>(())
+    })?;
+    snapshot.each_line("PermissionSetLicense", |line_no, line| {
+        let r: PermissionSetLicenseLine<'_> = parse(snapshot, "PermissionSetLicense", line_no, line)?;
+        let (dev, label) = (s(&r.developer_name), s(&r.master_label));
+        id.append_value(r.id.0.as_ref());
+        kind.append_value("PermissionSetLicense");
+        name.append_value(label.or(dev).unwrap_or_default());
+        developer.append_option(dev);
+        certinia.append_value(classify.name(dev) || classify.name(label));
+        allowed.append_option(r.total_licenses);
+        used.append_option(r.used_licenses);
+        expiration.append_option(s(&r.expiration_date).and_then(epoch_days));
+        status.append_option(s(&r.status));
+        Ok::<(), AnalysisError>(())
+    })?;
+    let columns = vec![
+        id.finish().into_column(),
+        kind.finish().into_column(),
+        name.finish().into_column(),
+        developer.finish().into_column(),
+        certinia.finish().into_column(),
+        allowed.finish().into_column(),
+        used.finish().into_column(),
+        expiration.finish().into_column(),
+        status.finish().into_column(),
+    ];
+    Ok(DataFrame::new(columns[0].len(), columns)?)
+}
+
+/// Who holds each seat: `SeatId`, `SeatUser`, one row per `UserPackageLicense` and per
+/// `PermissionSetLicenseAssign`.
+fn read_seat_holders(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
+    let n = snapshot.rows("UserPackageLicense") + snapshot.rows("PermissionSetLicenseAssign");
+    let mut seat = text_builder(SEAT_ID, n);
+    let mut user = text_builder(SEAT_USER, n);
+    snapshot.each_line("UserPackageLicense", |line_no, line| {
+        let r: LicenceLine<'_> = parse(snapshot, "UserPackageLicense", line_no, line)?;
+        seat.append_option(s(&r.package_license_id));
+        user.append_option(s(&r.user_id));
+        Ok::<(), AnalysisError>(())
+    })?;
+    snapshot.each_line("PermissionSetLicenseAssign", |line_no, line| {
+        let r: LicenceAssignLine<'_> = parse(snapshot, "PermissionSetLicenseAssign", line_no, line)?;
+        seat.append_option(s(&r.permission_set_license_id));
+        user.append_option(s(&r.assignee_id));
+        Ok::<(), AnalysisError>(())
+    })?;
+    let columns = vec![seat.finish().into_column(), user.finish().into_column()];
+    Ok(DataFrame::new(columns[0].len(), columns)?)
+}
+
+/// PSA permission controls: `ControlUser`, `ControlEnd`, `ControlScope` (each named scope as
+/// `Region: EMEA`, joined with `, `; empty when the snapshot names none).
+fn read_controls(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
+    const OBJECT: &str = "pse__Permission_Control__c";
+    let n = snapshot.rows(OBJECT);
+    let mut user = text_builder(CONTROL_USER, n);
+    let mut end = PrimitiveChunkedBuilder::<Int32Type>::new(CONTROL_END.into(), n);
+    let mut scope = text_builder(CONTROL_SCOPE, n);
+    snapshot.each_line(OBJECT, |line_no, line| {
+        let r: ControlLine<'_> = parse(snapshot, OBJECT, line_no, line)?;
+        user.append_option(s(&r.user));
+        end.append_option(s(&r.end).and_then(epoch_days));
+        let scopes = [
+            ("Resource", &r.resource),
+            ("Region", &r.region),
+            ("Practice", &r.practice),
+            ("Group", &r.group),
+            ("Project", &r.project),
+            ("Opportunity", &r.opportunity),
+        ];
+        let named: Vec<String> = scopes
+            .iter()
+            .filter_map(|(kind, r)| r.as_ref().and_then(|r| s(&r.name)).map(|name| format!("{kind}: {name}")))
+            .collect();
+        scope.append_value(named.join(", "));
+        Ok::<(), AnalysisError>(())
+    })?;
+    let columns = vec![user.finish().into_column(), end.finish().into_column(), scope.finish().into_column()];
+    Ok(DataFrame::new(columns[0].len(), columns)?)
+}
+
+/// PSA resources (Contacts linked to a user): `ResourceUser`, `IsResource`, `IsResourceActive`.
+fn read_resources(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
+    const OBJECT: &str = "Contact";
+    let n = snapshot.rows(OBJECT);
+    let mut user = text_builder(RESOURCE_USER, n);
+    let mut is_resource = bool_builder(IS_RESOURCE, n);
+    let mut is_active = bool_builder(IS_RESOURCE_ACTIVE, n);
+    snapshot.each_line(OBJECT, |line_no, line| {
+        let r: ResourceLine<'_> = parse(snapshot, OBJECT, line_no, line)?;
+        user.append_option(s(&r.user));
+        is_resource.append_value(r.is_resource.unwrap_or(false));
+        is_active.append_value(r.is_active.unwrap_or(false));
+        Ok::<(), AnalysisError>(())
+    })?;
+    let columns =
+        vec![user.finish().into_column(), is_resource.finish().into_column(), is_active.finish().into_column()];
+    Ok(DataFrame::new(columns[0].len(), columns)?)
+}
+
+/// Accounting user companies: `CompanyUser`, `CompanyName`.
+fn read_companies(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
+    const OBJECT: &str = "c2g__codaUserCompany__c";
+    let n = snapshot.rows(OBJECT);
+    let mut user = text_builder(COMPANY_USER, n);
+    let mut name = text_builder(COMPANY_NAME, n);
+    snapshot.each_line(OBJECT, |line_no, line| {
+        let r: UserCompanyLine<'_> = parse(snapshot, OBJECT, line_no, line)?;
+        user.append_option(s(&r.user));
+        name.append_option(r.company_ref.as_ref().and_then(|c| s(&c.name)).or(s(&r.company)));
+        Ok::<(), AnalysisError>(())
+    })?;
+    let columns = vec![user.finish().into_column(), name.finish().into_column()];
     Ok(DataFrame::new(columns[0].len(), columns)?)
 }
 

@@ -21,6 +21,7 @@ use polars::prelude::*;
 
 use super::frames::Frames;
 use super::frames::col_name::*;
+use super::rules::{self, Thresholds};
 
 /// Column names of the matrix that the rules and the rows read.
 pub mod col_name {
@@ -36,6 +37,13 @@ pub mod col_name {
     pub const GROUP_ASSIGNMENT_IDS: &str = "GroupAssignmentIds";
     pub const LICENSE_IDS: &str = "CertiniaLicenseIds";
     pub const LOGIN_IDS: &str = "LoginIds";
+    pub const HAS_PERMISSION_SET_LICENSE: &str = "HasCertiniaPermissionSetLicense";
+    pub const HAS_LIVE_CONTROL: &str = "HasLivePermissionControl";
+    pub const HAS_USER_COMPANY: &str = "HasUserCompany";
+    pub const ACTIVE_RESOURCE: &str = "ActiveResource";
+    pub const PERMISSION_SET_LICENSES: &str = "CertiniaPermissionSetLicenses";
+    pub const LIVE_CONTROLS: &str = "LivePermissionControls";
+    pub const USER_COMPANIES: &str = "UserCompanies";
 }
 use col_name::*;
 
@@ -83,12 +91,51 @@ fn id_set(key: &str, flag: &str, ids: &BTreeSet<String>) -> PolarsResult<LazyFra
     Ok(frame.lazy())
 }
 
+/// Certinia's grants beyond permission sets, one row per user holding any (REPORTS.md, "Certinia
+/// beyond permission sets"): `CertiniaPermissionSetLicenses` (labels), `LivePermissionControls`
+/// (each live control's scopes), `UserCompanies` (names), `ActiveResource`, each keyed by its
+/// own user column (`PslUser`, `ControlUser`, `CompanyUser`, `ResourceUser`).
+fn beyond_permission_sets(frames: &Frames, t: &Thresholds) -> [LazyFrame; 4] {
+    let certinia_psls = frames
+        .seat_licences
+        .clone()
+        .lazy()
+        .filter(col(SEAT_KIND).eq(lit("PermissionSetLicense")).and(col(SEAT_CERTINIA)))
+        .select([col(SEAT_ID), col(SEAT_NAME)]);
+    let psls = frames
+        .seat_holders
+        .clone()
+        .lazy()
+        .join(certinia_psls, [col(SEAT_ID)], [col(SEAT_ID)], JoinArgs::new(JoinType::Inner))
+        .group_by([col(SEAT_USER).alias("PslUser")])
+        .agg([col(SEAT_NAME).alias(PERMISSION_SET_LICENSES)]);
+    let controls = frames
+        .controls
+        .clone()
+        .lazy()
+        .filter(rules::live_permission_control(t))
+        .group_by([col(CONTROL_USER)])
+        .agg([col(CONTROL_SCOPE).alias(LIVE_CONTROLS)]);
+    let companies =
+        frames.companies.clone().lazy().group_by([col(COMPANY_USER)]).agg([col(COMPANY_NAME).alias(USER_COMPANIES)]);
+    let resources = frames
+        .resources
+        .clone()
+        .lazy()
+        .filter(rules::active_resource())
+        .group_by([col(RESOURCE_USER)])
+        .agg([col(IS_RESOURCE).any(true).alias("ActiveResourceHit")]);
+    [psls, controls, companies, resources]
+}
+
 /// The matrix: every user, with its Certinia access, logins, and roster and exclusion flags.
 pub fn matrix(
     frames: &Frames,
     roster_matched: &BTreeSet<String>,
     excluded: &BTreeSet<String>,
+    t: &Thresholds,
 ) -> PolarsResult<LazyFrame> {
+    let [psls, controls, companies, resources] = beyond_permission_sets(frames, t);
     let grants = grants(frames);
     let direct = grants
         .clone()
@@ -124,12 +171,20 @@ pub fn matrix(
         .left_join(via_groups, col(ID), col("GroupUser"))
         .left_join(licences, col(ID), col("LicenseUser"))
         .left_join(logins, col(ID), col("LoginUser"))
+        .left_join(psls, col(ID), col("PslUser"))
+        .left_join(controls, col(ID), col(CONTROL_USER))
+        .left_join(companies, col(ID), col(COMPANY_USER))
+        .left_join(resources, col(ID), col(RESOURCE_USER))
         .left_join(id_set("RosterUser", "RosterHit", roster_matched)?, col(ID), col("RosterUser"))
         .left_join(id_set("ExcludedUser", "ExcludedHit", excluded)?, col(ID), col("ExcludedUser"))
         .with_columns([
             col(PERMISSION_SETS).is_not_null().or(col(GROUPS).is_not_null()).alias(HAS_GRANT),
             col(LICENSES).is_not_null().alias(HAS_LICENSE),
             col("AnyFrozen").fill_null(lit(false)).alias(IS_FROZEN),
+            col(PERMISSION_SET_LICENSES).is_not_null().alias(HAS_PERMISSION_SET_LICENSE),
+            col(LIVE_CONTROLS).is_not_null().alias(HAS_LIVE_CONTROL),
+            col(USER_COMPANIES).is_not_null().alias(HAS_USER_COMPANY),
+            col("ActiveResourceHit").fill_null(lit(false)).alias(ACTIVE_RESOURCE),
             col("RosterHit").fill_null(lit(false)).alias(ROSTER_MATCHED),
             col("ExcludedHit").fill_null(lit(false)).alias(EXCLUDED),
         ])

@@ -6,8 +6,6 @@
 //! every other report by username. A user's row is built once, from its position in the frames,
 //! and copied into each report it is in; nothing is looked up by Id again.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
@@ -56,15 +54,22 @@ impl Matrix {
 
     /// The values of a list column, each list sorted and without repeats.
     fn lists(&self, name: &str) -> PolarsResult<Vec<Vec<String>>> {
+        let mut out = self.lists_with_repeats(name)?;
+        for values in &mut out {
+            values.dedup();
+        }
+        Ok(out)
+    }
+
+    /// The values of a list column, each list sorted, repeats kept (one per record).
+    fn lists_with_repeats(&self, name: &str) -> PolarsResult<Vec<Vec<String>>> {
         let mut out = Vec::with_capacity(self.height());
         for item in self.frame.column(name)?.list()?.amortized_iter() {
-            let values = match item {
+            let mut values = match item {
                 None => Vec::new(),
-                Some(series) => {
-                    let set: BTreeSet<String> = series.as_ref().str()?.iter().flatten().map(str::to_string).collect();
-                    set.into_iter().collect()
-                }
+                Some(series) => series.as_ref().str()?.iter().flatten().map(str::to_string).collect::<Vec<_>>(),
             };
+            values.sort();
             out.push(values);
         }
         Ok(out)
@@ -84,6 +89,10 @@ pub fn user_rows(matrix: &Matrix, users: &Users, as_of: DateTime<Utc>) -> Polars
     let mut group_ids = matrix.lists(GROUP_ASSIGNMENT_IDS)?;
     let mut license_ids = matrix.lists(LICENSE_IDS)?;
     let mut login_ids = matrix.lists(LOGIN_IDS)?;
+    let mut permission_set_licenses = matrix.lists(PERMISSION_SET_LICENSES)?;
+    let mut controls = matrix.lists_with_repeats(LIVE_CONTROLS)?;
+    let mut companies = matrix.lists(USER_COMPANIES)?;
+    let active_resource = matrix.flag(ACTIVE_RESOURCE)?;
     // Whole days before the as-of instant; none for a date after it (a data warning says so).
     let days = |from: DateTime<Utc>| (from <= as_of).then(|| (as_of - from).num_seconds().div_euclid(86_400));
     let owned = |s: Option<&str>| s.map(str::to_string);
@@ -125,6 +134,10 @@ pub fn user_rows(matrix: &Matrix, users: &Users, as_of: DateTime<Utc>) -> Polars
             certinia_permission_sets: std::mem::take(&mut permission_sets[i]),
             certinia_groups: std::mem::take(&mut groups[i]),
             certinia_licenses: std::mem::take(&mut licenses[i]),
+            certinia_permission_set_licenses: std::mem::take(&mut permission_set_licenses[i]),
+            permission_controls: std::mem::take(&mut controls[i]),
+            user_companies: std::mem::take(&mut companies[i]),
+            active_resource: active_resource.get(i).unwrap_or(false),
             expected_by: Vec::new(),
             data_warnings: users.warnings[i].clone(),
             certinia_assignment_ids: assignment_ids,
@@ -190,6 +203,10 @@ mod tests {
             certinia_permission_sets: vec![],
             certinia_groups: vec![],
             certinia_licenses: vec![],
+            certinia_permission_set_licenses: vec![],
+            permission_controls: vec![],
+            user_companies: vec![],
+            active_resource: false,
             expected_by: vec![],
             data_warnings: vec![],
             certinia_assignment_ids: vec![],

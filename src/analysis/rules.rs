@@ -28,6 +28,9 @@ pub struct Thresholds {
     pub inactive_cutoff: i64,
     /// `as_of − grace_days`: a never-logged-in user created since is in the grace period.
     pub grace_cutoff: i64,
+    /// The as-of instant's UTC date, in days since the epoch: what a date field (a permission
+    /// control's end date) is compared with.
+    pub as_of_day: i32,
 }
 
 impl Thresholds {
@@ -36,6 +39,7 @@ impl Thresholds {
             as_of: as_of.timestamp_micros(),
             inactive_cutoff: (as_of - Duration::days(i64::from(rules.inactive_days))).timestamp_micros(),
             grace_cutoff: (as_of - Duration::days(i64::from(rules.grace_days))).timestamp_micros(),
+            as_of_day: (as_of.date_naive() - chrono::NaiveDate::default()).num_days() as i32,
         }
     }
 }
@@ -63,9 +67,29 @@ pub fn in_grace_period(t: &Thresholds) -> Expr {
     col(LAST_LOGIN).is_null().and(col(CREATED).gt_eq(lit(t.grace_cutoff))).and(col(CREATED).lt_eq(lit(t.as_of)))
 }
 
-/// Certinia access retained: `IsActive = false` and at least one Certinia grant or licence.
+/// Certinia access retained: `IsActive = false` and at least one Certinia grant, Certinia
+/// licence, Certinia permission set licence, live permission control, Accounting user company, or
+/// an active resource whose Salesforce user it is.
 pub fn certinia_access_retained() -> Expr {
-    audited().and(col(IS_ACTIVE).not()).and(col(HAS_GRANT).or(col(HAS_LICENSE)))
+    let holds = col(HAS_GRANT)
+        .or(col(HAS_LICENSE))
+        .or(col(HAS_PERMISSION_SET_LICENSE))
+        .or(col(HAS_LIVE_CONTROL))
+        .or(col(HAS_USER_COMPANY))
+        .or(col(ACTIVE_RESOURCE));
+    audited().and(col(IS_ACTIVE).not()).and(holds)
+}
+
+/// Of a PSA permission control (`ControlEnd`, days since the epoch): live when it has no end date
+/// or ends on or after the as-of instant's UTC date.
+pub fn live_permission_control(t: &Thresholds) -> Expr {
+    col(CONTROL_END).is_null().or(col(CONTROL_END).gt_eq(lit(t.as_of_day)))
+}
+
+/// Of a PSA resource (a Contact linked to a user): active when `pse__Is_Resource__c` and
+/// `pse__Is_Resource_Active__c` are both true.
+pub fn active_resource() -> Expr {
+    col(IS_RESOURCE).and(col(IS_RESOURCE_ACTIVE))
 }
 
 /// Certinia access lacking: `IsActive = true`, expected to have Certinia access (a Certinia
@@ -137,6 +161,10 @@ mod tests {
         grant: bool,
         licence: bool,
         roster: bool,
+        psl: bool,
+        control: bool,
+        company: bool,
+        resource: bool,
     }
 
     const fn u(id: &'static str) -> U {
@@ -149,6 +177,10 @@ mod tests {
             grant: false,
             licence: false,
             roster: false,
+            psl: false,
+            control: false,
+            company: false,
+            resource: false,
         }
     }
 
@@ -166,6 +198,10 @@ mod tests {
                 c(HAS_GRANT, |u| u.grant),
                 c(HAS_LICENSE, |u| u.licence),
                 c(ROSTER_MATCHED, |u| u.roster),
+                c(HAS_PERMISSION_SET_LICENSE, |u| u.psl),
+                c(HAS_LIVE_CONTROL, |u| u.control),
+                c(HAS_USER_COMPANY, |u| u.company),
+                c(ACTIVE_RESOURCE, |u| u.resource),
             ],
         )
         .unwrap()
@@ -228,6 +264,58 @@ mod tests {
             U { active: false, grant: true, audited: false, ..u("portal") },
         ];
         assert_eq!(members(&users, certinia_access_retained()), ["grant", "licence"]);
+    }
+
+    #[test]
+    fn retained_grows_by_licences_controls_companies_and_resources() {
+        let all = U { psl: true, control: true, company: true, resource: true, ..u("x") };
+        let users = [
+            U { active: false, psl: true, ..u("psl") },
+            U { active: false, control: true, ..u("control") },
+            U { active: false, company: true, ..u("company") },
+            U { active: false, resource: true, ..u("resource") },
+            U { active: false, ..all },
+            U { id: "active-all", ..all },
+            U { id: "portal-all", active: false, audited: false, ..all },
+            U { active: false, ..u("none") },
+        ];
+        assert_eq!(members(&users, certinia_access_retained()), ["psl", "control", "company", "resource", "x"]);
+    }
+
+    /// The Ids of the records a per-record rule keeps, over one column of values.
+    fn kept(ids: &[&str], columns: Vec<Column>, rule: Expr) -> Vec<String> {
+        let mut all = vec![Column::new("Id".into(), ids.to_vec())];
+        all.extend(columns);
+        let out = DataFrame::new(ids.len(), all).unwrap().lazy().filter(rule).select([col("Id")]).collect().unwrap();
+        out.column("Id").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn a_permission_control_is_live_without_end_date_or_ending_on_or_after_the_as_of_date() {
+        let t = thresholds();
+        // T is 2026-10-01T00:00:00Z: day 20727 since the epoch. A later instant the same day has
+        // the same UTC date.
+        assert_eq!(t.as_of_day, 20_727);
+        let ends = Column::new(CONTROL_END.into(), [Some(20_726), Some(20_727), Some(20_728), None]);
+        let ids = ["yesterday", "today", "tomorrow", "none"];
+        assert_eq!(kept(&ids, vec![ends], live_permission_control(&t)), ["today", "tomorrow", "none"]);
+        let late = Thresholds::new(&rules_default(), DateTime::from_timestamp_micros(T + DAY - SECOND).unwrap());
+        assert_eq!(late.as_of_day, 20_727, "23:59:59 UTC is still the same date");
+    }
+
+    fn rules_default() -> crate::config::Rules {
+        crate::config::Rules::from_sources(&crate::cli::RuleArgs::default(), &crate::config::LoadedFile::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_resource_is_active_only_when_both_flags_are_true() {
+        let ids = ["both", "resource-only", "active-only", "neither"];
+        let columns = vec![
+            Column::new(IS_RESOURCE.into(), [true, true, false, false]),
+            Column::new(IS_RESOURCE_ACTIVE.into(), [true, false, true, false]),
+        ];
+        assert_eq!(kept(&ids, columns, active_resource()), ["both"]);
     }
 
     #[test]

@@ -1488,4 +1488,15 @@ mod tests {
         );
         assert_eq!(FindingKey::User("005A".into()).parts(), ["005A", "", "", ""]);
     }
+
+    #[test]
+    fn permission_controls_show_their_count_and_the_scopes_named() {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(permission_controls_cell(&[]), Cell::Empty);
+        assert_eq!(permission_controls_cell(&v(&["", ""])), Cell::Text("2".into()));
+        assert_eq!(
+            permission_controls_cell(&v(&["", "Project: Apollo", "Region: EMEA"])),
+            Cell::Text("3 (Project: Apollo; Region: EMEA)".into())
+        );
+    }
 }

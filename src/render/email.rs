@@ -556,14 +556,27 @@ fn row(audit: &Audit, kind: ReportKind, columns: &[Column], cells: &[Cell]) -> R
                     line.push(format!("expected by {by}"));
                 }
             }
-            "CertiniaPermissionSets" | "CertiniaPermissionSetGroups" | "CertiniaLicenses" => {
+            "CertiniaPermissionSets"
+            | "CertiniaPermissionSetGroups"
+            | "CertiniaLicenses"
+            | "CertiniaPermissionSetLicenses"
+            | "PermissionControls"
+            | "UserCompanies" => {
                 if let Some(value) = text(name) {
                     let label = match name {
                         "CertiniaPermissionSets" => "Permission sets",
                         "CertiniaPermissionSetGroups" => "Groups",
-                        _ => "Licences",
+                        "CertiniaLicenses" => "Licences",
+                        "CertiniaPermissionSetLicenses" => "Permission set licences",
+                        "PermissionControls" => "Permission controls",
+                        _ => "Companies",
                     };
                     grants.push(format!("{label}: {value}"));
+                }
+            }
+            "ActiveResource" => {
+                if *cell == Cell::Bool(true) {
+                    grants.push("Active PSA resource".to_string());
                 }
             }
             _ => {

@@ -585,6 +585,10 @@ fn heading(column: Column) -> &'static str {
         "CertiniaPermissionSets" => "Certinia permission sets",
         "CertiniaPermissionSetGroups" => "Certinia permission set groups",
         "CertiniaLicenses" => "Certinia licences",
+        "CertiniaPermissionSetLicenses" => "Certinia permission set licences",
+        "PermissionControls" => "Permission controls",
+        "UserCompanies" => "User companies",
+        "ActiveResource" => "Active resource",
         other => other,
     }
 }
@@ -845,7 +849,11 @@ mod tests {
                 "Days since login",
                 "Certinia permission sets",
                 "Certinia permission set groups",
-                "Certinia licences"
+                "Certinia licences",
+                "Certinia permission set licences",
+                "Permission controls",
+                "User companies",
+                "Active resource"
             ]
         );
         assert_eq!(rows[0][..3], ["User 52", "user52@example.com", "Standard User"]);

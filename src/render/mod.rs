@@ -161,6 +161,10 @@ pub fn deciding_columns(report: &Report) -> Vec<Column> {
         "CertiniaPermissionSets",
         "CertiniaPermissionSetGroups",
         "CertiniaLicenses",
+        "CertiniaPermissionSetLicenses",
+        "PermissionControls",
+        "UserCompanies",
+        "ActiveResource",
     ];
     const NEVER: &[&str] = &[
         "Change",
@@ -209,7 +213,8 @@ pub fn meaning(kind: ReportKind, audit: &Audit) -> String {
             rules.grace_days
         ),
         ReportKind::CertiniaAccessRetained => "Deactivated users who still hold Certinia permission sets, \
-             groups or package licences: access that was never removed, and seats still paid for."
+             groups, package or permission set licences, PSA permission controls or resources, or Accounting \
+             companies: access that was never removed, and seats still paid for."
             .to_string(),
         ReportKind::CertiniaAccessLacking => "Active users expected to use Certinia (a Certinia licence, or the \
              roster) who hold no Certinia permission set or group: they cannot work in it."
@@ -236,7 +241,8 @@ pub fn what_to_do(kind: ReportKind) -> &'static str {
             "Deactivate the accounts nobody will use; look at the grace-period ones again at the next review."
         }
         ReportKind::CertiniaAccessRetained => {
-            "Remove the Certinia permission sets and groups, and free the package licences."
+            "Remove the Certinia permission sets and groups, free the package and permission set licences, end \
+             the permission controls, deactivate the resources and remove the user companies."
         }
         ReportKind::CertiniaAccessLacking => {
             "Grant the Certinia access they need, or remove the licence or roster entry that expects it."
@@ -278,10 +284,13 @@ pub fn explanation(kind: ReportKind, audit: &Audit) -> String {
             rules.grace_days,
             rfc3339(as_of - Duration::days(i64::from(rules.grace_days))),
         ),
-        ReportKind::CertiniaAccessRetained => "Deactivated users (IsActive = false) who still hold a Certinia \
-             permission set, a Certinia permission set group or a Certinia package licence: access or seats that \
-             should have been removed."
-            .to_string(),
+        ReportKind::CertiniaAccessRetained => format!(
+            "Deactivated users (IsActive = false) who still hold a Certinia permission set, a Certinia permission \
+             set group, a Certinia package licence, a Certinia permission set licence, a live PSA permission \
+             control (no end date, or an end date on or after {}), an Accounting user company, or who are the \
+             Salesforce user of an active PSA resource: access or seats that should have been removed.",
+            as_of.date_naive().format("%Y-%m-%d")
+        ),
         ReportKind::CertiniaAccessLacking => {
             let expected = if rules.roster.is_some() {
                 "they hold a Certinia package licence, or the roster lists them"

@@ -654,6 +654,10 @@ pub struct RuleArgs {
     )]
     pub exclude_classes: Option<Vec<String>>,
 
+    /// The yearly cost of one seat, to price the reclaimable seats of the Seats report: a package namespace or a permission set licence DeveloperName (or a licence Id), any case, then = and the amount, such as pse=1200; repeat for several. Adds to the config file's [seat_costs], a flag winning for the same key.
+    #[arg(long = "seat-cost", value_name = "NAMESPACE_OR_KEY=AMOUNT")]
+    pub seat_costs: Vec<String>,
+
     /// Which of these options (and --as-of) took their value from the environment.
     #[arg(skip)]
     pub from_env: FromEnv,

@@ -109,6 +109,10 @@ pub struct FileConfig {
     /// `[apps.NAME]`: other applications audited over SCIM 2.0 (see [`apps`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub apps: BTreeMap<String, apps::FileApp>,
+    /// `[seat_costs]`: the yearly cost of one seat, by package namespace or permission set
+    /// licence `DeveloperName` (or licence Id), as `--seat-cost` gives it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seat_costs: BTreeMap<String, f64>,
 }
 
 /// The name of the folder that holds a run of several orgs' combined summary, beside the orgs'
@@ -465,6 +469,63 @@ pub struct Rules {
     pub exclusions: Option<PathBuf>,
     /// Account classes kept out of the finding reports, in [`AccountClass::ALL`] order.
     pub excluded_classes: Vec<AccountClass>,
+    /// The yearly cost of one seat by licence key (`[seat_costs]`, then `--seat-cost` over it).
+    pub seat_costs: SeatCosts,
+}
+
+/// The yearly cost of one seat of a licence, by key: a package licence's namespace or a permission
+/// set licence's `DeveloperName` (compared case-insensitively), or a licence's Id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeatCosts {
+    /// Lower-cased key, amount; sorted by key, each key once.
+    pub costs: BTreeMap<String, f64>,
+}
+
+impl SeatCosts {
+    /// From the file's `[seat_costs]`, then each `--seat-cost KEY=AMOUNT` (a later one wins).
+    pub fn from_sources(flags: &[String], file: &BTreeMap<String, f64>, path: &Path) -> Result<SeatCosts, ConfigError> {
+        let mut costs = BTreeMap::new();
+        for (key, amount) in file {
+            let origin = format!("{key} under [seat_costs] in {}", path.display());
+            costs.insert(seat_key(key, &origin)?, seat_amount(*amount, &origin)?);
+        }
+        for given in flags {
+            let origin = format!("--seat-cost {given}");
+            let Some((key, amount)) = given.split_once('=') else {
+                return Err(invalid(format!("{origin}: expected NAMESPACE_OR_KEY=AMOUNT, such as pse=1200")));
+            };
+            let amount: f64 = amount.trim().parse().map_err(|_| {
+                invalid(format!("{origin}: {:?} is not an amount, such as 1200 or 99.50", amount.trim()))
+            })?;
+            costs.insert(seat_key(key, &origin)?, seat_amount(amount, &origin)?);
+        }
+        Ok(SeatCosts { costs })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.costs.is_empty()
+    }
+
+    /// The yearly cost of one seat of the licence `id` whose key is `key` (namespace or
+    /// `DeveloperName`): its key's cost, else its Id's.
+    pub fn of(&self, key: Option<&str>, id: &str) -> Option<f64> {
+        key.and_then(|k| self.costs.get(&k.to_lowercase())).or_else(|| self.costs.get(&id.to_lowercase())).copied()
+    }
+}
+
+fn seat_key(key: &str, origin: &str) -> Result<String, ConfigError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(invalid(format!("{origin}: the namespace or licence key is empty")));
+    }
+    Ok(key.to_lowercase())
+}
+
+fn seat_amount(amount: f64, origin: &str) -> Result<f64, ConfigError> {
+    if !amount.is_finite() || amount < 0.0 {
+        return Err(invalid(format!("{origin}: the yearly cost of a seat must be a number of 0 or more")));
+    }
+    Ok(amount)
 }
 
 /// The values `User.UserType` takes, as Salesforce documents them (see SALESFORCE.md).
@@ -630,7 +691,10 @@ impl Rules {
             Some((list, origin)) => account_classes(&list, &origin)?,
             None => Vec::new(),
         };
+        let config_path = file.path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let seat_costs = SeatCosts::from_sources(&args.seat_costs, &file.config.seat_costs, &config_path)?;
         Ok(Rules {
+            seat_costs,
             inactive_days,
             grace_days,
             user_types,
@@ -671,6 +735,7 @@ impl Rules {
             roster: None,
             exclusions: None,
             excluded_classes: Vec::new(),
+            seat_costs: SeatCosts::default(),
         })
     }
 }

@@ -552,6 +552,8 @@ pub enum Cell {
     DateTime(DateTime<Utc>),
     Date(NaiveDate),
     Integer(i64),
+    /// A sum of money (a seat's yearly cost), shown with two decimals.
+    Amount(f64),
 }
 
 impl Cell {
@@ -575,6 +577,7 @@ impl Cell {
             Cell::DateTime(d) => d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
             Cell::Integer(i) => i.to_string(),
+            Cell::Amount(a) => format!("{a:.2}"),
         }
     }
 }
@@ -1375,6 +1378,8 @@ pub struct Audit {
     pub exclusions: Option<Vec<ExclusionRow>>,
     /// Other applications read over SCIM 2.0, in name order (none unless the snapshot has any).
     pub apps: Vec<apps::AppAudit>,
+    /// The Seats report (REPORTS.md, "Certinia beyond permission sets, and the seats it costs").
+    pub seats: Seats,
 }
 
 impl Audit {
@@ -1436,6 +1441,141 @@ impl Audit {
             });
         }
         lists
+    }
+}
+
+/// Which kind of licence a seat row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SeatKind {
+    PackageLicense,
+    PermissionSetLicense,
+}
+
+impl SeatKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SeatKind::PackageLicense => "PackageLicense",
+            SeatKind::PermissionSetLicense => "PermissionSetLicense",
+        }
+    }
+}
+
+/// One package licence or permission set licence, with what it costs and who holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeatRow {
+    /// The `PackageLicense` or `PermissionSetLicense` Id.
+    pub id: String,
+    pub kind: SeatKind,
+    /// The namespace of a package licence, the `MasterLabel` of a permission set licence.
+    pub name: String,
+    /// Permission set licences only.
+    pub developer_name: Option<String>,
+    pub certinia: bool,
+    /// `AllowedLicenses` or `TotalLicenses`; `-1` is a site licence.
+    pub allowed: Option<i64>,
+    /// `UsedLicenses`.
+    pub used: Option<i64>,
+    /// The assignments pulled for it (`UserPackageLicense` or `PermissionSetLicenseAssign` rows).
+    pub assigned: u64,
+    pub expiration: Option<NaiveDate>,
+    pub status: Option<String>,
+    /// Audited holders: deactivated; active and frozen; in the inactive-users rule; never logged
+    /// in past the grace period; and the distinct holders in any of those four.
+    pub deactivated: u64,
+    pub frozen: u64,
+    pub inactive: u64,
+    pub never_logged_in: u64,
+    pub reclaimable: u64,
+    /// The yearly cost of one seat, when `--seat-cost` (or `[seat_costs]`) names this licence.
+    pub seat_cost: Option<f64>,
+}
+
+impl SeatRow {
+    /// `Assigned` differs from `Used`: shown, never silently corrected.
+    pub fn used_mismatch(&self) -> bool {
+        self.used != Some(self.assigned as i64)
+    }
+
+    /// The yearly cost of its reclaimable seats, when its seat cost is known.
+    pub fn reclaimable_cost(&self) -> Option<f64> {
+        self.seat_cost.map(|c| c * self.reclaimable as f64)
+    }
+
+    /// The row's cells under [`Seats::headers`], in order.
+    pub fn cells(&self, with_costs: bool) -> Vec<Cell> {
+        let int = |v: Option<i64>| v.map(Cell::Integer).unwrap_or(Cell::Empty);
+        let count = |v: u64| Cell::Integer(v as i64);
+        let mut cells = vec![
+            Cell::Text(self.id.clone()),
+            Cell::Text(self.kind.label().to_string()),
+            Cell::Text(self.name.clone()),
+            Cell::text(&self.developer_name),
+            Cell::Bool(self.certinia),
+            int(self.allowed),
+            int(self.used),
+            count(self.assigned),
+            Cell::Bool(self.used_mismatch()),
+            self.expiration.map(Cell::Date).unwrap_or(Cell::Empty),
+            Cell::text(&self.status),
+            count(self.deactivated),
+            count(self.frozen),
+            count(self.inactive),
+            count(self.never_logged_in),
+            count(self.reclaimable),
+        ];
+        if with_costs {
+            cells.push(self.seat_cost.map(Cell::Amount).unwrap_or(Cell::Empty));
+            cells.push(self.reclaimable_cost().map(Cell::Amount).unwrap_or(Cell::Empty));
+        }
+        cells
+    }
+}
+
+/// The Seats report: one row per package licence and per permission set licence, Certinia ones
+/// first, then by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Seats {
+    pub rows: Vec<SeatRow>,
+    /// Whether seat costs were given (`--seat-cost`, `[seat_costs]`): the cost columns are shown.
+    pub with_costs: bool,
+}
+
+impl Seats {
+    /// The CSV file of the report.
+    pub const CSV: &'static str = "seats.csv";
+    /// The workbook sheet of the report.
+    pub const SHEET: &'static str = "Seats";
+
+    /// The columns, in REPORTS.md's order; with costs, `YearlySeatCost` and
+    /// `ReclaimableYearlyCost` after them.
+    pub fn headers(&self) -> Vec<&'static str> {
+        let mut headers = vec![
+            "Id",
+            "Kind",
+            "Name",
+            "DeveloperName",
+            "Certinia",
+            "Allowed",
+            "Used",
+            "Assigned",
+            "UsedMismatch",
+            "Expiration",
+            "Status",
+            "Deactivated",
+            "Frozen",
+            "Inactive",
+            "NeverLoggedIn",
+            "Reclaimable",
+        ];
+        if self.with_costs {
+            headers.extend(["YearlySeatCost", "ReclaimableYearlyCost"]);
+        }
+        headers
+    }
+
+    /// The yearly cost of every reclaimable seat whose cost is known; none without costs.
+    pub fn reclaimable_cost(&self) -> Option<f64> {
+        self.with_costs.then(|| self.rows.iter().filter_map(SeatRow::reclaimable_cost).sum())
     }
 }
 

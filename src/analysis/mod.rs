@@ -29,6 +29,7 @@ mod notes;
 mod reconcile;
 mod rows;
 mod rules;
+mod seats;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
@@ -40,7 +41,7 @@ use self::joins::col_name::{EXCLUDED, HAS_GRANT, HAS_LICENSE, IS_FROZEN};
 use self::rows::Matrix;
 use crate::config::Rules;
 use crate::exclusions::{Exclusions, ExclusionsError};
-use crate::model::{Audit, Report, ReportKind, Rows, Summary};
+use crate::model::{Audit, Report, ReportKind, Rows, Seats, Summary};
 use crate::roster::{self, Roster, UserKeys};
 use crate::snapshot::Loaded;
 
@@ -187,8 +188,12 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     for note in &notes.run {
         tracing::warn!("{note}");
     }
+    let seats = Seats {
+        rows: seats::seats(matrix.frame(), &frames, &rules.seat_costs)?,
+        with_costs: !rules.seat_costs.is_empty(),
+    };
     let meta = meta::run_meta(snapshot, inputs);
-    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions, apps: app_audits })
+    Ok(Audit { meta, summary, reports, notes, changes: None, exclusions, apps: app_audits, seats })
 }
 
 /// The text at `path` of a JSON record (the applications' rules read records whole).

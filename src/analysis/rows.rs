@@ -30,6 +30,10 @@ impl Matrix {
         Ok(Matrix { frame })
     }
 
+    pub fn frame(&self) -> &DataFrame {
+        &self.frame
+    }
+
     pub fn height(&self) -> usize {
         self.frame.height()
     }

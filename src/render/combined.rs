@@ -242,6 +242,9 @@ fn sheet(ws: &mut Worksheet, table: &Table, f: &super::xlsx::Formats, marked: &F
                 Cell::Integer(n) => {
                     ws.write_number(r, col, *n as f64)?;
                 }
+                Cell::Amount(a) => {
+                    ws.write_number(r, col, *a)?;
+                }
                 Cell::Bool(b) if *b && table.marked[i] => {
                     ws.write_boolean_with_format(r, col, *b, marked)?;
                 }

@@ -1,6 +1,6 @@
 //! One CSV file per report: `<slug>.csv`, for scripts and for anyone without Excel; for each
 //! other application read over SCIM, `<app>-<slug>.csv` per report (`stensul-app-orphans.csv`),
-//! and for Salesforce's own SCIM endpoint `scim-crosscheck.csv`.
+//! for Salesforce's own SCIM endpoint `scim-crosscheck.csv`, and `seats.csv` (the Seats report).
 //!
 //! RFC 4180: comma-separated, fields quoted only when needed, CRLF line ends,
 //! UTF-8 without a byte-order mark. The header row is [`Column::header`] in the
@@ -23,7 +23,7 @@ use std::io::Write;
 
 use super::{RenderError, RenderedFile, Renderer, each_row};
 use crate::model::apps::{AppReport, CROSSCHECK_CSV, CrosscheckColumn, CrosscheckRow};
-use crate::model::{Audit, Cell, List, Report};
+use crate::model::{Audit, Cell, List, Report, Seats};
 use crate::text::visible;
 
 /// Writes `<slug>.csv` for every report in the audit.
@@ -42,6 +42,9 @@ impl Renderer for CsvRenderer {
                 write_report(report, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
             files.push(RenderedFile { name, bytes });
         }
+        let name = Seats::CSV.to_string();
+        let bytes = write_seats(&audit.seats, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
+        files.push(RenderedFile { name, bytes });
         for list in audit.lists() {
             let name = format!("{}.csv", list.slug);
             let bytes =
@@ -90,6 +93,11 @@ fn write_rows<W: Write, R: AsRef<[Cell]>>(
         writer.write_record(cells.as_ref().iter().map(|c| field(c).into_owned()))?;
     }
     writer.into_inner().map_err(|e| ::csv::Error::from(e.into_error()))
+}
+
+/// `seats.csv`: one row per package licence and permission set licence (REPORTS.md's columns).
+pub fn write_seats<W: Write>(seats: &Seats, out: W) -> Result<W, ::csv::Error> {
+    write_rows(&seats.headers(), seats.rows.iter().map(|r| r.cells(seats.with_costs)), out)
 }
 
 /// One report of an application (`<app>-app-orphans.csv`), `AccountId` first.

@@ -540,7 +540,47 @@ pub(crate) mod tests {
             changes: None,
             exclusions: None,
             apps: Vec::new(),
+            seats: sample_seats(),
         }
+    }
+
+    /// Two licences: a Certinia package licence whose used count differs from its assignments,
+    /// and a permission set licence named with hostile text.
+    pub(crate) fn sample_seats() -> crate::model::Seats {
+        use crate::model::{SeatKind, SeatRow, Seats};
+        let pse = SeatRow {
+            id: "050000000000001AAA".to_string(),
+            kind: SeatKind::PackageLicense,
+            name: "pse".to_string(),
+            developer_name: None,
+            certinia: true,
+            allowed: Some(10),
+            used: Some(7),
+            assigned: 6,
+            expiration: chrono::NaiveDate::from_ymd_opt(2025, 3, 31),
+            status: Some("Active".to_string()),
+            deactivated: 2,
+            frozen: 1,
+            inactive: 1,
+            never_logged_in: 0,
+            reclaimable: 3,
+            seat_cost: Some(1200.0),
+        };
+        let other = SeatRow {
+            id: "0PL000000000001AAA".to_string(),
+            kind: SeatKind::PermissionSetLicense,
+            name: format!("=HYPERLINK(\"x\") {SCRIPT}"),
+            developer_name: Some("Other_PSL".to_string()),
+            certinia: false,
+            allowed: Some(-1),
+            used: Some(1),
+            assigned: 1,
+            expiration: None,
+            status: Some("Active".to_string()),
+            seat_cost: None,
+            ..pse.clone()
+        };
+        Seats { rows: vec![pse, other], with_costs: true }
     }
 
     /// Every file `render_all` hands on, by name.

@@ -165,12 +165,15 @@ pub(crate) struct Formats {
     pub reviewer_date: Format,
     /// A table's header cells: wrapped, so that long column names take two lines.
     pub table_header: Format,
+    /// A sum of money (a seat's yearly cost): two decimals.
+    pub amount: Format,
 }
 
 impl Formats {
     pub(crate) fn new() -> Formats {
         let wrap = Format::new().set_text_wrap();
         Formats {
+            amount: Format::new().set_num_format("#,##0.00"),
             title: Format::new().set_bold().set_font_size(16),
             bold: Format::new().set_bold(),
             header: Format::new().set_bold().set_background_color(Color::RGB(0xEEF1F4)),
@@ -418,6 +421,7 @@ impl Widths {
             Cell::DateTime(t) => self.text(col, super::rfc3339(*t).len()),
             Cell::Date(_) => self.value(col, DATE_FORMAT.len()),
             Cell::Integer(n) => self.value(col, n.to_string().len()),
+            Cell::Amount(a) => self.value(col, format!("{a:.2}").len()),
         }
     }
 

@@ -115,6 +115,8 @@ pub fn by_manager(audit: &Audit) -> Vec<(Manager, Audit)> {
                 exclusions: None,
                 // An account of another application has no manager: those sheets stay in the main workbook.
                 apps: Vec::new(),
+                // The seats are the org's, not a manager's: they stay in the main workbook.
+                seats: crate::model::Seats::default(),
             };
             let manager = Manager {
                 id,

@@ -196,6 +196,9 @@ pub(super) fn write_cell(
         Cell::Integer(n) => {
             ws.write_number(row, col, *n as f64)?;
         }
+        Cell::Amount(a) => {
+            ws.write_number_with_format(row, col, *a, &f.amount)?;
+        }
     }
     Ok(())
 }

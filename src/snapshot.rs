@@ -60,6 +60,45 @@ pub enum FieldType {
     Text,
     Bool,
     DateTime,
+    /// A date, `YYYY-MM-DD` (`pse__End_Date__c`, `PermissionSetLicense.ExpirationDate`).
+    Date,
+    /// A whole number (`TotalLicenses`; `-1` is a site licence), a JSON integer in the snapshot.
+    Integer,
+}
+
+impl FieldType {
+    /// What a value of this type looks like, for messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            FieldType::Id => "a 15- or 18-character Salesforce Id",
+            FieldType::Text => "text",
+            FieldType::Bool => "true or false",
+            FieldType::DateTime => "a Salesforce datetime such as 2024-01-15T10:20:30.000+0000",
+            FieldType::Date => "a date such as 2024-01-15",
+            FieldType::Integer => "a whole number such as 25 or -1",
+        }
+    }
+}
+
+/// Parses a Salesforce date, `YYYY-MM-DD`, strictly (four-digit year, two-digit month and day).
+pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    if !shaped {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Parses a whole number as Salesforce writes it in a Bulk CSV (`25`, `-1`; no sign `+`, no
+/// fraction, no blanks).
+pub fn parse_integer(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,18 +122,71 @@ const fn added(path: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { path, ty, required: false, added: true }
 }
 
+/// A Certinia managed package whose objects the audit reads when the org has it installed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Package {
+    /// Its namespace prefix (`pse`, `c2g`).
+    pub namespace: &'static str,
+    /// Its product name, for messages.
+    pub product: &'static str,
+    /// The one-line note of a pull from an org that does not have it (log and manifest `notes`).
+    pub note: &'static str,
+}
+
+/// Certinia PSA (Professional Services Automation).
+pub const PSA: Package = Package {
+    namespace: "pse",
+    product: "PSA",
+    note: "PSA not installed: permission controls and resources not audited",
+};
+
+/// Certinia Accounting.
+pub const ACCOUNTING: Package =
+    Package { namespace: "c2g", product: "Accounting", note: "Accounting not installed: user companies not audited" };
+
+/// Why an object is pulled, and what its absence means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Every org has it: it is queried, and a failure is an error (as it always was).
+    Core,
+    /// Every org has it, and the integration user must see it in the org's list of objects
+    /// (`GET /sobjects`); not seeing it is an error naming the permission to grant.
+    Listed,
+    /// For the report header only: a pull goes on without it when the org does not offer it.
+    IfOffered,
+    /// An object of a managed package: pulled when the org has the package (its namespace in the
+    /// list of objects), otherwise the package's note; hidden from the integration user while
+    /// the package's permission sets exist, an error naming the permission.
+    Package(&'static Package),
+}
+
 #[derive(Debug)]
 pub struct ObjectSpec {
     pub name: &'static str,
     pub fields: &'static [FieldSpec],
-    /// Not in REPORTS.md's input table: a pull goes on without it when the org does not offer it.
+    /// A snapshot may lack it: not in the first snapshots' input table, or of an org that does
+    /// not offer it (see [`Source`]).
     pub optional: bool,
+    pub source: Source,
+    /// A condition every query of it carries (`Contact`: only the PSA resources' contacts).
+    pub filter: Option<&'static str>,
+    /// What the integration user needs to read it (shown when it cannot).
+    pub permission: &'static str,
 }
 
 impl ObjectSpec {
+    /// `SELECT <fields> FROM <object>`, without any condition (see [`base_soql`]).
     pub fn soql(&self) -> String {
         let fields: Vec<&str> = self.fields.iter().map(|f| f.path).collect();
         format!("SELECT {} FROM {}", fields.join(", "), self.name)
+    }
+
+    /// The package it belongs to, if any.
+    pub fn package(&self) -> Option<&'static Package> {
+        match self.source {
+            Source::Package(p) => Some(p),
+            _ => None,
+        }
     }
 
     pub fn file_name(&self) -> String {
@@ -102,12 +194,20 @@ impl ObjectSpec {
     }
 }
 
-use FieldType::{Bool, DateTime as Dt, Id, Text};
+use FieldType::{Bool, Date, DateTime as Dt, Id, Integer as Int, Text};
 
-/// The queries of REPORTS.md's input table, plus `Organization` (optional) for the report header.
+/// Read access to setup data (users, permission sets, licences).
+const SETUP: &str = "the system permission View Setup and Configuration";
+
+/// The queries of REPORTS.md's input tables, plus `Organization` (optional) for the report header.
+/// Each object lands in `<name>.ndjson` (`pse__Permission_Control__c.ndjson`, `Contact.ndjson`
+/// holding only the contacts linked to a user, `c2g__codaUserCompany__c.ndjson`, ...).
 pub const OBJECTS: &[ObjectSpec] = &[
     ObjectSpec {
         name: "Organization",
+        source: Source::IfOffered,
+        filter: None,
+        permission: SETUP,
         optional: true,
         fields: &[
             f("Id", Id, true),
@@ -119,6 +219,9 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "User",
+        source: Source::Core,
+        filter: None,
+        permission: SETUP,
         optional: false,
         fields: &[
             f("Id", Id, true),
@@ -142,6 +245,9 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetAssignment",
+        source: Source::Core,
+        filter: None,
+        permission: SETUP,
         optional: false,
         fields: &[
             f("Id", Id, true),
@@ -158,6 +264,9 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetGroup",
+        source: Source::Core,
+        filter: None,
+        permission: SETUP,
         optional: false,
         fields: &[
             f("Id", Id, true),
@@ -168,6 +277,9 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "PermissionSetGroupComponent",
+        source: Source::Core,
+        filter: None,
+        permission: SETUP,
         optional: false,
         fields: &[
             f("Id", Id, true),
@@ -181,6 +293,9 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "UserPackageLicense",
+        source: Source::Core,
+        filter: None,
+        permission: SETUP,
         optional: false,
         fields: &[
             f("Id", Id, true),
@@ -191,8 +306,103 @@ pub const OBJECTS: &[ObjectSpec] = &[
     },
     ObjectSpec {
         name: "UserLogin",
+        source: Source::Core,
+        filter: None,
+        permission: "the system permission Manage Users",
         optional: false,
         fields: &[f("Id", Id, true), f("UserId", Id, true), f("IsFrozen", Bool, true)],
+    },
+    ObjectSpec {
+        name: "PermissionSetLicense",
+        optional: true,
+        source: Source::Listed,
+        filter: None,
+        permission: SETUP,
+        fields: &[
+            f("Id", Id, true),
+            f("DeveloperName", Text, false),
+            f("MasterLabel", Text, false),
+            f("TotalLicenses", Int, true),
+            f("UsedLicenses", Int, true),
+            f("ExpirationDate", Date, false),
+            f("Status", Text, false),
+        ],
+    },
+    ObjectSpec {
+        name: "PermissionSetLicenseAssign",
+        optional: true,
+        source: Source::Listed,
+        filter: None,
+        permission: SETUP,
+        fields: &[f("Id", Id, true), f("AssigneeId", Id, true), f("PermissionSetLicenseId", Id, true)],
+    },
+    ObjectSpec {
+        name: "PackageLicense",
+        optional: true,
+        source: Source::Listed,
+        filter: None,
+        permission: SETUP,
+        fields: &[
+            f("Id", Id, true),
+            f("NamespacePrefix", Text, false),
+            f("AllowedLicenses", Int, true),
+            f("UsedLicenses", Int, true),
+            f("ExpirationDate", Dt, false),
+            f("Status", Text, false),
+        ],
+    },
+    ObjectSpec {
+        name: "pse__Permission_Control__c",
+        optional: true,
+        source: Source::Package(&PSA),
+        filter: None,
+        permission: "Read on the object pse__Permission_Control__c and its fields (e.g. the PSA permission set \"PSA - Permission Controls - Read\" or a permission set of your own)",
+        fields: &[
+            f("Id", Id, true),
+            f("pse__User__c", Id, false),
+            f("pse__Start_Date__c", Date, false),
+            f("pse__End_Date__c", Date, false),
+            f("pse__Cascading_Permission__c", Bool, false),
+            f("pse__Resource__c", Id, false),
+            f("pse__Resource__r.Name", Text, false),
+            f("pse__Region__c", Id, false),
+            f("pse__Region__r.Name", Text, false),
+            f("pse__Practice__c", Id, false),
+            f("pse__Practice__r.Name", Text, false),
+            f("pse__Group__c", Id, false),
+            f("pse__Group__r.Name", Text, false),
+            f("pse__Project__c", Id, false),
+            f("pse__Project__r.Name", Text, false),
+            f("pse__Opportunity__c", Id, false),
+            f("pse__Opportunity__r.Name", Text, false),
+        ],
+    },
+    ObjectSpec {
+        name: "Contact",
+        optional: true,
+        source: Source::Package(&PSA),
+        filter: Some("pse__Salesforce_User__c != null"),
+        permission: "Read on Contact, with field-level Read on pse__Salesforce_User__c, pse__Is_Resource__c and pse__Is_Resource_Active__c",
+        fields: &[
+            f("Id", Id, true),
+            f("Name", Text, false),
+            f("pse__Salesforce_User__c", Id, true),
+            f("pse__Is_Resource__c", Bool, true),
+            f("pse__Is_Resource_Active__c", Bool, true),
+        ],
+    },
+    ObjectSpec {
+        name: "c2g__codaUserCompany__c",
+        optional: true,
+        source: Source::Package(&ACCOUNTING),
+        filter: None,
+        permission: "Read on the objects c2g__codaUserCompany__c and c2g__codaCompany__c and their fields (e.g. the Accounting permission set \"Accounting - Read Only\")",
+        fields: &[
+            f("Id", Id, true),
+            f("c2g__User__c", Id, true),
+            f("c2g__Company__c", Id, true),
+            f("c2g__Company__r.Name", Text, false),
+        ],
     },
 ];
 
@@ -343,16 +553,12 @@ pub fn validate(spec: &ObjectSpec, record: &Map<String, Value>) -> Result<String
             (FieldType::Text, Value::String(_)) => true,
             (FieldType::Bool, Value::Bool(_)) => true,
             (FieldType::DateTime, Value::String(s)) => parse_datetime(s).is_some(),
+            (FieldType::Date, Value::String(s)) => parse_date(s).is_some(),
+            (FieldType::Integer, Value::Number(n)) => n.is_i64(),
             _ => false,
         };
         if !ok {
-            let expected = match field.ty {
-                FieldType::Id => "a 15- or 18-character Salesforce Id",
-                FieldType::Text => "text",
-                FieldType::Bool => "true or false",
-                FieldType::DateTime => "a Salesforce datetime such as 2024-01-15T10:20:30.000+0000",
-            };
-            return Err(bad(field.path, format!("is {}, not {expected}", short(value))));
+            return Err(bad(field.path, format!("is {}, not {}", short(value), field.ty.expected())));
         }
     }
     // A field the query did not ask for means the answer is not for this query.
@@ -431,6 +637,11 @@ pub struct Manifest {
     /// Other applications pulled over SCIM 2.0, in name order; absent when none was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<apps::ManifestApp>,
+    /// One line per thing the pull could not audit and why, e.g. a Certinia package the org does
+    /// not have ("PSA not installed: permission controls and resources not audited", see
+    /// [`Package::note`]). Absent when there is none (and in snapshots of earlier versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Manifest {

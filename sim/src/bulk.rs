@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, json_response, malformed};
+use crate::http::{ApiError, insufficient_access, json_response, malformed};
 use crate::org::Record;
 use crate::{SimState, soql};
 
@@ -158,8 +158,11 @@ pub(crate) fn create(st: &mut SimState, version: u32, body: &[u8]) -> Result<Res
         return Err(error(StatusCode::BAD_REQUEST, "INVALIDJOB", "the job has no query"));
     };
     let plan = soql::parse(text)
-        .and_then(|q| soql::plan(&q, version))
+        .and_then(|q| soql::plan_in(&q, version, &st.view()))
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code.as_str(), e.message(text)))?;
+    if st.access.refused_objects.contains(plan.object.name) {
+        return Err(insufficient_access(plan.object.name));
+    }
     if plan.count {
         return Err(error(
             StatusCode::BAD_REQUEST,

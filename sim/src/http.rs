@@ -46,6 +46,15 @@ impl ApiError {
     }
 }
 
+/// 403 `INSUFFICIENT_ACCESS`: a query of an object the integration user sees but may not read.
+pub(crate) fn insufficient_access(object: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "INSUFFICIENT_ACCESS",
+        format!("insufficient access rights on object {object}"),
+    )
+}
+
 pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
 }

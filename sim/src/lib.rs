@@ -26,6 +26,11 @@
 //! chunks with `Sforce-Locator`, delete) are served from v47.0 on, see the
 //! `bulk` module; [`SimState::bulk_api`] says whether the integration user may
 //! use them.
+//! `GET /services/data/vNN.0/sobjects` lists the objects the integration
+//! user sees: those of the packages the org has installed (PSA, Accounting),
+//! minus what [`SimState::access`] hides; queries see the same
+//! ([`org::View`]), and an object in [`Access::refused_objects`] answers 403
+//! `INSUFFICIENT_ACCESS`.
 //! The org's SCIM endpoint (`/services/scim/v2/`) is served from the same
 //! records, and [`scim::ScimSim`] is a SCIM 2.0 service provider of another
 //! application (generic or Stensul): see the [`scim`] module.
@@ -42,7 +47,7 @@ mod serving;
 pub mod soql;
 mod tls;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -284,6 +289,17 @@ pub(crate) struct CursorEntry {
     pub open: bool,
 }
 
+/// What the integration user's permissions hide from it, or refuse it (by canonical names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Objects it cannot see (no Read): not in `GET /sobjects`, `INVALID_TYPE` when queried.
+    pub hidden_objects: BTreeSet<String>,
+    /// Objects in its `GET /sobjects` that it may not query: 403 `INSUFFICIENT_ACCESS`.
+    pub refused_objects: BTreeSet<String>,
+    /// Fields field-level security hides, as (object, field): `INVALID_FIELD`.
+    pub hidden_fields: BTreeSet<(String, String)>,
+}
+
 /// The live state of a simulator: configuration that tests may change at run
 /// time, plus the server's own bookkeeping.
 #[derive(Debug)]
@@ -321,6 +337,8 @@ pub struct SimState {
     /// Whether the integration user may use the Bulk API (403
     /// `API_DISABLED_FOR_ORG` on a job's creation when not).
     pub bulk_api: bool,
+    /// What the integration user's permissions hide from it, or refuse it.
+    pub access: Access,
     pub(crate) base_url: String,
     /// How the org's SCIM endpoint differs from its records (none by default).
     pub scim_drift: scim::ScimDrift,
@@ -349,6 +367,7 @@ impl SimState {
             bulk_jobs: HashMap::new(),
             jobs_created: 0,
             bulk_api: config.bulk_api,
+            access: Access::default(),
             base_url,
             scim_drift: scim::ScimDrift::default(),
         }
@@ -381,15 +400,43 @@ impl SimState {
         }
     }
 
-    /// Records of `object` shared with a new cursor (no copy).
+    /// Records of `object` shared with a new cursor (no copy). `PermissionSet`'s are the ones
+    /// stored plus every distinct permission set an assignment or a group component names, by Id.
     pub(crate) fn snapshot(&mut self, object: &str) -> Arc<Vec<Record>> {
         if let OrgStore::Owned(org) = &mut self.org {
             let map = std::mem::take(org.objects_mut()).into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
             self.org = OrgStore::Shared(map);
         }
-        match &self.org {
-            OrgStore::Shared(map) => map.get(object).cloned().unwrap_or_default(),
-            OrgStore::Owned(_) => unreachable!("converted above"),
+        let OrgStore::Shared(map) = &self.org else { unreachable!("converted above") };
+        if object != "PermissionSet" {
+            return map.get(object).cloned().unwrap_or_default();
+        }
+        let mut sets: BTreeMap<String, Record> = BTreeMap::new();
+        let stored = map.get("PermissionSet").into_iter().flat_map(|v| v.iter());
+        let named = ["PermissionSetAssignment", "PermissionSetGroupComponent"]
+            .iter()
+            .flat_map(|o| map.get(*o).into_iter().flat_map(|v| v.iter()))
+            .filter_map(|r| r.get("PermissionSet").and_then(serde_json::Value::as_object));
+        for set in stored.chain(named) {
+            if let Some(id) = set.get("Id").and_then(serde_json::Value::as_str) {
+                sets.entry(id.to_string()).or_insert_with(|| set.clone());
+            }
+        }
+        Arc::new(sets.into_values().collect())
+    }
+
+    /// The schema as the integration user of this org sees it: the packages the org has, minus
+    /// what [`SimState::access`] hides.
+    pub fn view(&self) -> org::View {
+        let names: Vec<&String> = match &self.org {
+            OrgStore::Owned(org) => org.objects().keys().collect(),
+            OrgStore::Shared(map) => map.keys().collect(),
+        };
+        let packages = names.into_iter().filter_map(|n| org::object(n).and_then(|d| d.package)).map(String::from);
+        org::View {
+            packages: packages.collect(),
+            hidden_objects: self.access.hidden_objects.clone(),
+            hidden_fields: self.access.hidden_fields.clone(),
         }
     }
 

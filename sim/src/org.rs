@@ -8,10 +8,18 @@
 //! Salesforce REST query would return them minus `attributes`: field order is
 //! preserved, and child-to-parent relationships are nested objects (or `null`).
 //! Values are type-checked on load (ids are 18-character, booleans are JSON
-//! booleans, datetimes are `2024-01-15T10:20:30.000+0000`) so a fixture can
-//! never hold something real Salesforce would not send.
+//! booleans, datetimes are `2024-01-15T10:20:30.000+0000`, dates
+//! `2024-01-15`, integers JSON integers) so a fixture can never hold something
+//! real Salesforce would not send.
+//!
+//! Managed packages: the objects of Certinia PSA (namespace `pse`) and
+//! Accounting (`c2g`), and the fields PSA adds to `Contact`, exist only in an
+//! org that has the package installed, which is an org that holds any object
+//! of its namespace (a `pse__Permission_Control__c.ndjson` file, even an empty
+//! one). [`Org::uninstall`] removes a package; a record holding a field of a
+//! package the org does not have is a load error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -33,6 +41,10 @@ pub enum FieldType {
     Boolean,
     /// A string `YYYY-MM-DDTHH:MM:SS.mmm+0000` (or null).
     DateTime,
+    /// A string `YYYY-MM-DD` (or null).
+    Date,
+    /// A JSON integer (or null), e.g. `TotalLicenses` (`-1` for a site licence).
+    Integer,
     /// A child-to-parent relationship: a nested record of `target` (or null).
     /// `id_field` names the lookup field of the same record that holds the
     /// parent's id (`ProfileId` for `Profile`); the schema need not list it
@@ -49,6 +61,9 @@ pub struct FieldDef {
     /// API version (major) that introduced the field; 0 = all versions.
     pub since: u32,
     pub ty: FieldType,
+    /// The namespace of the managed package that adds this field to a standard object (PSA's
+    /// `pse__Salesforce_User__c` on `Contact`); the field exists only where it is installed.
+    pub package: Option<&'static str>,
 }
 
 /// One object of the schema.
@@ -62,6 +77,9 @@ pub struct ObjectDef {
     /// `<name>.ndjson`. Objects that are not queryable exist only as the
     /// target of a relationship (e.g. `Profile` under `User.Profile`).
     pub queryable: bool,
+    /// The namespace of the managed package the object belongs to (`pse`, `c2g`); it exists only
+    /// in an org that has that package installed.
+    pub package: Option<&'static str>,
     pub fields: &'static [FieldDef],
 }
 
@@ -79,18 +97,43 @@ impl ObjectDef {
 }
 
 const fn f(name: &'static str, ty: FieldType) -> FieldDef {
-    FieldDef { name, since: 0, ty }
+    FieldDef { name, since: 0, ty, package: None }
 }
 
 const fn fv(name: &'static str, since: u32, ty: FieldType) -> FieldDef {
-    FieldDef { name, since, ty }
+    FieldDef { name, since, ty, package: None }
 }
 
 const fn rel(name: &'static str, target: &'static str, id_field: &'static str) -> FieldDef {
-    FieldDef { name, since: 0, ty: FieldType::Relationship { target, id_field } }
+    FieldDef { name, since: 0, ty: FieldType::Relationship { target, id_field }, package: None }
 }
 
-use FieldType::{Boolean, DateTime, Id, Text};
+/// A field a managed package adds to a standard object.
+const fn pf(name: &'static str, ty: FieldType, package: &'static str) -> FieldDef {
+    FieldDef { name, since: 0, ty, package: Some(package) }
+}
+
+/// An object of the schema (not of a package).
+const fn standard(name: &'static str, since: u32, queryable: bool, fields: &'static [FieldDef]) -> ObjectDef {
+    ObjectDef { name, since, queryable, package: None, fields }
+}
+
+/// An object of a managed package.
+const fn packaged(
+    name: &'static str,
+    package: &'static str,
+    queryable: bool,
+    fields: &'static [FieldDef],
+) -> ObjectDef {
+    ObjectDef { name, since: 0, queryable, package: Some(package), fields }
+}
+
+use FieldType::{Boolean, Date, DateTime, Id, Integer, Text};
+
+/// The namespace of Certinia PSA.
+pub const PSA: &str = "pse";
+/// The namespace of Certinia Accounting.
+pub const ACCOUNTING: &str = "c2g";
 
 const PERMISSION_SET_FIELDS: &[FieldDef] = &[
     f("Id", Id),
@@ -104,23 +147,17 @@ const PERMISSION_SET_FIELDS: &[FieldDef] = &[
 
 /// The whole schema: queryable objects first, then relationship-only targets.
 pub static SCHEMA: &[ObjectDef] = &[
-    ObjectDef {
-        name: "Organization",
-        since: 0,
-        queryable: true,
-        fields: &[
-            f("Id", Id),
-            f("Name", Text),
-            f("InstanceName", Text),
-            f("IsSandbox", Boolean),
-            f("OrganizationType", Text),
-        ],
-    },
-    ObjectDef {
-        name: "User",
-        since: 0,
-        queryable: true,
-        fields: &[
+    standard(
+        "Organization",
+        0,
+        true,
+        &[f("Id", Id), f("Name", Text), f("InstanceName", Text), f("IsSandbox", Boolean), f("OrganizationType", Text)],
+    ),
+    standard(
+        "User",
+        0,
+        true,
+        &[
             f("Id", Id),
             f("Username", Text),
             f("Name", Text),
@@ -141,12 +178,12 @@ pub static SCHEMA: &[ObjectDef] = &[
             f("ManagerId", Id),
             rel("Manager", "User", "ManagerId"),
         ],
-    },
-    ObjectDef {
-        name: "PermissionSetAssignment",
-        since: 22,
-        queryable: true,
-        fields: &[
+    ),
+    standard(
+        "PermissionSetAssignment",
+        22,
+        true,
+        &[
             f("Id", Id),
             f("AssigneeId", Id),
             f("PermissionSetId", Id),
@@ -155,64 +192,186 @@ pub static SCHEMA: &[ObjectDef] = &[
             fv("IsActive", 52, Boolean),
             fv("ExpirationDate", 52, DateTime),
         ],
-    },
-    ObjectDef {
-        name: "PermissionSetGroup",
-        since: 45,
-        queryable: true,
-        fields: &[
-            f("Id", Id),
-            f("DeveloperName", Text),
-            f("MasterLabel", Text),
-            f("NamespacePrefix", Text),
-            f("Status", Text),
-        ],
-    },
-    ObjectDef {
-        name: "PermissionSetGroupComponent",
-        since: 45,
-        queryable: true,
-        fields: &[
+    ),
+    standard(
+        "PermissionSetGroup",
+        45,
+        true,
+        &[f("Id", Id), f("DeveloperName", Text), f("MasterLabel", Text), f("NamespacePrefix", Text), f("Status", Text)],
+    ),
+    standard(
+        "PermissionSetGroupComponent",
+        45,
+        true,
+        &[
             f("Id", Id),
             f("PermissionSetGroupId", Id),
             f("PermissionSetId", Id),
             rel("PermissionSet", "PermissionSet", "PermissionSetId"),
         ],
-    },
-    ObjectDef {
-        name: "UserPackageLicense",
-        since: 31,
-        queryable: true,
-        fields: &[
+    ),
+    standard(
+        "UserPackageLicense",
+        31,
+        true,
+        &[
             f("Id", Id),
             f("UserId", Id),
             f("PackageLicenseId", Id),
             rel("PackageLicense", "PackageLicense", "PackageLicenseId"),
         ],
-    },
-    ObjectDef {
-        name: "UserLogin",
-        since: 29,
-        queryable: true,
-        fields: &[f("Id", Id), f("UserId", Id), f("IsFrozen", Boolean), f("IsPasswordLocked", Boolean)],
-    },
+    ),
+    standard(
+        "UserLogin",
+        29,
+        true,
+        &[f("Id", Id), f("UserId", Id), f("IsFrozen", Boolean), f("IsPasswordLocked", Boolean)],
+    ),
+    // Queryable too: its rows are the permission sets stored here plus every distinct one an
+    // assignment or a group component names (see `SimState::records`).
+    ObjectDef { name: "PermissionSet", since: 22, queryable: true, package: None, fields: PERMISSION_SET_FIELDS },
+    standard(
+        "PermissionSetLicense",
+        29,
+        true,
+        &[
+            f("Id", Id),
+            f("DeveloperName", Text),
+            f("MasterLabel", Text),
+            f("PermissionSetLicenseKey", Text),
+            f("Status", Text),
+            f("TotalLicenses", Integer),
+            f("UsedLicenses", Integer),
+            f("ExpirationDate", Date),
+        ],
+    ),
+    standard(
+        "PermissionSetLicenseAssign",
+        29,
+        true,
+        &[
+            f("Id", Id),
+            f("AssigneeId", Id),
+            f("PermissionSetLicenseId", Id),
+            rel("PermissionSetLicense", "PermissionSetLicense", "PermissionSetLicenseId"),
+        ],
+    ),
+    standard(
+        "PackageLicense",
+        31,
+        true,
+        &[
+            f("Id", Id),
+            f("NamespacePrefix", Text),
+            f("Status", Text),
+            f("AllowedLicenses", Integer),
+            f("UsedLicenses", Integer),
+            f("ExpirationDate", DateTime),
+            f("IsProvisioned", Boolean),
+        ],
+    ),
+    standard(
+        "Contact",
+        0,
+        true,
+        &[
+            f("Id", Id),
+            f("Name", Text),
+            f("FirstName", Text),
+            f("LastName", Text),
+            f("Email", Text),
+            pf("pse__Salesforce_User__c", Id, PSA),
+            pf("pse__Is_Resource__c", Boolean, PSA),
+            pf("pse__Is_Resource_Active__c", Boolean, PSA),
+            pf("pse__Start_Date__c", Date, PSA),
+        ],
+    ),
+    packaged(
+        "pse__Permission_Control__c",
+        PSA,
+        true,
+        &[
+            f("Id", Id),
+            f("Name", Text),
+            f("pse__User__c", Id),
+            rel("pse__User__r", "User", "pse__User__c"),
+            f("pse__Resource__c", Id),
+            rel("pse__Resource__r", "Contact", "pse__Resource__c"),
+            f("pse__Region__c", Id),
+            rel("pse__Region__r", "pse__Region__c", "pse__Region__c"),
+            f("pse__Practice__c", Id),
+            rel("pse__Practice__r", "pse__Practice__c", "pse__Practice__c"),
+            f("pse__Group__c", Id),
+            rel("pse__Group__r", "pse__Grp__c", "pse__Group__c"),
+            f("pse__Project__c", Id),
+            rel("pse__Project__r", "pse__Proj__c", "pse__Project__c"),
+            f("pse__Opportunity__c", Id),
+            rel("pse__Opportunity__r", "Opportunity", "pse__Opportunity__c"),
+            f("pse__Cascading_Permission__c", Boolean),
+            f("pse__Start_Date__c", Date),
+            f("pse__End_Date__c", Date),
+            f("pse__Timecard_Entry__c", Boolean),
+            f("pse__Expense_Entry__c", Boolean),
+            f("pse__Billing__c", Boolean),
+            f("pse__Resource_Request_Entry__c", Boolean),
+        ],
+    ),
+    packaged(
+        "c2g__codaUserCompany__c",
+        ACCOUNTING,
+        true,
+        &[
+            f("Id", Id),
+            f("Name", Text),
+            f("c2g__User__c", Id),
+            rel("c2g__User__r", "User", "c2g__User__c"),
+            f("c2g__Company__c", Id),
+            rel("c2g__Company__r", "c2g__codaCompany__c", "c2g__Company__c"),
+            f("c2g__UseLocalAccount__c", Boolean),
+        ],
+    ),
     // Relationship targets only (their records live nested in the above).
-    ObjectDef {
-        name: "Profile",
-        since: 0,
-        queryable: false,
-        fields: &[f("Name", Text), rel("UserLicense", "UserLicense", "UserLicenseId")],
-    },
-    ObjectDef { name: "UserLicense", since: 0, queryable: false, fields: &[f("Name", Text)] },
-    ObjectDef { name: "UserRole", since: 0, queryable: false, fields: &[f("Name", Text)] },
-    ObjectDef { name: "PermissionSet", since: 22, queryable: false, fields: PERMISSION_SET_FIELDS },
-    ObjectDef {
-        name: "PackageLicense",
-        since: 31,
-        queryable: false,
-        fields: &[f("NamespacePrefix", Text), f("Status", Text)],
-    },
+    standard("Profile", 0, false, &[f("Name", Text), rel("UserLicense", "UserLicense", "UserLicenseId")]),
+    standard("UserLicense", 0, false, &[f("Name", Text)]),
+    standard("UserRole", 0, false, &[f("Name", Text)]),
+    standard("Opportunity", 0, false, &[f("Name", Text)]),
+    packaged("pse__Region__c", PSA, false, &[f("Name", Text)]),
+    packaged("pse__Practice__c", PSA, false, &[f("Name", Text)]),
+    packaged("pse__Grp__c", PSA, false, &[f("Name", Text)]),
+    packaged("pse__Proj__c", PSA, false, &[f("Name", Text)]),
+    packaged("c2g__codaCompany__c", ACCOUNTING, false, &[f("Name", Text)]),
 ];
+
+/// What one user of one org sees of the schema: the managed packages the org has installed, and
+/// the objects and fields its permissions hide (an object without Read is not in its list of
+/// objects and cannot be queried; a field that field-level security hides is no column of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// Namespaces of the installed packages.
+    pub packages: BTreeSet<String>,
+    /// Objects the user cannot see (canonical names).
+    pub hidden_objects: BTreeSet<String>,
+    /// Fields the user cannot see: (object, field), canonical names.
+    pub hidden_fields: BTreeSet<(String, String)>,
+}
+
+impl View {
+    /// Every object and field, PSA and Accounting installed.
+    pub fn everything() -> View {
+        View { packages: [PSA, ACCOUNTING].map(String::from).into(), ..View::default() }
+    }
+
+    /// Whether the object exists in the org and the user sees it.
+    pub fn sees_object(&self, def: &ObjectDef) -> bool {
+        def.package.is_none_or(|p| self.packages.contains(p)) && !self.hidden_objects.contains(def.name)
+    }
+
+    /// Whether a field of `owner` exists in the org and the user sees it.
+    pub fn sees_field(&self, owner: &ObjectDef, field: &FieldDef) -> bool {
+        field.package.or(owner.package).is_none_or(|p| self.packages.contains(p))
+            && !self.hidden_fields.iter().any(|(o, f)| o == owner.name && f == field.name)
+    }
+}
 
 /// The object with this exact (canonical) name.
 pub fn object(name: &str) -> Option<&'static ObjectDef> {
@@ -234,6 +393,13 @@ pub fn is_sf_id(s: &str) -> bool {
     s.len() == 18 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Whether `s` is a REST date: `2024-01-15`.
+pub fn is_sf_date(s: &str) -> bool {
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+        && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
 /// Whether `s` is a REST datetime: `2024-01-15T10:20:30.000+0000`.
 pub fn is_sf_datetime(s: &str) -> bool {
     s.len() == 28
@@ -243,9 +409,10 @@ pub fn is_sf_datetime(s: &str) -> bool {
         && chrono::NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").is_ok()
 }
 
-/// Checks one record of `def`; `top_level` records must carry an `Id`.
+/// Checks one record of `def`; `top_level` records must carry an `Id`; a field of a package
+/// (`installed` says which are) must be of an installed one.
 /// The error names the offending field path.
-fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(), String> {
+fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool, installed: &Installed<'_>) -> Result<(), String> {
     for (key, value) in rec {
         if key == "attributes" {
             return Err("holds an `attributes` key: store records without `attributes`, the simulator adds them".into());
@@ -264,6 +431,15 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
                 known.join(", ")
             ));
         };
+        if let Some(package) = field.package.or(def.package)
+            && !installed(package)
+        {
+            return Err(format!(
+                "field `{key}` of {} belongs to the managed package `{package}`, which this org does not have \
+                 (an org has a package when it holds an object of its namespace)",
+                def.name
+            ));
+        }
         let bad =
             |expected: &str| Err(format!("field `{key}` of {} must be {expected} or null, found {value}", def.name));
         match (field.ty, value) {
@@ -276,9 +452,13 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
             (Boolean, _) => return bad("a JSON boolean"),
             (DateTime, Value::String(s)) if is_sf_datetime(s) => {}
             (DateTime, _) => return bad("a datetime string like \"2024-01-15T10:20:30.000+0000\""),
+            (Date, Value::String(s)) if is_sf_date(s) => {}
+            (Date, _) => return bad("a date string like \"2024-01-15\""),
+            (Integer, Value::Number(n)) if n.is_i64() => {}
+            (Integer, _) => return bad("a JSON integer"),
             (FieldType::Relationship { target, id_field }, Value::Object(nested)) => {
                 let target_def = object(target).expect("schema relationship targets exist");
-                validate_record(target_def, nested, false).map_err(|e| format!("{key}: {e}"))?;
+                validate_record(target_def, nested, false, installed).map_err(|e| format!("{key}: {e}"))?;
                 if let (Some(Value::String(nested_id)), Some(Value::String(own_id))) =
                     (nested.get("Id"), rec.get(id_field))
                     && nested_id != own_id
@@ -297,13 +477,26 @@ fn validate_record(def: &ObjectDef, rec: &Record, top_level: bool) -> Result<(),
     Ok(())
 }
 
-/// Checks the records of one object: schema, value types and unique ids.
+/// Whether the org has a managed package, by namespace.
+type Installed<'a> = dyn Fn(&str) -> bool + 'a;
+
+/// The namespaces of the packages an org holding `objects` has installed.
+fn installed_packages<'a>(objects: impl Iterator<Item = &'a String>) -> BTreeSet<&'static str> {
+    objects.filter_map(|name| object(name).and_then(|d| d.package)).collect()
+}
+
+/// Checks the records of one object: schema, value types, packages and unique ids.
 /// `locate(i)` names record `i` in error messages (file:line or index).
-fn validate_object(name: &str, records: &[Record], locate: impl Fn(usize) -> String) -> anyhow::Result<()> {
+fn validate_object(
+    name: &str,
+    records: &[Record],
+    installed: &Installed<'_>,
+    locate: impl Fn(usize) -> String,
+) -> anyhow::Result<()> {
     let def = queryable_def(name)?;
     let mut ids = HashSet::with_capacity(records.len());
     for (i, rec) in records.iter().enumerate() {
-        validate_record(def, rec, true).map_err(|e| anyhow::anyhow!("{}: {e}", locate(i)))?;
+        validate_record(def, rec, true, installed).map_err(|e| anyhow::anyhow!("{}: {e}", locate(i)))?;
         if let Some(Value::String(id)) = rec.get("Id")
             && !ids.insert(id.as_str())
         {
@@ -348,7 +541,7 @@ impl Org {
             .collect::<Result<_, _>>()
             .with_context(|| format!("reading org folder {}", path.display()))?;
         entries.sort_by_key(|e| e.file_name());
-        let mut objects = BTreeMap::new();
+        let mut read = Vec::new();
         for entry in entries {
             let file = entry.path();
             let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
@@ -359,30 +552,58 @@ impl Org {
             };
             queryable_def(object).with_context(|| format!("{}", file.display()))?;
             let records = read_ndjson(&file)?;
+            read.push((object.to_string(), file, records));
+        }
+        let packages = installed_packages(read.iter().map(|(object, _, _)| object));
+        let installed = |p: &str| packages.contains(p);
+        let mut objects = BTreeMap::new();
+        for (object, file, records) in read {
             // Lines are 1-based and may include skipped blank lines, so keep
             // the line number of each record for messages.
             let lines: Vec<usize> = records.iter().map(|(line, _)| *line).collect();
             let records: Vec<Record> = records.into_iter().map(|(_, r)| r).collect();
-            validate_object(object, &records, |i| format!("{}:{}", file.display(), lines[i]))?;
-            objects.insert(object.to_string(), records);
+            validate_object(&object, &records, &installed, |i| format!("{}:{}", file.display(), lines[i]))?;
+            objects.insert(object, records);
         }
         Ok(Org { objects })
     }
 
     /// Builds an org from records in memory, validated as `load_dir` does.
     pub fn from_objects(map: BTreeMap<String, Vec<Record>>) -> anyhow::Result<Org> {
-        for (name, records) in &map {
-            validate_object(name, records, |i| format!("{name} record #{}", i + 1))?;
-        }
-        Ok(Org { objects: map })
+        let org = Org { objects: map };
+        org.validate()?;
+        Ok(org)
     }
 
     /// Checks the org against the schema again (e.g. after `objects_mut`).
     pub fn validate(&self) -> anyhow::Result<()> {
+        let installed = |p: &str| self.has_package(p);
         for (name, records) in &self.objects {
-            validate_object(name, records, |i| format!("{name} record #{}", i + 1))?;
+            validate_object(name, records, &installed, |i| format!("{name} record #{}", i + 1))?;
         }
         Ok(())
+    }
+
+    /// Whether the org has the managed package of namespace `package` (`pse`, `c2g`) installed:
+    /// whether it holds any object of it (even one without records).
+    pub fn has_package(&self, package: &str) -> bool {
+        installed_packages(self.objects.keys()).contains(package)
+    }
+
+    /// Uninstalls a managed package: its objects go, and so do the fields it added to the
+    /// records of standard objects (PSA's fields on `Contact`).
+    pub fn uninstall(&mut self, package: &str) {
+        self.objects.retain(|name, _| object(name).is_none_or(|d| d.package != Some(package)));
+        for (name, records) in &mut self.objects {
+            let Some(def) = object(name) else { continue };
+            let added: Vec<&str> = def.fields.iter().filter(|f| f.package == Some(package)).map(|f| f.name).collect();
+            if added.is_empty() {
+                continue;
+            }
+            for record in records.iter_mut() {
+                record.retain(|key, _| !added.contains(&key.as_str()));
+            }
+        }
     }
 
     /// All records by object name.

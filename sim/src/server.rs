@@ -1,6 +1,7 @@
 //! HTTP routing and the data API: `/services/data/vNN.0/query`, the
-//! `nextRecordsUrl` pages, `/limits`, the Bulk API 2.0 query jobs (in
-//! `bulk.rs`), and the test-only `/__sim/stats`.
+//! `nextRecordsUrl` pages, `/limits`, `/sobjects` (the objects the
+//! integration user sees), the Bulk API 2.0 query jobs (in `bulk.rs`), and the
+//! test-only `/__sim/stats`.
 //!
 //! Every request enters through [`dispatch`], which classifies it into a
 //! [`Route`] once and applies the injected latency. Data requests are then
@@ -27,7 +28,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{BadText, Endpoint, Injected, Malformed};
-use crate::http::{ApiError, JSON_CONTENT_TYPE, json_response, malformed, sf_error};
+use crate::http::{ApiError, JSON_CONTENT_TYPE, insufficient_access, json_response, malformed, sf_error};
 use crate::{Cursor, CursorEntry, Shared, SimState, bulk, oauth, org, soql};
 
 /// Lowest and highest API versions served (`v20.0` .. `v66.0`).
@@ -69,6 +70,10 @@ pub(crate) enum DataRoute {
         locator: String,
     },
     Limits {
+        version: u32,
+    },
+    /// `/sobjects`: the org's objects, as the integration user sees them.
+    SObjects {
         version: u32,
     },
     /// `/jobs/query`: create a Bulk query job (POST).
@@ -114,6 +119,7 @@ impl Route {
             ["query"] => DataRoute::Query { version },
             ["query", locator] if !locator.is_empty() => DataRoute::QueryMore { version, locator: locator.to_string() },
             ["limits"] if version >= LIMITS_SINCE => DataRoute::Limits { version },
+            ["sobjects"] => DataRoute::SObjects { version },
             ["jobs", "query"] if version >= bulk::SINCE => DataRoute::BulkJobs { version },
             ["jobs", "query", id] if version >= bulk::SINCE && !id.is_empty() => {
                 DataRoute::BulkJob { version, id: id.to_string() }
@@ -339,6 +345,10 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute, body: &[u8]) -> De
             st.served("limits");
             Ok(Reply::Ready(json_response(StatusCode::OK, &limits_body(st))))
         }
+        DataRoute::SObjects { version } => {
+            st.served("sobjects");
+            Ok(Reply::Ready(json_response(StatusCode::OK, &sobjects_body(st, version))))
+        }
         DataRoute::Query { version } => first_page(st, parts, version),
         DataRoute::QueryMore { version, locator } => next_page(st, parts, version, &locator),
         DataRoute::BulkJobs { version } => bulk::create(st, version, body).map(Reply::Ready),
@@ -419,7 +429,7 @@ fn request_object(st: &SimState, parts: &Parts, route: &DataRoute, body: &[u8]) 
             let id = locator.rsplit_once('-').map_or(locator.as_str(), |p| p.0);
             st.cursors.get(id).map(|e| e.cursor.plan.object.name)
         }
-        DataRoute::Limits { .. } | DataRoute::NotFound => None,
+        DataRoute::Limits { .. } | DataRoute::SObjects { .. } | DataRoute::NotFound => None,
     }
 }
 
@@ -557,6 +567,34 @@ async fn truncate_body(response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
 }
 
+/// `GET /sobjects`: every object the integration user sees at `version` (its org's packages,
+/// minus what its permissions hide), in the shape of Salesforce's describe-global answer.
+fn sobjects_body(st: &SimState, version: u32) -> Value {
+    let view = st.view();
+    let objects: Vec<Value> = org::SCHEMA
+        .iter()
+        .filter(|def| def.queryable && def.since <= version && view.sees_object(def))
+        .map(|def| {
+            json!({
+                "name": def.name,
+                "label": def.name,
+                "custom": def.name.ends_with("__c"),
+                "queryable": true,
+                "retrieveable": true,
+                "searchable": false,
+                "createable": false,
+                "updateable": false,
+                "deletable": false,
+                "urls": {
+                    "sobject": format!("/services/data/v{version}.0/sobjects/{}", def.name),
+                    "describe": format!("/services/data/v{version}.0/sobjects/{}/describe", def.name),
+                },
+            })
+        })
+        .collect();
+    json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
+}
+
 fn limits_body(st: &SimState) -> Value {
     let entry = |max: u64, remaining: u64| json!({"Max": max, "Remaining": remaining});
     json!({
@@ -615,8 +653,11 @@ fn first_page(st: &mut SimState, parts: &Parts, version: u32) -> Result<Reply, A
     };
     let page_size = batch_size(&parts.headers)?;
     let plan = soql::parse(&soql_text)
-        .and_then(|q| soql::plan(&q, version))
+        .and_then(|q| soql::plan_in(&q, version, &st.view()))
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code.as_str(), e.message(&soql_text)))?;
+    if st.access.refused_objects.contains(plan.object.name) {
+        return Err(insufficient_access(plan.object.name));
+    }
     let rows = st.snapshot(plan.object.name);
     let selection = plan.select(&rows);
     let total = selection.len();
@@ -760,6 +801,7 @@ mod tests {
             Route::Data(DataRoute::QueryMore { version: 20, locator: "01gSIMABC-2000".into() })
         );
         assert_eq!(Route::classify("/services/data/v29.0/limits"), Route::Data(DataRoute::Limits { version: 29 }));
+        assert_eq!(Route::classify("/services/data/v62.0/sobjects"), Route::Data(DataRoute::SObjects { version: 62 }));
         for path in [
             "/services/data/v28.0/limits",
             "/services/data/v19.0/query",
@@ -769,7 +811,6 @@ mod tests {
             "/services/data/62.0/query",
             "/services/data/v62.0/query/",
             "/services/data/v62.0/queryAll",
-            "/services/data/v62.0/sobjects",
             "/services/data/v62.0",
             "/services/data/",
             "/services/data",

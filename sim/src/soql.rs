@@ -8,6 +8,7 @@
 //! SELECT <field path>, ... | COUNT()  FROM <object>
 //!   [WHERE <condition> [AND <condition>]...]  [ORDER BY Id [ASC|DESC]]  [LIMIT <n>]
 //! condition:  Id >= '<id>'  |  Id < '<id>'  |  <boolean field path> = true|false
+//!          |  <text field path> = '<text>'  |  <field path> = null  |  <field path> != null
 //! ```
 //!
 //! Everything else real SOQL allows (OR, NOT, other operators and fields in
@@ -15,16 +16,19 @@
 //! subqueries, TYPEOF, ...) is rejected with a `MALFORMED_QUERY` whose message
 //! says the simulator does not implement it, so a client can never pass a test
 //! by relying on a clause the simulator silently ignored.
-//! `parse` checks syntax only; `plan` resolves the paths against the schema
-//! of `org.rs` at one API version (`INVALID_TYPE`, `INVALID_FIELD`,
-//! `DUPLICATE_FIELD`) and yields a [`Plan`] whose `project` turns one stored
-//! record into the JSON row Salesforce would send, `attributes` included.
+//! `parse` checks syntax only; `plan_in` resolves the paths against the schema
+//! of `org.rs` at one API version, as one user of one org sees it (its
+//! installed packages, the objects and fields its permissions hide:
+//! [`org::View`]) (`INVALID_TYPE`, `INVALID_FIELD`, `DUPLICATE_FIELD`) and
+//! yields a [`Plan`] whose `project` turns one stored record into the JSON row
+//! Salesforce would send, `attributes` included. Text compares without regard
+//! to case, as SOQL's `=` does.
 
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::org::{self, FieldType, ObjectDef, Record};
+use crate::org::{self, FieldType, ObjectDef, Record, View};
 
 /// A position in the SOQL text, 1-based, as Salesforce reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +225,10 @@ pub enum Condition {
     IdBelow(String),
     /// `<boolean field path> = true|false`
     BoolEquals { field: FieldRef, value: bool },
+    /// `<text or id field path> = '<text>'`
+    TextEquals { field: FieldRef, value: String },
+    /// `<field path> = null` (`is_null`) or `!= null`
+    Null { field: FieldRef, is_null: bool },
 }
 
 const RESERVED: &[&str] = &[
@@ -425,7 +433,8 @@ fn condition<'a>(
     after: &Token,
     it: &mut std::iter::Peekable<std::slice::Iter<'a, Token>>,
 ) -> Result<Condition, SoqlError> {
-    let what = "conditions other than Id >= '<id>', Id < '<id>' and <boolean field> = true|false";
+    let what = "conditions other than Id >= '<id>', Id < '<id>', <boolean field> = true|false, \
+                <text field> = '<text>' and <field> = null or != null";
     let Some(field) = it.next() else {
         return Err(unexpected_end(soql, "a condition"));
     };
@@ -458,14 +467,18 @@ fn condition<'a>(
             _ => Err(SoqlError::not_implemented(field.pos, what)),
         };
     }
+    let field_ref = || Ok::<_, SoqlError>(FieldRef { path: path_of(field, path)?, pos: field.pos });
     match (op.as_str(), value) {
         ("=", Some(Token { tok: Tok::Word(v), .. }))
             if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
         {
-            Ok(Condition::BoolEquals {
-                field: FieldRef { path: path_of(field, path)?, pos: field.pos },
-                value: v.eq_ignore_ascii_case("true"),
-            })
+            Ok(Condition::BoolEquals { field: field_ref()?, value: v.eq_ignore_ascii_case("true") })
+        }
+        ("=", Some(Token { tok: Tok::Str(v), .. })) => {
+            Ok(Condition::TextEquals { field: field_ref()?, value: v.clone() })
+        }
+        (op @ ("=" | "!="), Some(Token { tok: Tok::Word(v), .. })) if v.eq_ignore_ascii_case("null") => {
+            Ok(Condition::Null { field: field_ref()?, is_null: op == "=" })
         }
         _ => Err(SoqlError::not_implemented(field.pos, what)),
     }
@@ -496,6 +509,10 @@ pub struct Plan {
     id_below: Option<String>,
     /// (relationship hops, boolean leaf, value)
     flags: Vec<(Vec<&'static str>, &'static str, bool)>,
+    /// (relationship hops, text leaf, value it equals)
+    texts: Vec<(Vec<&'static str>, &'static str, String)>,
+    /// (relationship hops, leaf, whether it must be null)
+    nulls: Vec<(Vec<&'static str>, &'static str, bool)>,
     order_by_id_desc: Option<bool>,
     limit: Option<usize>,
 }
@@ -512,13 +529,20 @@ const NO_SUCH_TYPE_TAIL: &str = "If you are attempting to use a custom object, b
 the '__c' after the entity name. Please reference your WSDL or the describe call for the \
 appropriate names.";
 
-/// Resolves a parsed query against the schema as it stands at `version`.
+/// Resolves a parsed query against the whole schema (PSA and Accounting installed, nothing
+/// hidden) as it stands at `version`.
 pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
+    plan_in(query, version, &View::everything())
+}
+
+/// Resolves a parsed query against the schema as it stands at `version`, as `view` sees it: an
+/// object it does not see is no object, a field it does not see no column.
+pub fn plan_in(query: &SelectQuery, version: u32, view: &View) -> Result<Plan, SoqlError> {
     let object = match org::object_ci(&query.object) {
-        Some(def) if def.queryable && def.since <= version => def,
+        Some(def) if def.queryable && def.since <= version && view.sees_object(def) => def,
         other => {
             let mut text = format!("sObject type '{}' is not supported. {NO_SUCH_TYPE_TAIL}", query.object);
-            if let Some(def) = other {
+            if let Some(def) = other.filter(|d| view.sees_object(d)) {
                 let known: Vec<&str> = org::queryable_objects().collect();
                 if def.since > version {
                     text.push_str(&format!(" ({} exists from API version {}.0 on.)", def.name, def.since));
@@ -539,7 +563,7 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
     let mut leaves = Vec::new();
     let mut seen = HashSet::new();
     for field in &query.fields {
-        let (canonical, chain, leaf) = resolve_path(object, field, version)?;
+        let (canonical, chain, leaf) = resolve_path(object, field, version, view)?;
         if !seen.insert(canonical.clone()) {
             return Err(SoqlError::new(
                 SoqlErrorCode::DuplicateField,
@@ -553,21 +577,24 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
         insert(&mut items, &chain, leaf);
         fields.push(canonical);
     }
-    let (mut id_at_least, mut id_below, mut flags) = (None, None, Vec::new());
+    let (mut id_at_least, mut id_below, mut flags, mut texts, mut nulls) =
+        (None, None, Vec::new(), Vec::new(), Vec::new());
     for condition in &query.conditions {
         match condition {
             Condition::IdAtLeast(v) => id_at_least = Some(v.clone()),
             Condition::IdBelow(v) => id_below = Some(v.clone()),
             Condition::BoolEquals { field, value } => {
-                let (canonical, chain, leaf) = resolve_path(object, field, version)?;
-                let owner = chain.last().map_or(object, |hop| hop.2);
-                if owner.field(leaf).expect("resolved").ty != FieldType::Boolean {
-                    return Err(SoqlError::not_implemented(
-                        field.pos,
-                        &format!("conditions on {canonical}, which is not a boolean field"),
-                    ));
-                }
-                flags.push((chain.iter().map(|hop| hop.0).collect(), leaf, *value));
+                let (hops, leaf) = condition_field(object, field, version, view, &[FieldType::Boolean], "a boolean")?;
+                flags.push((hops, leaf, *value));
+            }
+            Condition::TextEquals { field, value } => {
+                let types = [FieldType::Text, FieldType::Id];
+                let (hops, leaf) = condition_field(object, field, version, view, &types, "a text")?;
+                texts.push((hops, leaf, value.clone()));
+            }
+            Condition::Null { field, is_null } => {
+                let (hops, leaf) = condition_field(object, field, version, view, &[], "")?;
+                nulls.push((hops, leaf, *is_null));
             }
         }
     }
@@ -581,9 +608,33 @@ pub fn plan(query: &SelectQuery, version: u32) -> Result<Plan, SoqlError> {
         id_at_least,
         id_below,
         flags,
+        texts,
+        nulls,
         order_by_id_desc: query.order_by_id_desc,
         limit: query.limit,
     })
+}
+
+/// A field of a WHERE condition: its relationship hops and leaf, which must be of one of
+/// `types` (any type when empty), `kind` naming them for the message.
+fn condition_field(
+    object: &'static ObjectDef,
+    field: &FieldRef,
+    version: u32,
+    view: &View,
+    types: &[FieldType],
+    kind: &str,
+) -> Result<(Vec<&'static str>, &'static str), SoqlError> {
+    let (canonical, chain, leaf) = resolve_path(object, field, version, view)?;
+    let owner = chain.last().map_or(object, |hop| hop.2);
+    let ty = owner.field(leaf).expect("resolved").ty;
+    if !types.is_empty() && !types.contains(&ty) {
+        return Err(SoqlError::not_implemented(
+            field.pos,
+            &format!("this condition on {canonical}, which is not {kind} field"),
+        ));
+    }
+    Ok((chain.iter().map(|hop| hop.0).collect(), leaf))
 }
 
 /// The first 15 characters of an Id (its case-sensitive key; the 3-character
@@ -615,6 +666,7 @@ fn resolve_path(
     object: &'static ObjectDef,
     field: &FieldRef,
     version: u32,
+    view: &View,
 ) -> Result<(String, Vec<Hop>, &'static str), SoqlError> {
     let invalid = |text: String| SoqlError::new(SoqlErrorCode::InvalidField, Some(field.pos), text);
     let (hops, leaf) = field.path.split_at(field.path.len() - 1);
@@ -631,7 +683,7 @@ fn resolve_path(
     let mut chain = Vec::new();
     let mut canonical = Vec::new();
     for hop in hops {
-        match current.field_at(hop, version) {
+        match current.field_at(hop, version).filter(|def| view.sees_field(current, def)) {
             Some(def) if matches!(def.ty, FieldType::Relationship { .. }) => {
                 let FieldType::Relationship { target, id_field } = def.ty else { unreachable!() };
                 let target = org::object(target).expect("relationship targets exist");
@@ -647,7 +699,7 @@ fn resolve_path(
         }
     }
     let leaf = &leaf[0];
-    match current.field_at(leaf, version) {
+    match current.field_at(leaf, version).filter(|def| view.sees_field(current, def)) {
         Some(def) if !matches!(def.ty, FieldType::Relationship { .. }) => {
             canonical.push(def.name);
             Ok((canonical.join("."), chain, def.name))
@@ -685,6 +737,10 @@ impl Plan {
         self.id_at_least.as_deref().is_none_or(|lo| id >= id_key(lo))
             && self.id_below.as_deref().is_none_or(|hi| id < id_key(hi))
             && self.flags.iter().all(|(chain, leaf, value)| nested(record, chain, leaf) == Some(&Value::Bool(*value)))
+            && self.texts.iter().all(|(chain, leaf, value)| {
+                nested(record, chain, leaf).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value))
+            })
+            && self.nulls.iter().all(|(chain, leaf, is_null)| nested(record, chain, leaf).is_none() == *is_null)
     }
 
     /// The indexes of the rows the query returns, in its order: the WHERE
@@ -841,7 +897,8 @@ mod tests {
     #[test]
     fn rejects_unimplemented_clauses_loudly() {
         let cases = [
-            ("SELECT Id FROM User WHERE Name = 'x'", "conditions other than"),
+            ("SELECT Id FROM User WHERE Name > 'x'", "conditions other than"),
+            ("SELECT Id FROM User WHERE Name != 'x'", "conditions other than"),
             ("SELECT Id FROM User WHERE Id > '005000000000001AAA'", "conditions other than"),
             ("SELECT Id FROM User WHERE Id <= '005000000000001AAA'", "conditions other than"),
             ("SELECT Id FROM User WHERE Id = '005000000000001AAA'", "conditions other than"),
@@ -996,7 +1053,7 @@ mod tests {
         let e = err("SELECT Id FROM Account", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidType);
         assert!(e.text.starts_with("sObject type 'Account' is not supported."));
-        let e = err("SELECT Id FROM PermissionSet", 62);
+        let e = err("SELECT Id FROM Profile", 62);
         assert_eq!(e.code, SoqlErrorCode::InvalidType);
         assert!(e.text.contains("only as a relationship"), "{}", e.text);
 
@@ -1096,5 +1153,52 @@ mod tests {
         assert_eq!(row["PermissionSetGroupId"], Value::Null);
         let Value::Object(absent) = json!({"Id": "0Pa000000000002AAA"}) else { unreachable!() };
         assert_eq!(p.project(&absent)["PermissionSet"], Value::Null);
+    }
+
+    #[test]
+    fn text_and_null_conditions() {
+        let rows: Vec<Record> = [
+            json!({"Id": "0PS000000000001AAA", "NamespacePrefix": "pse"}),
+            json!({"Id": "0PS000000000002AAA", "NamespacePrefix": "PSE"}),
+            json!({"Id": "0PS000000000003AAA", "NamespacePrefix": null}),
+            json!({"Id": "0PS000000000004AAA", "NamespacePrefix": "c2g"}),
+        ]
+        .into_iter()
+        .map(|v| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        })
+        .collect();
+        let ids = |q: &str| -> Vec<u32> {
+            let p = plan(&parse(q).unwrap(), 62).unwrap();
+            p.select(&rows).into_iter().map(|i| i + 1).collect()
+        };
+        assert_eq!(ids("SELECT COUNT() FROM PermissionSet WHERE NamespacePrefix = 'pse'"), [1, 2]);
+        assert_eq!(ids("SELECT Id FROM PermissionSet WHERE NamespacePrefix != null"), [1, 2, 4]);
+        assert_eq!(ids("SELECT Id FROM PermissionSet WHERE NamespacePrefix = NULL"), [3]);
+        let e = err("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = 'x'", 62);
+        assert!(e.text.contains("not a text field"), "{}", e.text);
+    }
+
+    #[test]
+    fn what_a_view_does_not_see_does_not_exist() {
+        let q = parse("SELECT Id, pse__Salesforce_User__c FROM Contact").unwrap();
+        assert!(plan(&q, 62).is_ok());
+        let no_psa = View::default();
+        let e = plan_in(&q, 62, &no_psa).unwrap_err();
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        assert!(e.text.starts_with("No such column 'pse__Salesforce_User__c' on entity 'Contact'."), "{}", e.text);
+        let e = plan_in(&parse("SELECT Id FROM pse__Permission_Control__c").unwrap(), 62, &no_psa).unwrap_err();
+        assert_eq!(e.code, SoqlErrorCode::InvalidType);
+        assert!(!e.text.contains("sf-sim"), "no hint about an object the org lacks: {}", e.text);
+        let mut hidden = View::everything();
+        hidden.hidden_fields.insert(("Contact".into(), "pse__Is_Resource__c".into()));
+        hidden.hidden_objects.insert("c2g__codaUserCompany__c".into());
+        let e = plan_in(&parse("SELECT pse__Is_Resource__c FROM Contact").unwrap(), 62, &hidden).unwrap_err();
+        assert_eq!(e.code, SoqlErrorCode::InvalidField);
+        let e = plan_in(&parse("SELECT Id FROM c2g__codaUserCompany__c").unwrap(), 62, &hidden).unwrap_err();
+        assert_eq!(e.code, SoqlErrorCode::InvalidType);
+        let q = parse("SELECT Id, c2g__Company__r.Name FROM c2g__codaUserCompany__c").unwrap();
+        assert_eq!(plan_in(&q, 62, &View::everything()).unwrap().fields, ["Id", "c2g__Company__r.Name"]);
     }
 }

@@ -74,7 +74,8 @@ pub struct PullOptions {
     pub progress: bool,
 }
 
-/// The SOQL an object is pulled with: its fields, and its pushdown filter unless turned off.
+/// The SOQL an object is pulled with: its fields, its own condition (see [`ObjectSpec::filter`])
+/// and its pushdown filter unless turned off.
 pub fn base_soql(spec: &ObjectSpec, pushdown: bool) -> String {
     match filter(spec, pushdown) {
         Some(f) => format!("{} WHERE {f}", spec.soql()),
@@ -82,11 +83,10 @@ pub fn base_soql(spec: &ObjectSpec, pushdown: bool) -> String {
     }
 }
 
-fn filter(spec: &ObjectSpec, pushdown: bool) -> Option<&'static str> {
-    if !pushdown {
-        return None;
-    }
-    PUSHDOWN.iter().find(|(o, _)| *o == spec.name).map(|(_, f)| *f)
+fn filter(spec: &ObjectSpec, pushdown: bool) -> Option<String> {
+    let pushed = PUSHDOWN.iter().find(|(o, _)| pushdown && *o == spec.name).map(|(_, f)| *f);
+    let conditions: Vec<&str> = spec.filter.into_iter().chain(pushed).collect();
+    (!conditions.is_empty()).then(|| conditions.join(" AND "))
 }
 
 fn count_soql(spec: &ObjectSpec, pushdown: bool) -> String {
@@ -103,7 +103,7 @@ fn probe_soql(spec: &ObjectSpec, pushdown: bool, direction: &str) -> String {
 
 /// The query of the Id range `[lower, upper)` (either end open).
 fn range_soql(spec: &ObjectSpec, pushdown: bool, lower: Option<&str>, upper: Option<&str>) -> String {
-    let mut conditions: Vec<String> = filter(spec, pushdown).map(str::to_string).into_iter().collect();
+    let mut conditions: Vec<String> = filter(spec, pushdown).into_iter().collect();
     if let Some(l) = lower {
         conditions.push(format!("Id >= '{l}'"));
     }
@@ -287,6 +287,7 @@ pub async fn pull_into(
             data_warnings
         },
         apps: app_entries,
+        notes: Vec::new(),
     };
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");

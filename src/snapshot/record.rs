@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{FieldSpec, FieldType, ObjectSpec, SnapshotError, parse_datetime, valid_id};
+use super::{FieldSpec, FieldType, ObjectSpec, SnapshotError, parse_date, parse_datetime, parse_integer, valid_id};
 
 /// One key of a record: a field, or a relationship holding more keys.
 #[derive(Debug)]
@@ -33,6 +33,7 @@ pub enum Cell<'a> {
     Text(&'a str),
     Owned(String),
     Bool(bool),
+    Int(i64),
 }
 
 impl Shape {
@@ -121,6 +122,9 @@ fn cell<'a>(field: &FieldSpec, text: &'a str) -> Result<Option<Cell<'a>>, Option
                 None => Cell::Text(text),
             }))
         }
+        FieldType::Date if parse_date(text).is_some() => Ok(Some(Cell::Text(text))),
+        FieldType::Integer => parse_integer(text).map(|n| Some(Cell::Int(n))).ok_or(Some(field.ty.expected())),
+        FieldType::Date => Err(Some(field.ty.expected())),
     }
 }
 
@@ -195,6 +199,7 @@ fn write_cells(nodes: &[Node], cells: &[Option<Cell<'_>>], out: &mut Vec<u8>) {
                 match &cells[*leaf] {
                     None => out.extend_from_slice(b"null"),
                     Some(Cell::Bool(b)) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                    Some(Cell::Int(n)) => out.extend_from_slice(n.to_string().as_bytes()),
                     Some(Cell::Text(s)) => serde_json::to_writer(&mut *out, s).expect("writing to memory"),
                     Some(Cell::Owned(s)) => serde_json::to_writer(&mut *out, s).expect("writing to memory"),
                 }

@@ -768,7 +768,7 @@ fn read_logins(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
 
 /// A Salesforce date (`2026-10-01`) or the date of a datetime, as days since the epoch.
 fn epoch_days(value: &str) -> Option<i32> {
-    let date = chrono::NaiveDate::parse_from_str(value.get(..10)?, "%Y-%m-%d").ok()?;
+    let date = crate::snapshot::parse_date(value.get(..10)?)?;
     Some((date - chrono::NaiveDate::default()).num_days() as i32)
 }
 

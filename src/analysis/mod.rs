@@ -182,6 +182,8 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
     };
 
     let mut notes = notes::notes(&frames.users, &snapshot.verified.manifest.data_warnings, rules, as_of)?;
+    // What the pull could not audit (a Certinia package the org does not have), from the manifest.
+    notes.run.extend(snapshot.verified.manifest.notes.iter().cloned());
     // Other applications read over SCIM: their reports, and what their notes say.
     let app_audits = apps::analyse_apps(snapshot, inputs)?;
     notes.run.extend(app_audits.iter().flat_map(|a| a.notes.iter().cloned()));

@@ -355,11 +355,30 @@ mod tests {
     }
 
     #[test]
+    fn seats_keep_reports_md_columns_and_neutralise_org_text() {
+        let audit = sample_audit();
+        let text = String::from_utf8(write_seats(&audit.seats, Vec::new()).unwrap()).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "Id,Kind,Name,DeveloperName,Certinia,Allowed,Used,Assigned,UsedMismatch,Expiration,Status,Deactivated,\
+             Frozen,Inactive,NeverLoggedIn,Reclaimable,YearlySeatCost,ReclaimableYearlyCost"
+        );
+        assert_eq!(lines[1], "050000000000001AAA,PackageLicense,pse,,true,10,7,6,true,2025-03-31,Active,2,1,1,0,3,1200.00,3600.00");
+        assert!(lines[2].starts_with("0PL000000000001AAA,PermissionSetLicense,\"'=HYPERLINK"), "{}", lines[2]);
+        assert!(lines[2].ends_with(",Other_PSL,false,-1,1,1,false,,Active,2,1,1,0,3,,"), "{}", lines[2]);
+        let without = crate::model::Seats { with_costs: false, ..audit.seats.clone() };
+        let text = String::from_utf8(write_seats(&without, Vec::new()).unwrap()).unwrap();
+        assert!(text.starts_with("Id,Kind,Name,DeveloperName,Certinia,Allowed,Used,Assigned,UsedMismatch,Expiration,Status,Deactivated,Frozen,Inactive,NeverLoggedIn,Reclaimable\r\n"));
+    }
+
+    #[test]
     fn renderer_returns_one_file_per_report() {
         let audit = sample_audit();
         let files = CsvRenderer.render(&audit).unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-        let expected: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
+        let mut expected: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
+        expected.push("seats.csv".to_string());
         assert_eq!(names, expected);
         assert_eq!(files[0].bytes, render(&audit.reports[0]));
     }

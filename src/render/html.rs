@@ -28,7 +28,7 @@ use super::{
     RenderError, RenderedFile, Renderer, apps, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
 };
 use crate::model::apps::{AppAudit, AppColumn, CROSSCHECK_CSV, CrosscheckColumn};
-use crate::model::{Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, UserRow};
+use crate::model::{Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, Seats, UserRow};
 use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
@@ -108,6 +108,54 @@ struct Page {
     changes: Option<ChangesView>,
     /// The Exclusions list's counts, when there is one.
     exclusions: Option<ExclusionsView>,
+    /// The Seats report: a bar per licence, and its numbers.
+    seats: SeatsView,
+}
+
+/// The Seats section: one bar per licence (used against allowed, the reclaimable part marked).
+#[derive(Serialize)]
+struct SeatsView {
+    width: i64,
+    height: i64,
+    label_x: i64,
+    bar_x: i64,
+    bars: Vec<SeatBar>,
+    /// Licences beyond the ones drawn (every one is in the table, seats.csv and the Seats sheet).
+    others: usize,
+    rows: Vec<SeatLine>,
+    with_costs: bool,
+    total_cost: String,
+    csv_file: &'static str,
+    sheet: &'static str,
+}
+
+#[derive(Serialize)]
+struct SeatBar {
+    y: i64,
+    h: i64,
+    text_y: i64,
+    label: String,
+    /// The allowed seats' outline (none for a site licence), the used bar, and its reclaimable end.
+    allowed_w: Option<i64>,
+    used_w: i64,
+    reclaim_x: i64,
+    reclaim_w: i64,
+    value_x: i64,
+    value: String,
+    tip: String,
+}
+
+#[derive(Serialize)]
+struct SeatLine {
+    name: String,
+    kind: &'static str,
+    certinia: bool,
+    allowed: String,
+    used: String,
+    assigned: String,
+    mismatch: bool,
+    reclaimable: String,
+    cost: String,
 }
 
 #[derive(Serialize)]
@@ -342,6 +390,7 @@ impl Page {
                 rows: changes.counts.iter().map(|(kind, c)| ChangeLine::new(kind.title(), kind.slug(), *c)).collect(),
                 total: ChangeLine::new("All findings", "", changes.total()),
             }),
+            seats: seats_view(&audit.seats),
             exclusions: audit.exclusions.as_ref().map(|rows| {
                 let count = |s: ExclusionStatus| rows.iter().filter(|r| r.status == s).count();
                 ExclusionsView {
@@ -726,6 +775,73 @@ fn findings_by_profile(audit: &Audit) -> Vec<(String, u64)> {
     counts
 }
 
+/// The most licences drawn as bars (the table lists every one).
+const SEAT_BARS: usize = 30;
+
+fn seats_view(seats: &Seats) -> SeatsView {
+    let (width, row_h, pad) = (640, 26, 8);
+    let (label_x, bar_x) = (252, 260);
+    let bar_max = width - bar_x - 150;
+    let drawn = &seats.rows[..seats.rows.len().min(SEAT_BARS)];
+    let scale = drawn.iter().map(|r| r.allowed.unwrap_or(0).max(r.used.unwrap_or(0)).max(r.assigned as i64)).max().unwrap_or(0);
+    let w = |n: i64| if scale == 0 { 0 } else { ((n.max(0) as f64 / scale as f64) * bar_max as f64).round() as i64 };
+    let count = |v: Option<i64>| v.map_or_else(|| "?".to_string(), |n| if n < 0 { "site licence".to_string() } else { thousands(n as u64) });
+    let bars = drawn
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let used = r.used.unwrap_or(0);
+            let used_w = w(used);
+            let reclaim_w = w(r.reclaimable.min(used.max(0) as u64) as i64);
+            let allowed_w = r.allowed.filter(|a| *a >= 0).map(w);
+            let y = pad + i as i64 * row_h;
+            let right = used_w.max(allowed_w.unwrap_or(0));
+            let value = format!("{} / {}, {} reclaimable", count(r.used), count(r.allowed), thousands(r.reclaimable));
+            SeatBar {
+                y: y + 4,
+                h: row_h - 8,
+                text_y: y + row_h / 2 + 4,
+                label: super::clip(&r.name, 36),
+                allowed_w,
+                used_w,
+                reclaim_x: bar_x + used_w - reclaim_w,
+                reclaim_w,
+                value_x: bar_x + right + 6,
+                tip: format!("{} ({}): {value}", r.name, r.kind.label()),
+                value,
+            }
+        })
+        .collect::<Vec<_>>();
+    let money = |a: f64| format!("{a:.2}");
+    SeatsView {
+        width,
+        height: if bars.is_empty() { 48 } else { 2 * pad + bars.len() as i64 * row_h },
+        label_x,
+        bar_x,
+        others: seats.rows.len() - bars.len(),
+        bars,
+        rows: seats
+            .rows
+            .iter()
+            .map(|r| SeatLine {
+                name: shown(&r.name),
+                kind: r.kind.label(),
+                certinia: r.certinia,
+                allowed: r.allowed.map(|n| n.to_string()).unwrap_or_default(),
+                used: r.used.map(|n| n.to_string()).unwrap_or_default(),
+                assigned: thousands(r.assigned),
+                mismatch: r.used_mismatch(),
+                reclaimable: thousands(r.reclaimable),
+                cost: r.reclaimable_cost().map(money).unwrap_or_default(),
+            })
+            .collect(),
+        with_costs: seats.with_costs,
+        total_cost: seats.reclaimable_cost().map(money).unwrap_or_default(),
+        csv_file: Seats::CSV,
+        sheet: Seats::SHEET,
+    }
+}
+
 fn profile_chart(audit: &Audit) -> HChart {
     let all = findings_by_profile(audit);
     let others = all.len().saturating_sub(TOP_PROFILES);
@@ -873,7 +989,7 @@ mod tests {
         let doc = dom(&sample_audit());
         let charts: Vec<&Element> = doc.all("svg");
         let ids: Vec<&str> = charts.iter().filter_map(|c| c.attr("id")).collect();
-        assert_eq!(ids, ["chart-last-login", "chart-profiles"]);
+        assert_eq!(ids, ["chart-last-login", "chart-profiles", "chart-seats"]);
         for chart in &charts {
             let title = chart.elements()[0];
             assert_eq!(title.tag, "title", "a chart's first child is its title");
@@ -915,7 +1031,8 @@ mod tests {
         let doc = dom(&sample_audit());
         let sections: Vec<&Element> = doc.all("section");
         let ids: Vec<&str> = sections.iter().filter_map(|s| s.attr("id")).collect();
-        assert_eq!(ids, SLUGS);
+        assert_eq!(ids[0], "seats", "the Seats section comes before the reports");
+        assert_eq!(ids[1..], SLUGS);
         let heading = |id: &str| doc.by_id(id).unwrap().all("h2")[0].words();
         // Two listed, one of them in the grace period: one finding.
         assert_eq!(heading("never-logged-in"), "Never logged in (1)");

@@ -9,6 +9,9 @@
 //! changes (null, or {previous {run_id, as_of, manifest_sha256, workbook_sha256},
 //!   reports {slug: {new, persisting, resolved, not_done}}, total {…}}),
 //! exclusions (null, or {active, expired, unmatched, class}),
+//! seats {licences: [{id, kind, name, developer_name, certinia, allowed, used, assigned,
+//!   used_mismatch, expiration, status, deactivated, frozen, inactive, never_logged_in,
+//!   reclaimable, (yearly_seat_cost, reclaimable_yearly_cost)}], reclaimable_yearly_cost},
 //! notes {run: [text], data_warnings: [{object, id, field, detail}]},
 //! snapshot {manifest_sha256, files: [{object, file, soql, rows, sha256}]},
 //! apps [{name, dialect, base_url, accounts, groups, reports {slug: rows}, findings,
@@ -45,7 +48,7 @@ use serde::ser::SerializeMap;
 
 use super::{RenderError, RenderedFile, Renderer, rfc3339};
 use crate::model::apps::{AppAudit, AppReportKind};
-use crate::model::{Audit, ChangeCounts, ExclusionStatus, Notes, ReportKind, RulesUsed, SourceFile, Summary};
+use crate::model::{Audit, ChangeCounts, ExclusionStatus, Notes, ReportKind, RulesUsed, Seats, SourceFile, Summary};
 
 pub const FILE_NAME: &str = "summary.json";
 
@@ -85,6 +88,7 @@ struct SummaryDoc<'a> {
     findings: usize,
     changes: Option<ChangesDoc<'a>>,
     exclusions: Option<ExclusionCounts>,
+    seats: SeatsDoc<'a>,
     notes: &'a Notes,
     snapshot: Snapshot<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -123,6 +127,68 @@ impl<'a> App<'a> {
             scim_crosscheck: app.crosscheck.as_ref().map(Vec::len),
             notes: &app.notes,
         }
+    }
+}
+
+/// The Seats report's counts: one entry per licence, in the report's order.
+#[derive(Serialize)]
+struct SeatsDoc<'a> {
+    licences: Vec<SeatDoc<'a>>,
+    /// The yearly cost of every reclaimable seat whose cost is known; null without seat costs.
+    reclaimable_yearly_cost: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct SeatDoc<'a> {
+    id: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    developer_name: Option<&'a str>,
+    certinia: bool,
+    allowed: Option<i64>,
+    used: Option<i64>,
+    assigned: u64,
+    used_mismatch: bool,
+    expiration: Option<String>,
+    status: Option<&'a str>,
+    deactivated: u64,
+    frozen: u64,
+    inactive: u64,
+    never_logged_in: u64,
+    reclaimable: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    yearly_seat_cost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reclaimable_yearly_cost: Option<f64>,
+}
+
+impl<'a> SeatsDoc<'a> {
+    fn new(seats: &'a Seats) -> SeatsDoc<'a> {
+        let licences = seats
+            .rows
+            .iter()
+            .map(|r| SeatDoc {
+                id: &r.id,
+                kind: r.kind.label(),
+                name: &r.name,
+                developer_name: r.developer_name.as_deref(),
+                certinia: r.certinia,
+                allowed: r.allowed,
+                used: r.used,
+                assigned: r.assigned,
+                used_mismatch: r.used_mismatch(),
+                expiration: r.expiration.map(|d| d.format("%Y-%m-%d").to_string()),
+                status: r.status.as_deref(),
+                deactivated: r.deactivated,
+                frozen: r.frozen,
+                inactive: r.inactive,
+                never_logged_in: r.never_logged_in,
+                reclaimable: r.reclaimable,
+                yearly_seat_cost: r.seat_cost,
+                reclaimable_yearly_cost: r.reclaimable_cost(),
+            })
+            .collect();
+        SeatsDoc { licences, reclaimable_yearly_cost: seats.reclaimable_cost() }
     }
 }
 
@@ -236,6 +302,7 @@ impl<'a> SummaryDoc<'a> {
             findings: audit.findings(),
             changes,
             exclusions,
+            seats: SeatsDoc::new(&audit.seats),
             notes: &audit.notes,
             snapshot: Snapshot { manifest_sha256: &meta.manifest_sha256, files: &meta.sources },
             apps: audit.apps.iter().map(App::new).collect(),
@@ -306,10 +373,14 @@ mod tests {
                 "findings",
                 "changes",
                 "exclusions",
+                "seats",
                 "notes",
                 "snapshot"
             ]
         );
+        assert_eq!(v["seats"]["licences"][0]["used_mismatch"], Value::Bool(true));
+        assert_eq!(v["seats"]["licences"][0]["reclaimable_yearly_cost"], serde_json::json!(3600.0));
+        assert_eq!(v["seats"]["reclaimable_yearly_cost"], serde_json::json!(3600.0), "the second licence has no cost");
         assert_eq!(keys(&v["org"]), ["id", "name", "instance_url", "is_sandbox"]);
         assert_eq!(keys(&v["snapshot"]), ["manifest_sha256", "files"]);
         assert_eq!(keys(&v["snapshot"]["files"][0]), ["object", "file", "soql", "rows", "sha256"]);

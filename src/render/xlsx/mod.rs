@@ -67,7 +67,7 @@ use std::borrow::Cow;
 use rust_xlsxwriter::{Color, DocProperties, Format, FormatAlign, ProtectionOptions, Workbook, Worksheet, XlsxError};
 
 use super::{RenderError, RenderedFile, Renderer};
-use crate::model::{Audit, ReportKind};
+use crate::model::{Audit, ReportKind, Seats};
 use crate::text::visible;
 
 pub use split::Manager;
@@ -215,6 +215,9 @@ fn workbook(audit: &Audit, scope: &Scope<'_>) -> Result<Vec<u8>, XlsxError> {
     sheets::instructions(page.apply(workbook.add_worksheet(), INSTRUCTIONS_SHEET)?, audit, &f)?;
     if let Scope::Whole { managers: Some(managers) } = scope {
         sheets::managers(page.apply(workbook.add_worksheet(), MANAGERS_SHEET)?, managers, &f)?;
+    }
+    if let Scope::Whole { .. } = scope {
+        tables::seats_sheet(page.apply(workbook.add_worksheet(), Seats::SHEET)?, &audit.seats, &f)?;
     }
     for report in &audit.reports {
         let ws = page.apply(workbook.add_worksheet_with_constant_memory()?, report.kind.sheet_name())?;

@@ -7,7 +7,7 @@ use super::{
     DATE_FORMAT, Formats, HEADER_HEIGHT, LINE_HEIGHT, LinkPolicy, MAX_LINES, MAX_LINKS, REVIEW_COLUMNS, Widths,
     excel_can_date, longest_line, write_text, write_text_as,
 };
-use crate::model::{Audit, Cell, Column, ColumnType, List, Report, ReportKind};
+use crate::model::{Audit, Cell, Column, ColumnType, List, Report, ReportKind, Seats};
 use crate::render::{each_row, explanation, rfc3339};
 
 /// The widest a column of text gets before its text wraps, in characters: narrow enough that a
@@ -207,8 +207,19 @@ pub(super) fn write_cell(
 /// table: a table's column names must differ regardless of case, and resolved.csv's columns are
 /// `username` (the roster entry's) and `Username` (the user's) by contract.
 pub(super) fn list_sheet(ws: &mut Worksheet, list: &List, f: &Formats) -> Result<(), XlsxError> {
-    let mut widths = Widths::new(list.headers, vec![44; list.headers.len()], true);
-    for row in &list.rows {
+    rows_sheet(ws, list.headers, &list.rows, f)
+}
+
+/// The Seats sheet (REPORTS.md's Seats report): one row per licence, read-only, like a list.
+pub(super) fn seats_sheet(ws: &mut Worksheet, seats: &Seats, f: &Formats) -> Result<(), XlsxError> {
+    let rows: Vec<Vec<Cell>> = seats.rows.iter().map(|r| r.cells(seats.with_costs)).collect();
+    rows_sheet(ws, &seats.headers(), &rows, f)
+}
+
+/// Rows of cells under a header with filter buttons.
+fn rows_sheet(ws: &mut Worksheet, headers: &[&str], rows: &[Vec<Cell>], f: &Formats) -> Result<(), XlsxError> {
+    let mut widths = Widths::new(headers, vec![44; headers.len()], true);
+    for row in rows {
         for (i, cell) in row.iter().enumerate() {
             widths.cell(i, cell);
         }
@@ -217,11 +228,11 @@ pub(super) fn list_sheet(ws: &mut Worksheet, list: &List, f: &Formats) -> Result
     ws.set_freeze_panes(1, 0)?;
     ws.set_repeat_rows(0, 0)?;
     ws.set_row_height(0, HEADER_HEIGHT)?;
-    for (c, header) in list.headers.iter().enumerate() {
+    for (c, header) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *header, &f.table_header)?;
     }
-    ws.autofilter(0, 0, list.rows.len().max(1) as u32, list.headers.len() as u16 - 1)?;
-    for (r, cells) in list.rows.iter().enumerate() {
+    ws.autofilter(0, 0, rows.len().max(1) as u32, headers.len() as u16 - 1)?;
+    for (r, cells) in rows.iter().enumerate() {
         fit_height(ws, r as u32 + 1, cells, &widths)?;
         for (c, cell) in cells.iter().enumerate() {
             write_cell(ws, r as u32 + 1, c as u16, cell, &widths, f)?;

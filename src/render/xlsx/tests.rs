@@ -42,7 +42,7 @@ fn sheets_are_summary_instructions_reports_run() {
     let audit = sample_audit();
     let bytes = render(&audit);
     let book = open(&bytes);
-    let mut expected = vec![SUMMARY_SHEET.to_string(), INSTRUCTIONS_SHEET.to_string()];
+    let mut expected = vec![SUMMARY_SHEET.to_string(), INSTRUCTIONS_SHEET.to_string(), "Seats".to_string()];
     expected.extend(audit.reports.iter().map(|r| r.kind.sheet_name().to_string()));
     expected.push(RUN_SHEET.to_string());
     assert_eq!(book.sheet_names(), expected);

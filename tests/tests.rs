@@ -26,6 +26,8 @@ mod exclusions;
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
 mod folders;
+/// Certinia beyond permission sets: permission set licences, PSA permission controls and resources, Accounting companies.
+mod certinia;
 /// Golden outputs of the demo org: summary.json, a CSV and the HTML summary, reviewed once.
 mod golden;
 /// `--help` of every command: complete and stable.
@@ -54,6 +56,8 @@ mod rules;
 mod scim;
 /// The applications' reports: every rule of REPORTS.md with its cases, the exact accounts in each, the SCIM cross-check.
 mod scim_reports;
+/// The Seats report: one row per licence, reclaimable seats, UsedMismatch, --seat-cost and [seat_costs].
+mod seats;
 /// No secret in any output, log or file.
 mod secrets;
 /// Configuration precedence and one-line errors.

@@ -473,6 +473,11 @@ impl OrgBuilder {
         id
     }
 
+    /// Adds any record of any object, as the simulator stores it (relationships nested).
+    pub fn record(&mut self, object: &str, record: Value) {
+        self.push(object, record);
+    }
+
     pub fn build(self) -> Org {
         Org::from_objects(self.objects).expect("a valid org")
     }

@@ -85,8 +85,8 @@ fn the_same_snapshot_and_as_of_give_byte_identical_outputs() {
         compared += 1;
     }
     assert_eq!(
-        compared, 13,
-        "seven CSVs, summary.json, report.html, email.html, email.txt, the workbook and access-audit-files.json"
+        compared, 14,
+        "seven CSVs and seats.csv, summary.json, report.html, email.html, email.txt, the workbook and access-audit-files.json"
     );
 }
 
@@ -101,6 +101,7 @@ fn the_workbook_reads_back_with_sheets_tables_dates_and_dropdowns() {
         [
             "Summary",
             "Instructions",
+            "Seats",
             "Inactive",
             "Never logged in",
             "Certinia retained",
@@ -139,7 +140,7 @@ fn the_workbook_reads_back_with_sheets_tables_dates_and_dropdowns() {
         zip.by_name(name).unwrap_or_else(|_| panic!("{name}")).read_to_string(&mut s).unwrap();
         s
     };
-    let inactive = xml("xl/worksheets/sheet3.xml");
+    let inactive = xml("xl/worksheets/sheet4.xml"); // after Summary, Instructions and Seats
     assert!(inactive.contains(r#"type="list""#), "a list validation");
     assert!(inactive.contains("Deactivate,Freeze,Keep,Investigate"), "the Decision drop-down");
     assert!(inactive.contains(r#"ySplit="1""#) && inactive.contains("frozen"), "a frozen header");

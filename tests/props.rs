@@ -972,6 +972,8 @@ fn good_value(ty: FieldType) -> BoxedStrategy<Value> {
         FieldType::Text => "\\PC{0,20}".prop_map(Value::String).boxed(),
         FieldType::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
         FieldType::DateTime => instant().prop_map(|t| Value::String(t.format(SF_FORMAT).to_string())).boxed(),
+        FieldType::Date => instant().prop_map(|t| Value::String(t.format("%Y-%m-%d").to_string())).boxed(),
+        FieldType::Integer => any::<i64>().prop_map(Value::from).boxed(),
     }
 }
 
@@ -994,6 +996,24 @@ fn wrong_value(ty: FieldType) -> BoxedStrategy<Value> {
         FieldType::DateTime => {
             prop_oneof![number, container, boolean, "[0-9a-z :.+-]{0,23}".prop_map(Value::String)].boxed()
         }
+        // Not ten characters, or a month or day out of range.
+        FieldType::Date => prop_oneof![
+            number,
+            container,
+            boolean,
+            "[0-9-]{0,9}".prop_map(Value::String),
+            "20[0-9]{2}-1[3-9]-[0-2][0-9]".prop_map(Value::String),
+        ]
+        .boxed(),
+        FieldType::Integer => prop_oneof![
+            container,
+            boolean,
+            "\\PC{0,10}".prop_map(Value::String),
+            (-1e9f64..1e9).prop_filter_map("a fraction", |f| {
+                (f.fract() != 0.0).then(|| serde_json::Number::from_f64(f).map(Value::Number)).flatten()
+            }),
+        ]
+        .boxed(),
     }
 }
 

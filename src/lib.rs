@@ -122,7 +122,7 @@ impl Error {
                 N::App(e) if e.is_configuration() => ExitCode::Usage,
                 N::App(e) if e.is_data_fault() => ExitCode::Incomplete,
                 N::App(_) => ExitCode::Salesforce,
-                N::MissingField { .. } | N::MissingObject { .. } => ExitCode::Salesforce,
+                N::MissingField { .. } | N::MissingObject { .. } | N::NoAccess { .. } => ExitCode::Salesforce,
                 N::Malformed { .. } | N::Duplicate { .. } => ExitCode::Incomplete,
                 N::Invalid { .. } | N::Tampered { .. } => ExitCode::Incomplete,
                 // A path that is not a snapshot at all is a mistake in the command line.

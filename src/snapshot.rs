@@ -423,6 +423,8 @@ pub enum SnapshotError {
     MissingField { object: String, field: String, api_version: String, message: String, advice: String },
     #[error("the org does not offer the object {object} at API v{api_version} (Salesforce: {message}); {advice}")]
     MissingObject { object: String, api_version: String, message: String, advice: String },
+    #[error("the integration user cannot read {object} ({why}): grant it {permission}")]
+    NoAccess { object: String, why: String, permission: String },
     #[error("{object}: record {id} arrived twice; two cursors were stitched together or the org changed mid-pull")]
     Duplicate { object: String, id: String },
     #[error(transparent)]
@@ -662,7 +664,7 @@ impl Manifest {
     }
 }
 
-/// Explains INVALID_FIELD and INVALID_TYPE in the audit's own words.
+/// Explains INVALID_FIELD, INVALID_TYPE and INSUFFICIENT_ACCESS in the audit's own words.
 fn explain(err: SnapshotError, spec: &ObjectSpec, api_version: &str) -> SnapshotError {
     let (code, message) = match &err {
         SnapshotError::Salesforce(SalesforceError::Api { failure: ApiFailure { code, message }, .. }) => {
@@ -694,6 +696,11 @@ fn explain(err: SnapshotError, spec: &ObjectSpec, api_version: &str) -> Snapshot
             api_version: api_version.to_string(),
             message,
             advice: advice(object_version(spec.name)),
+        },
+        "INSUFFICIENT_ACCESS" | "INSUFFICIENT_ACCESS_OR_READONLY" => SnapshotError::NoAccess {
+            object: spec.name.to_string(),
+            why: format!("Salesforce: {code}: {message}"),
+            permission: spec.permission.to_string(),
         },
         _ => err,
     }
@@ -815,6 +822,12 @@ const REFERENCES: &[Reference] = &[
     Reference { object: "PermissionSetGroupComponent", field: "PermissionSetGroupId", target: "PermissionSetGroup" },
     Reference { object: "UserPackageLicense", field: "UserId", target: "User" },
     Reference { object: "UserLogin", field: "UserId", target: "User" },
+    Reference { object: "UserPackageLicense", field: "PackageLicenseId", target: "PackageLicense" },
+    Reference { object: "PermissionSetLicenseAssign", field: "AssigneeId", target: "User" },
+    Reference { object: "PermissionSetLicenseAssign", field: "PermissionSetLicenseId", target: "PermissionSetLicense" },
+    Reference { object: "pse__Permission_Control__c", field: "pse__User__c", target: "User" },
+    Reference { object: "Contact", field: "pse__Salesforce_User__c", target: "User" },
+    Reference { object: "c2g__codaUserCompany__c", field: "c2g__User__c", target: "User" },
 ];
 
 /// Unresolved references listed one by one; beyond that, counted.
@@ -876,7 +889,10 @@ fn check(dir: &Path, shown: &Path) -> Result<Verified, SnapshotError> {
             // From here on, references to this object are checked as they are read.
             targets.entry(spec.name).or_default();
         }
-        let references: Vec<&Reference> = REFERENCES.iter().filter(|r| r.object == spec.name).collect();
+        // A reference to an object the snapshot does not hold (a snapshot from before it was
+        // pulled) cannot be checked.
+        let references: Vec<&Reference> =
+            REFERENCES.iter().filter(|r| r.object == spec.name && manifest.object(r.target).is_some()).collect();
         let check = |record: &Map<String, Value>| validate(spec, record).map_err(|e| e.to_string());
         let shape = check::Shape::of(spec);
         let scanned = scan(&dir.join(&object.file), &object.file, Some(&shape), check, |id, record| {

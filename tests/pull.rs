@@ -8,7 +8,7 @@ use access_audit::snapshot::{self, OBJECTS};
 
 /// The queries of REPORTS.md's input table (and `Organization`, for the report header), as a
 /// reviewer reads them in the manifest: object and SOQL.
-const SOQL: [(&str, &str); 7] = [
+const SOQL: [(&str, &str); 10] = [
     ("Organization", "SELECT Id, Name, InstanceName, IsSandbox, OrganizationType FROM Organization"),
     (
         "User",
@@ -33,6 +33,16 @@ const SOQL: [(&str, &str); 7] = [
         "SELECT Id, UserId, PackageLicenseId, PackageLicense.NamespacePrefix FROM UserPackageLicense",
     ),
     ("UserLogin", "SELECT Id, UserId, IsFrozen FROM UserLogin"),
+    (
+        "PermissionSetLicense",
+        "SELECT Id, DeveloperName, MasterLabel, TotalLicenses, UsedLicenses, ExpirationDate, Status \
+         FROM PermissionSetLicense",
+    ),
+    ("PermissionSetLicenseAssign", "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign"),
+    (
+        "PackageLicense",
+        "SELECT Id, NamespacePrefix, AllowedLicenses, UsedLicenses, ExpirationDate, Status FROM PackageLicense",
+    ),
 ];
 
 /// An assignment of a profile-owned permission set (the pull's pushdown filter leaves it out).
@@ -80,8 +90,12 @@ fn pages_for(rows: usize) -> u64 {
 fn pulls_every_row_of_a_large_org_in_the_fewest_pages() {
     let org = sf_sim::generate::synthetic_org(42, 5_000, 20_000);
     // Profile-owned assignments are filtered out by the query (REPORTS.md: they never count).
-    let expected: Vec<(&str, usize)> =
-        OBJECTS.iter().map(|o| (o.name, org.records(o.name).iter().filter(|r| !profile_owned(r)).count())).collect();
+    // The generated org has neither PSA nor Accounting installed: their objects are not pulled.
+    let expected: Vec<(&str, usize)> = OBJECTS
+        .iter()
+        .filter(|o| o.package().is_none())
+        .map(|o| (o.name, org.records(o.name).iter().filter(|r| !profile_owned(r)).count()))
+        .collect();
     assert!(org.records("User").len() >= 5_000);
     assert!(org.records("PermissionSetAssignment").len() >= 20_000);
     let sim = sim(org);
@@ -107,12 +121,22 @@ fn pulls_every_row_of_a_large_org_in_the_fewest_pages() {
         assert_eq!(entry.total_size, *rows as u64);
         assert_eq!(entry.pages, pages_for(*rows));
     }
-    // The manifest counts every REST request the simulator served: a count of each object but the
-    // Organization (to choose REST or Bulk), the pages, and one /limits for the quota check.
+    // The manifest counts every REST request the simulator served: one /sobjects and a count of
+    // PackageLicense per Certinia package not in it (PSA, Accounting: is it licensed?), a count of
+    // each object pulled but the Organization (to choose REST or Bulk), the pages, and one
+    // /limits for the quota check.
     let served: u64 = stats.query_pages.values().sum();
     assert_eq!(stats.limits_requests, 1);
-    assert_eq!(stats.count_queries, OBJECTS.len() as u64 - 1);
-    assert_eq!(manifest.api.requests, served + stats.count_queries + 1);
+    assert_eq!(stats.requests_by_kind.get("sobjects"), Some(&1));
+    assert_eq!(stats.count_queries, expected.len() as u64 - 1 + 2);
+    assert_eq!(manifest.api.requests, served + stats.count_queries + 1 + 1);
+    assert_eq!(
+        manifest.notes,
+        [
+            "PSA not installed: permission controls and resources not audited",
+            "Accounting not installed: user companies not audited"
+        ]
+    );
     assert!(manifest.api.org_daily_limit_before.is_some());
     assert_eq!(manifest.api.logins, 1);
     assert!(manifest.api.org_usage_after.is_some());

@@ -10,6 +10,8 @@ mod auth;
 mod bulk;
 /// The Bulk API fault matrix: alone and combined with REST faults.
 mod bulk_faults;
+/// What grants Certinia beyond permission sets: licences, PSA permission controls and resources, user companies.
+mod certinia_pull;
 /// What changed since the previous review: two quarters of one org, the first review decided.
 mod changes;
 /// The HTTP client against hostile answers: unknown hosts, endless and silent servers, bad text, redirects.

@@ -411,6 +411,16 @@ impl Client {
         }
     }
 
+    /// `GET /sobjects`: the names of every object the running user sees in the org (one request).
+    pub async fn sobjects(&self) -> Result<Vec<String>, SalesforceError> {
+        let (value, _) = self.get_json("sobjects", None, |base| self.data_url(base, "sobjects"), false).await?;
+        let list = value.get("sobjects").and_then(Value::as_array).ok_or_else(|| SalesforceError::BadResponse {
+            what: "sobjects".into(),
+            detail: "not a list of objects (no sobjects)".into(),
+        })?;
+        Ok(list.iter().filter_map(|o| o.get("name").and_then(Value::as_str)).map(str::to_string).collect())
+    }
+
     /// Reads `DailyApiRequests` from `/limits` and refuses to go on when the run, needing about
     /// `needed` requests, would leave the org fewer than `floor`. Returns the limit read.
     pub async fn check_quota(&self, floor: ApiFloor, needed: u64) -> Result<Option<Limit>, SalesforceError> {

@@ -40,8 +40,8 @@ use super::progress::{Bar, Progress};
 use super::record::Shape;
 use super::runs::{RunDir, Segment, merge};
 use super::{
-    ApiCost, DataWarning, FORMAT, MANIFEST, Manifest, ManifestObject, OBJECTS, ObjectSpec, OrgInfo, SnapshotError,
-    SnapshotFolder, explain, keyspace, read_manifest, validate,
+    ApiCost, DataWarning, FORMAT, MANIFEST, Manifest, ManifestObject, OBJECTS, ObjectSpec, OrgInfo, Package,
+    SnapshotError, SnapshotFolder, Source, explain, keyspace, read_manifest, validate,
 };
 use crate::cli::ApiChoice;
 use crate::config::{ApiFloor, PullSettings};
@@ -230,10 +230,15 @@ pub async fn pull_into(
         cursors: Semaphore::new(options.settings.max_cursors as usize),
         bulk_refused: AtomicBool::new(false),
     };
+    let offered = offered(client).await?;
+    for note in &offered.notes {
+        tracing::warn!("{note}");
+    }
     let objects = async {
         let plans = futures::future::try_join_all(
             OBJECTS
                 .iter()
+                .filter(|spec| !offered.absent.contains(spec.name))
                 .map(|spec| plan(&shared, spec, previous_rows.get(spec.name).copied(), progress.bar(spec.name))),
         )
         .await?;
@@ -287,7 +292,7 @@ pub async fn pull_into(
             data_warnings
         },
         apps: app_entries,
-        notes: Vec::new(),
+        notes: offered.notes,
     };
     let manifest_path = dir.join(MANIFEST);
     let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
@@ -296,6 +301,67 @@ pub async fn pull_into(
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .map_err(io_err(&manifest_path))?;
     Ok(manifest)
+}
+
+/// What the org offers of the objects that not every org has.
+#[derive(Debug, Default)]
+pub(crate) struct Offered {
+    /// Objects of packages the org does not have: not pulled.
+    pub absent: std::collections::BTreeSet<&'static str>,
+    /// One line per such package ([`Package::note`]).
+    pub notes: Vec<String>,
+}
+
+/// Decides, from the org's own list of objects (`GET /sobjects`, one request, before any query),
+/// which objects the org offers: a Certinia package whose namespace has no object there is not
+/// installed (its note) unless the org holds a licence of it (one `SELECT COUNT()` of
+/// `PackageLicense` per such package), which means the integration user may not read it; an
+/// object every org has, or one of an installed package, that is not in the list cannot be read
+/// by the integration user. Both are errors naming the permission to grant.
+pub(crate) async fn offered(client: &Client) -> Result<Offered, SnapshotError> {
+    let listed: std::collections::HashSet<String> =
+        client.sobjects().await?.into_iter().map(|n| n.to_ascii_lowercase()).collect();
+    let sees = |name: &str| listed.contains(&name.to_ascii_lowercase());
+    let mut offered = Offered::default();
+    let mut packages: Vec<&'static Package> = OBJECTS.iter().filter_map(|o| o.package()).collect();
+    packages.dedup_by_key(|p| p.namespace);
+    for package in packages {
+        let prefix = format!("{}__", package.namespace);
+        let in_list = listed.iter().any(|n| n.starts_with(&prefix));
+        let installed = in_list || licensed(client, package).await?;
+        for spec in OBJECTS.iter().filter(|o| o.package() == Some(package)) {
+            if !installed {
+                offered.absent.insert(spec.name);
+            } else if !sees(spec.name) {
+                let why = if in_list {
+                    format!("it is not in its list of objects, while {} is installed", package.product)
+                } else {
+                    format!(
+                        "no object of {} ({prefix}) is in its list of objects, while the org holds a {} licence",
+                        package.product, package.namespace
+                    )
+                };
+                return Err(no_access(spec, why));
+            }
+        }
+        if !installed {
+            offered.notes.push(package.note.to_string());
+        }
+    }
+    if let Some(spec) = OBJECTS.iter().find(|o| o.source == Source::Listed && !sees(o.name)) {
+        return Err(no_access(spec, "it is not in its list of objects".into()));
+    }
+    Ok(offered)
+}
+
+fn no_access(spec: &ObjectSpec, why: String) -> SnapshotError {
+    SnapshotError::NoAccess { object: spec.name.to_string(), why, permission: spec.permission.to_string() }
+}
+
+/// Whether the org holds a package licence of `package` (a trace of it installed).
+async fn licensed(client: &Client, package: &Package) -> Result<bool, SalesforceError> {
+    let soql = format!("SELECT COUNT() FROM PackageLicense WHERE NamespacePrefix = '{}'", package.namespace);
+    Ok(client.count("PackageLicense", &soql, &Tally::default()).await? > 0)
 }
 
 /// Whether an error means an optional object is not offered by the org (unknown object or field,
@@ -317,7 +383,7 @@ async fn plan(
     bar: Arc<Bar>,
 ) -> Result<Option<Plan>, SnapshotError> {
     match plan_object(shared, spec, previous_rows, bar).await {
-        Err(e) if spec.optional && not_offered(&e) => {
+        Err(e) if spec.source == Source::IfOffered && not_offered(&e) => {
             tracing::warn!("{e}; going on without {}", spec.name);
             Ok(None)
         }
@@ -337,7 +403,7 @@ async fn plan_object(
     let soql = base_soql(spec, settings.pushdown);
     let sequential = settings.api == ApiChoice::Rest && settings.max_cursors == 1;
     // The Organization is one row; with one cursor and REST only, no count changes anything.
-    if spec.optional || sequential {
+    if spec.source == Source::IfOffered || sequential {
         bar.set_strategy(Strategy::Rest.label());
         return Ok(Plan { spec, soql, strategy: Strategy::Rest, size: previous_rows.unwrap_or(0), bar });
     }
@@ -408,7 +474,7 @@ async fn rest_strategy(
 
 async fn pull_object(shared: &Shared<'_>, plan: Plan) -> Result<Option<Pulled>, SnapshotError> {
     let spec = plan.spec;
-    let optional = spec.optional;
+    let optional = spec.source == Source::IfOffered;
     let result = pull_planned(shared, plan).await;
     match result {
         Err(e) if optional && not_offered(&e) => {

@@ -886,6 +886,199 @@ impl Builder {
     }
 }
 
+/// A date `days` days after the as-of instant's UTC date (before it when negative).
+fn date(days: i64) -> String {
+    chrono::DateTime::from_timestamp(AS_OF + days * DAY, 0).expect("in range").format("%Y-%m-%d").to_string()
+}
+
+/// Permission set licences: (developer name, label, total).
+const PERMISSION_SET_LICENCES: &[(&str, &str, i64)] = &[
+    ("PSA_Resource", "PSA Resource", 60),
+    ("FinancialForce_Accounting", "FinancialForce Accounting", 25),
+    ("SalesforceCPQ_CPQStandardPerm", "Salesforce CPQ License", 40),
+    ("IdentityConnect", "Identity Connect", -1),
+];
+
+/// Accounting companies: (name).
+const COMPANIES: &[&str] = &["Northwind Consulting UK Ltd", "Northwind Consulting GmbH", "Northwind Consulting Inc."];
+
+/// PSA scopes a permission control can name: (relationship, key prefix, names).
+const SCOPES: &[(&str, &str, &[&str])] = &[
+    ("pse__Region", "a0R", &["EMEA", "North America", "APAC"]),
+    ("pse__Practice", "a0S", &["Implementation", "Advisory"]),
+    ("pse__Group", "a0T", &["Delivery UK", "Delivery DE"]),
+    ("pse__Project", "a0U", &["Contoso ERP Rollout", "Fabrikam PSA Upgrade"]),
+];
+
+/// PSA and Accounting data of the demo org, from its users: package and permission set licences
+/// (some `UsedLicenses` differ from the assignments), PSA resources (active and inactive) and
+/// permission controls (no end date, ended, ending today, tomorrow, later) for the holders of PSA
+/// permission sets, and user companies for the holders of Accounting ones; deactivated users keep
+/// theirs, as Salesforce and Certinia leave them.
+fn certinia(objects: &mut BTreeMap<String, Vec<Record>>) {
+    let holders = |ns: &str| -> Vec<String> {
+        let mut ids: Vec<String> = objects["PermissionSetAssignment"]
+            .iter()
+            .filter(|a| a["PermissionSet"]["NamespacePrefix"].as_str() == Some(ns))
+            .filter_map(|a| a["AssigneeId"].as_str().map(String::from))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let (psa, accounting) = (holders("pse"), holders("c2g"));
+    let users: BTreeMap<String, Record> =
+        objects["User"].iter().map(|u| (u["Id"].as_str().expect("ids").to_string(), u.clone())).collect();
+    let name = |id: &str| users[id]["Name"].clone();
+
+    let mut assigned: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in &objects["UserPackageLicense"] {
+        let ns = l["PackageLicense"]["NamespacePrefix"].as_str().expect("namespaces");
+        *assigned.entry(PACKAGES.iter().find(|(n, _)| *n == ns).expect("listed").0).or_default() += 1;
+    }
+    let packages: Vec<Record> = PACKAGES
+        .iter()
+        .enumerate()
+        .map(|(i, (ns, status))| {
+            let used = assigned.get(ns).copied().unwrap_or(0);
+            // PSA counts two seats more than it has assignments: shown, never corrected.
+            let used = if *ns == "pse" { used + 2 } else { used };
+            let allowed = if *status == "Free" { -1 } else { used + 5 + i as i64 * 3 };
+            record(json!({
+                "Id": sf_id("050", 880_000 + i as u64 * 3),
+                "NamespacePrefix": ns,
+                "Status": status,
+                "AllowedLicenses": allowed,
+                "UsedLicenses": used,
+                "ExpirationDate": (*status != "Free").then(|| datetime(AS_OF + (200 + i as i64 * 30) * DAY)),
+                "IsProvisioned": true,
+            }))
+        })
+        .collect();
+
+    let psl_id = |i: usize| sf_id("0PL", 730_000 + i as u64 * 7);
+    let mut psl_assigns = Vec::new();
+    let mut psl_used = vec![0i64; PERMISSION_SET_LICENCES.len()];
+    let mut give = |licence: usize, user: &str| {
+        psl_used[licence] += 1;
+        psl_assigns.push(record(json!({
+            "Id": sf_id("2LA", 640_000 + psl_assigns.len() as u64 * 11),
+            "AssigneeId": user,
+            "PermissionSetLicenseId": psl_id(licence),
+        })));
+    };
+    for u in &psa {
+        give(0, u);
+    }
+    for u in &accounting {
+        give(1, u);
+    }
+    for (n, u) in users.keys().enumerate() {
+        if users[u]["Department"].as_str() == Some("Sales") && n % 3 == 0 {
+            give(2, u);
+        }
+    }
+    let licences: Vec<Record> = PERMISSION_SET_LICENCES
+        .iter()
+        .enumerate()
+        .map(|(i, (dev, label, total))| {
+            // Accounting's licence counts one seat fewer than its assignments.
+            let used = if i == 1 { psl_used[i] - 1 } else { psl_used[i] };
+            record(json!({
+                "Id": psl_id(i),
+                "DeveloperName": dev,
+                "MasterLabel": label,
+                "PermissionSetLicenseKey": dev,
+                "Status": "Active",
+                "TotalLicenses": total,
+                "UsedLicenses": used,
+                "ExpirationDate": (*total > 0).then(|| date(365 + i as i64 * 31)),
+            }))
+        })
+        .collect();
+
+    let mut contacts = Vec::new();
+    let mut controls = Vec::new();
+    let ends = [None, Some(-30), Some(0), Some(1), Some(90), Some(-1)];
+    for (n, u) in psa.iter().enumerate() {
+        let contact = sf_id("003", 510_000 + n as u64 * 13);
+        let active_user = users[u]["IsActive"] == json!(true);
+        // Every seventh resource has been set inactive; a leaver's resource mostly stays active.
+        let active = n % 7 != 3 || !active_user && n % 2 == 0;
+        contacts.push(record(json!({
+            "Id": contact,
+            "Name": name(u),
+            "FirstName": users[u]["FirstName"],
+            "LastName": users[u]["LastName"],
+            "Email": users[u]["Email"],
+            "pse__Salesforce_User__c": u,
+            "pse__Is_Resource__c": true,
+            "pse__Is_Resource_Active__c": active,
+            "pse__Start_Date__c": date(-400 - n as i64 * 5),
+        })));
+        if n % 4 == 3 {
+            continue; // a resource without permission controls
+        }
+        let (scope, prefix, names) = SCOPES[n % SCOPES.len()];
+        let k = n % names.len();
+        let mut control = json!({
+            "Id": sf_id("a0P", 560_000 + controls.len() as u64 * 17),
+            "Name": format!("PC-{:04}", controls.len() + 1),
+            "pse__User__c": u,
+            "pse__User__r": {"Id": u},
+            "pse__Cascading_Permission__c": n % 2 == 0,
+            "pse__Start_Date__c": date(-365),
+            "pse__End_Date__c": ends[n % ends.len()].map(date),
+            "pse__Timecard_Entry__c": true,
+            "pse__Expense_Entry__c": n % 3 == 0,
+            "pse__Billing__c": n % 5 == 0,
+            "pse__Resource_Request_Entry__c": false,
+        });
+        control[format!("{scope}__c")] = json!(sf_id(prefix, 20_000 + k as u64));
+        control[format!("{scope}__r")] = json!({"Name": names[k]});
+        controls.push(record(control));
+        if n % 5 == 1 {
+            // A second control over the resource itself.
+            controls.push(record(json!({
+                "Id": sf_id("a0P", 560_000 + controls.len() as u64 * 17),
+                "Name": format!("PC-{:04}", controls.len() + 1),
+                "pse__User__c": u,
+                "pse__User__r": {"Id": u},
+                "pse__Resource__c": contact,
+                "pse__Resource__r": {"Name": name(u)},
+                "pse__Cascading_Permission__c": false,
+                "pse__Start_Date__c": null,
+                "pse__End_Date__c": null,
+                "pse__Timecard_Entry__c": true,
+                "pse__Expense_Entry__c": true,
+                "pse__Billing__c": false,
+                "pse__Resource_Request_Entry__c": true,
+            })));
+        }
+    }
+    let mut companies = Vec::new();
+    for (n, u) in accounting.iter().enumerate() {
+        for c in 0..(1 + n % 2) {
+            let k = (n + c) % COMPANIES.len();
+            companies.push(record(json!({
+                "Id": sf_id("a1U", 590_000 + companies.len() as u64 * 19),
+                "Name": format!("UC-{:04}", companies.len() + 1),
+                "c2g__User__c": u,
+                "c2g__User__r": {"Id": u},
+                "c2g__Company__c": sf_id("a1C", 30_000 + k as u64),
+                "c2g__Company__r": {"Name": COMPANIES[k]},
+                "c2g__UseLocalAccount__c": false,
+            })));
+        }
+    }
+    objects.insert("PackageLicense".into(), packages);
+    objects.insert("PermissionSetLicense".into(), licences);
+    objects.insert("PermissionSetLicenseAssign".into(), psl_assigns);
+    objects.insert("Contact".into(), contacts);
+    objects.insert("pse__Permission_Control__c".into(), controls);
+    objects.insert("c2g__codaUserCompany__c".into(), companies);
+}
+
 /// The demo org (see the module documentation). Deterministic; passes
 /// [`Org::validate`].
 pub fn demo_org() -> Org {
@@ -995,6 +1188,7 @@ pub fn demo_org() -> Org {
     objects.insert("PermissionSetAssignment".into(), b.psas);
     objects.insert("UserPackageLicense".into(), b.licences);
     objects.insert("UserLogin".into(), b.logins);
+    certinia(&mut objects);
 
     let mut org = Org::empty();
     *org.objects_mut() = objects;

@@ -116,8 +116,11 @@ pub fn org() -> Org {
     b.psl("PSA_User", "PSA User", 20, 5);
     b.psl("SalesConsoleUser", "Sales Console User", 50, 1);
     // A contact that is no user's resource: the pull asks only for the linked ones.
-    b.record("Contact", json!({"Id": stable_id("003", "customer"), "Name": "A Customer", "FirstName": "A",
-                                "LastName": "Customer", "Email": "customer@example.org"}));
+    b.record(
+        "Contact",
+        json!({"Id": stable_id("003", "customer"), "Name": "A Customer", "FirstName": "A",
+                                "LastName": "Customer", "Email": "customer@example.org"}),
+    );
 
     // Deactivated users, each holding one thing alone.
     for key in [
@@ -268,4 +271,47 @@ fn each_new_grant_alone_keeps_a_deactivated_user_in_the_retained_report_and_ever
     assert_eq!(contacts.len(), 4, "d_res_active, d_res_inactive, d_res_not_resource, a_all");
     let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["reports"]["certinia-access-retained"], json!(8));
+}
+
+#[test]
+fn an_org_without_psa_or_accounting_gives_the_same_reports_plus_the_notes() {
+    let mut b = OrgBuilder::new("Plain Org");
+    b.user("d_grant", person().deactivated());
+    b.psa("d_grant");
+    b.user("d_lic", person().deactivated());
+    b.licence("d_lic", "pse");
+    b.user("d_nothing", person().deactivated());
+    b.user("a_inactive", person().login(Some("2026-06-01T00:00:00")));
+    b.user("a_lacking", person());
+    b.licence("a_lacking", "c2g");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let output = run_org(w, b.build(), "out", AS_OF, &[]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let out = w.join("out");
+    // The rules of permission sets and package licences alone, as before.
+    assert_eq!(ids(&out.join("certinia-access-retained.csv")), keys(&["d_grant", "d_lic"]));
+    assert_eq!(ids(&out.join("inactive-users.csv")), keys(&["a_inactive"]));
+    assert_eq!(ids(&out.join("certinia-access-lacking.csv")), keys(&["a_lacking"]));
+    assert!(ids(&out.join("never-logged-in.csv")).is_empty());
+    let rows = csv_rows(&out.join("certinia-access-retained.csv"));
+    for key in ["d_grant", "d_lic"] {
+        let row = &rows[&id(key)];
+        let new = ["CertiniaPermissionSetLicenses", "PermissionControls", "UserCompanies", "ActiveResource"];
+        assert_eq!(new.map(|c| row[c].as_str()), ["", "", "", "false"], "{key}");
+    }
+    // The notes: in summary.json, on the page and on the Run sheet.
+    let psa = "PSA not installed: permission controls and resources not audited";
+    let accounting = "Accounting not installed: user companies not audited";
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let notes: Vec<&str> = summary["notes"]["run"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.contains(&psa) && notes.contains(&accounting), "{notes:?}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(psa) && html.contains(accounting));
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(out.join("access-review.xlsx")).unwrap();
+    let run = book.worksheet_range("Run").unwrap();
+    let notes_cell = run.rows().find(|r| r[0].to_string() == "Notes").expect("a Notes row on the Run sheet");
+    let text = notes_cell[1].to_string();
+    assert!(text.contains(psa) && text.contains(accounting), "{text}");
 }

@@ -10,6 +10,8 @@ mod auth;
 mod bulk;
 /// The Bulk API fault matrix: alone and combined with REST faults.
 mod bulk_faults;
+/// Certinia beyond permission sets: permission set licences, PSA permission controls and resources, Accounting companies.
+mod certinia;
 /// What grants Certinia beyond permission sets: licences, PSA permission controls and resources, user companies.
 mod certinia_pull;
 /// What changed since the previous review: two quarters of one org, the first review decided.
@@ -28,8 +30,6 @@ mod exclusions;
 mod faults;
 /// Output folders: only ours are replaced, added files never deleted, live runs left alone, signals.
 mod folders;
-/// Certinia beyond permission sets: permission set licences, PSA permission controls and resources, Accounting companies.
-mod certinia;
 /// Golden outputs of the demo org: summary.json, a CSV and the HTML summary, reviewed once.
 mod golden;
 /// `--help` of every command: complete and stable.

@@ -118,13 +118,12 @@ fn beyond_permission_sets(frames: &Frames, t: &Thresholds) -> [LazyFrame; 4] {
         .agg([col(CONTROL_SCOPE).alias(LIVE_CONTROLS)]);
     let companies =
         frames.companies.clone().lazy().group_by([col(COMPANY_USER)]).agg([col(COMPANY_NAME).alias(USER_COMPANIES)]);
-    let resources = frames
-        .resources
-        .clone()
-        .lazy()
-        .filter(rules::active_resource())
-        .group_by([col(RESOURCE_USER)])
-        .agg([col(IS_RESOURCE).any(true).alias("ActiveResourceHit")]);
+    let resources =
+        frames.resources.clone().lazy().filter(rules::active_resource()).group_by([col(RESOURCE_USER)]).agg([col(
+            IS_RESOURCE,
+        )
+        .any(true)
+        .alias("ActiveResourceHit")]);
     [psls, controls, companies, resources]
 }
 

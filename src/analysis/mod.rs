@@ -125,7 +125,8 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         .filter(|k| inputs.roster.is_some() || !matches!(k, ReportKind::NotProvisioned | ReportKind::UnexpectedAccess))
         .collect();
     let thresholds = rules::Thresholds::new(rules, as_of);
-    let plan = joins::matrix(&frames, &roster_matched, &excluded, &thresholds)?.with_columns(rules::membership(&kinds, &thresholds));
+    let plan = joins::matrix(&frames, &roster_matched, &excluded, &thresholds)?
+        .with_columns(rules::membership(&kinds, &thresholds));
     let collecting = std::time::Instant::now();
     let matrix = Matrix::new(plan.collect()?, &frames.users)?;
     tracing::debug!("joins and every report's membership collected in {:.2?}", collecting.elapsed());

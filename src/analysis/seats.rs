@@ -54,7 +54,11 @@ fn holder_flags() -> Vec<Expr> {
         (NEVER_LOGGED_IN, never_logged_in_holder()),
     ];
     let any = groups.iter().map(|(_, e)| e.clone()).reduce(Expr::or).expect("four groups");
-    groups.into_iter().map(|(name, e)| e.fill_null(lit(false)).alias(name)).chain([any.fill_null(lit(false)).alias(RECLAIMABLE)]).collect()
+    groups
+        .into_iter()
+        .map(|(name, e)| e.fill_null(lit(false)).alias(name))
+        .chain([any.fill_null(lit(false)).alias(RECLAIMABLE)])
+        .collect()
 }
 
 /// Per licence (`SeatId`): `Assigned` (holder rows) and the distinct holders of each group.
@@ -102,7 +106,11 @@ pub fn seats(matrix: &DataFrame, frames: &Frames, costs: &SeatCosts) -> PolarsRe
         (assigned?, deactivated?, frozen?, inactive?, never?, reclaimable?);
     let mut rows = Vec::with_capacity(frame.height());
     for i in 0..frame.height() {
-        let kind = if kind.get(i) == Some("PackageLicense") { SeatKind::PackageLicense } else { SeatKind::PermissionSetLicense };
+        let kind = if kind.get(i) == Some("PackageLicense") {
+            SeatKind::PackageLicense
+        } else {
+            SeatKind::PermissionSetLicense
+        };
         let id = id.get(i).unwrap_or_default().to_string();
         let name = name.get(i).unwrap_or_default().to_string();
         let developer_name = developer.get(i).map(str::to_string);
@@ -241,7 +249,8 @@ mod tests {
             reclaimable: 0,
             seat_cost: None,
         };
-        let mut rows = vec![row("1", "zeta", false), row("2", "pse", true), row("3", "Alpha", false), row("4", "c2g", true)];
+        let mut rows =
+            vec![row("1", "zeta", false), row("2", "pse", true), row("3", "Alpha", false), row("4", "c2g", true)];
         sort(&mut rows);
         assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["4", "2", "3", "1"]);
     }

@@ -43,7 +43,8 @@ impl Renderer for CsvRenderer {
             files.push(RenderedFile { name, bytes });
         }
         let name = Seats::CSV.to_string();
-        let bytes = write_seats(&audit.seats, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
+        let bytes =
+            write_seats(&audit.seats, Vec::new()).map_err(|source| RenderError::Csv { file: name.clone(), source })?;
         files.push(RenderedFile { name, bytes });
         for list in audit.lists() {
             let name = format!("{}.csv", list.slug);
@@ -364,7 +365,10 @@ mod tests {
             "Id,Kind,Name,DeveloperName,Certinia,Allowed,Used,Assigned,UsedMismatch,Expiration,Status,Deactivated,\
              Frozen,Inactive,NeverLoggedIn,Reclaimable,YearlySeatCost,ReclaimableYearlyCost"
         );
-        assert_eq!(lines[1], "050000000000001AAA,PackageLicense,pse,,true,10,7,6,true,2025-03-31,Active,2,1,1,0,3,1200.00,3600.00");
+        assert_eq!(
+            lines[1],
+            "050000000000001AAA,PackageLicense,pse,,true,10,7,6,true,2025-03-31,Active,2,1,1,0,3,1200.00,3600.00"
+        );
         assert!(lines[2].starts_with("0PL000000000001AAA,PermissionSetLicense,\"'=HYPERLINK"), "{}", lines[2]);
         assert!(lines[2].ends_with(",Other_PSL,false,-1,1,1,false,,Active,2,1,1,0,3,,"), "{}", lines[2]);
         let without = crate::model::Seats { with_costs: false, ..audit.seats.clone() };

@@ -28,7 +28,9 @@ use super::{
     RenderError, RenderedFile, Renderer, apps, deciding_columns, each_row, explanation, meaning, rfc3339, what_to_do,
 };
 use crate::model::apps::{AppAudit, AppColumn, CROSSCHECK_CSV, CrosscheckColumn};
-use crate::model::{Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, Seats, UserRow};
+use crate::model::{
+    Audit, Cell, ChangeCounts, Column, ColumnType, ExclusionStatus, Report, ReportKind, Rows, Seats, UserRow,
+};
 use crate::text::visible;
 
 pub const FILE_NAME: &str = "report.html";
@@ -783,9 +785,12 @@ fn seats_view(seats: &Seats) -> SeatsView {
     let (label_x, bar_x) = (252, 260);
     let bar_max = width - bar_x - 150;
     let drawn = &seats.rows[..seats.rows.len().min(SEAT_BARS)];
-    let scale = drawn.iter().map(|r| r.allowed.unwrap_or(0).max(r.used.unwrap_or(0)).max(r.assigned as i64)).max().unwrap_or(0);
+    let scale =
+        drawn.iter().map(|r| r.allowed.unwrap_or(0).max(r.used.unwrap_or(0)).max(r.assigned as i64)).max().unwrap_or(0);
     let w = |n: i64| if scale == 0 { 0 } else { ((n.max(0) as f64 / scale as f64) * bar_max as f64).round() as i64 };
-    let count = |v: Option<i64>| v.map_or_else(|| "?".to_string(), |n| if n < 0 { "site licence".to_string() } else { thousands(n as u64) });
+    let count = |v: Option<i64>| {
+        v.map_or_else(|| "?".to_string(), |n| if n < 0 { "site licence".to_string() } else { thousands(n as u64) })
+    };
     let bars = drawn
         .iter()
         .enumerate()

@@ -601,7 +601,10 @@ pub(crate) mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         let csvs: Vec<String> = SLUGS.iter().map(|s| format!("{s}.csv")).collect();
         assert_eq!(names[..7], csvs);
-        assert_eq!(names[7..], ["seats.csv", "access-review.xlsx", "report.html", "email.html", "email.txt", "summary.json"]);
+        assert_eq!(
+            names[7..],
+            ["seats.csv", "access-review.xlsx", "report.html", "email.html", "email.txt", "summary.json"]
+        );
         assert!(files.iter().all(|f| !f.bytes.is_empty()));
         // Each is what its own format says it is.
         let by_name = |n: &str| &files.iter().find(|f| f.name == n).unwrap().bytes;

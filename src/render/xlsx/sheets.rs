@@ -395,6 +395,12 @@ pub(super) fn run(ws: &mut Worksheet, audit: &Audit, scope: &Scope<'_>, f: &Form
         key_number(ws, row, "Exclusions entries", e.entries as f64, f)?;
         row += 1;
     }
+    // What the run could not audit ("PSA not installed: …") and its other warnings, with the
+    // evidence they qualify.
+    if !audit.notes.run.is_empty() {
+        key_text(ws, row, "Notes", &audit.notes.run.join("\n"), f)?;
+        row += 1;
+    }
 
     row += 1;
     ws.write_string_with_format(row, 0, "Snapshot files", &f.title)?;

@@ -311,7 +311,7 @@ fn an_org_without_psa_or_accounting_gives_the_same_reports_plus_the_notes() {
     use calamine::Reader;
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(out.join("access-review.xlsx")).unwrap();
     let run = book.worksheet_range("Run").unwrap();
-    let notes_cell = run.rows().find(|r| r[0].to_string() == "Notes").expect("a Notes row on the Run sheet");
+    let notes_cell = run.rows().find(|r| r[0] == "Notes").expect("a Notes row on the Run sheet");
     let text = notes_cell[1].to_string();
     assert!(text.contains(psa) && text.contains(accounting), "{text}");
 }

@@ -151,9 +151,11 @@ pub fn sort(rows: &mut [SeatRow]) {
 mod tests {
     use super::*;
 
+    /// Id, Audited, IsActive, IsFrozen, inactive-users, never-logged-in, InGracePeriod.
+    type UserFlags = (&'static str, bool, bool, bool, bool, bool, bool);
+
     fn users() -> DataFrame {
-        // Id, Audited, IsActive, IsFrozen, inactive-users, never-logged-in, InGracePeriod
-        let rows: [(&str, bool, bool, bool, bool, bool, bool); 8] = [
+        let rows: [UserFlags; 8] = [
             ("dead", true, false, false, false, false, false),
             ("frozen", true, true, true, false, false, false),
             ("frozen-inactive", true, true, true, true, false, false),
@@ -163,9 +165,8 @@ mod tests {
             ("busy", true, true, false, false, false, false),
             ("portal-dead", false, false, false, false, false, false),
         ];
-        let c = |name: &str, f: fn(&(&str, bool, bool, bool, bool, bool, bool)) -> bool| {
-            Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
-        };
+        let c =
+            |name: &str, f: fn(&UserFlags) -> bool| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
         DataFrame::new(
             rows.len(),
             vec![

@@ -21,7 +21,6 @@ use polars::prelude::*;
 
 use super::frames::Frames;
 use super::frames::col_name::*;
-use super::rules::{self, Thresholds};
 
 /// Column names of the matrix that the rules and the rows read.
 pub mod col_name {
@@ -95,7 +94,7 @@ fn id_set(key: &str, flag: &str, ids: &BTreeSet<String>) -> PolarsResult<LazyFra
 /// beyond permission sets"): `CertiniaPermissionSetLicenses` (labels), `LivePermissionControls`
 /// (each live control's scopes), `UserCompanies` (names), `ActiveResource`, each keyed by its
 /// own user column (`PslUser`, `ControlUser`, `CompanyUser`, `ResourceUser`).
-fn beyond_permission_sets(frames: &Frames, t: &Thresholds) -> [LazyFrame; 4] {
+fn beyond_permission_sets(frames: &Frames, rules: &RecordRules) -> [LazyFrame; 4] {
     let certinia_psls = frames
         .seat_licences
         .clone()
@@ -113,18 +112,27 @@ fn beyond_permission_sets(frames: &Frames, t: &Thresholds) -> [LazyFrame; 4] {
         .controls
         .clone()
         .lazy()
-        .filter(rules::live_permission_control(t))
+        .filter(rules.live_permission_control.clone())
         .group_by([col(CONTROL_USER)])
         .agg([col(CONTROL_SCOPE).alias(LIVE_CONTROLS)]);
     let companies =
         frames.companies.clone().lazy().group_by([col(COMPANY_USER)]).agg([col(COMPANY_NAME).alias(USER_COMPANIES)]);
-    let resources =
-        frames.resources.clone().lazy().filter(rules::active_resource()).group_by([col(RESOURCE_USER)]).agg([col(
-            IS_RESOURCE,
-        )
-        .any(true)
-        .alias("ActiveResourceHit")]);
+    let resources = frames
+        .resources
+        .clone()
+        .lazy()
+        .filter(rules.active_resource.clone())
+        .group_by([col(RESOURCE_USER)])
+        .agg([col(IS_RESOURCE).any(true).alias("ActiveResourceHit")]);
     [psls, controls, companies, resources]
+}
+
+/// The rules of single records the joins keep before grouping ([`super::rules`] writes them).
+pub struct RecordRules {
+    /// Of a permission control: it is live.
+    pub live_permission_control: Expr,
+    /// Of a resource: it is active.
+    pub active_resource: Expr,
 }
 
 /// The matrix: every user, with its Certinia access, logins, and roster and exclusion flags.
@@ -132,9 +140,9 @@ pub fn matrix(
     frames: &Frames,
     roster_matched: &BTreeSet<String>,
     excluded: &BTreeSet<String>,
-    t: &Thresholds,
+    rules: &RecordRules,
 ) -> PolarsResult<LazyFrame> {
-    let [psls, controls, companies, resources] = beyond_permission_sets(frames, t);
+    let [psls, controls, companies, resources] = beyond_permission_sets(frames, rules);
     let grants = grants(frames);
     let direct = grants
         .clone()

@@ -125,8 +125,16 @@ pub fn analyse(snapshot: &Loaded, inputs: &Inputs<'_>) -> Result<Audit, Analysis
         .filter(|k| inputs.roster.is_some() || !matches!(k, ReportKind::NotProvisioned | ReportKind::UnexpectedAccess))
         .collect();
     let thresholds = rules::Thresholds::new(rules, as_of);
-    let plan = joins::matrix(&frames, &roster_matched, &excluded, &thresholds)?
-        .with_columns(rules::membership(&kinds, &thresholds));
+    let plan = joins::matrix(
+        &frames,
+        &roster_matched,
+        &excluded,
+        &joins::RecordRules {
+            live_permission_control: rules::live_permission_control(&thresholds),
+            active_resource: rules::active_resource(),
+        },
+    )?
+    .with_columns(rules::membership(&kinds, &thresholds));
     let collecting = std::time::Instant::now();
     let matrix = Matrix::new(plan.collect()?, &frames.users)?;
     tracing::debug!("joins and every report's membership collected in {:.2?}", collecting.elapsed());

@@ -109,7 +109,7 @@ fn unavailable_on_create_poll_and_results_is_retried() {
 #[test]
 fn a_failed_job_is_created_again() {
     let stats = assert_recovers(Faults { bulk_failed_jobs: 2, ..Faults::none() });
-    assert_eq!(stats.bulk_jobs_created, 6 + 2, "{stats:?}");
+    assert_eq!(stats.bulk_jobs_created, 9 + 2, "{stats:?}");
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_slow_job_is_polled_until_it_completes() {
     let stats = assert_recovers(Faults { bulk_processing: Duration::from_millis(700), ..Faults::none() });
     // Pauses of 100, 200, 400 ms… : a few polls per job, not one every few milliseconds.
     let polls = stats.requests_by_kind["bulk-poll"];
-    assert!((6 * 3..=6 * 6).contains(&polls), "{polls} polls for 6 jobs: {stats:?}");
+    assert!((9 * 3..=9 * 6).contains(&polls), "{polls} polls for 9 jobs: {stats:?}");
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn the_cursor_limit_is_never_exceeded_across_all_objects() {
         snapshots.push(work.path().join(&out));
     }
     for other in &snapshots[1..] {
-        for spec in snapshot::OBJECTS {
+        for spec in snapshot::OBJECTS.iter().filter(|o| o.package().is_none()) {
             let file = spec.file_name();
             assert!(
                 std::fs::read(snapshots[0].join(&file)).unwrap() == std::fs::read(other.join(&file)).unwrap(),

@@ -31,20 +31,21 @@ fn used_for(remaining: u64) -> u64 {
 
 #[test]
 fn the_floor_is_checked_at_just_above_and_just_below() {
-    // Remaining must be at least floor (5% of 10,000 = 500) + needed (7 objects, 1 request each) = 507.
-    let (output, stats) = pull_at(used_for(507));
+    // Remaining must be at least floor (5% of 10,000 = 500) + needed (the list of objects, and 13
+    // objects at 1 request each) = 514.
+    let (output, stats) = pull_at(used_for(514));
     assert!(output.status.success(), "at the floor the run starts: {}", stderr_of(&output));
     let err = stderr_of(&output);
-    assert!(err.contains("the org has 507 of 10000 daily API requests left"), "{err}");
+    assert!(err.contains("the org has 514 of 10000 daily API requests left"), "{err}");
     assert!(stats.query_pages.values().sum::<u64>() >= 7);
 
-    let (output, _) = pull_at(used_for(508));
+    let (output, _) = pull_at(used_for(515));
     assert!(output.status.success(), "above the floor the run starts: {}", stderr_of(&output));
 
-    let (output, stats) = pull_at(used_for(506));
+    let (output, stats) = pull_at(used_for(513));
     assert_eq!(output.status.code(), Some(3), "below the floor: {}", stderr_of(&output));
     let err = stderr_of(&output);
-    for needle in ["not starting", "506 of 10000", "needs about 7", "at least 500", "--min-api-remaining 5%"] {
+    for needle in ["not starting", "513 of 10000", "needs about 14", "at least 500", "--min-api-remaining 5%"] {
         assert!(err.contains(needle), "{needle}: {err}");
     }
     assert_eq!(stats.query_pages.values().sum::<u64>(), 0, "not one query spent");
@@ -71,7 +72,9 @@ fn the_estimate_comes_from_the_previous_pull() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
-    assert!(stderr_of(&output).contains(&format!("needs about {pages}")), "{}", stderr_of(&output));
+    // Plus the list of objects, and a licence count for each package noted as not installed.
+    let needed = pages + 1 + 2;
+    assert!(stderr_of(&output).contains(&format!("needs about {needed}")), "{}", stderr_of(&output));
 }
 
 #[test]

@@ -247,7 +247,7 @@ enum Change {
     TotalSize(i64),
 }
 
-const OBJECT_NAMES: [&str; 7] = [
+const OBJECT_NAMES: [&str; 13] = [
     "Organization",
     "User",
     "PermissionSetAssignment",
@@ -255,6 +255,12 @@ const OBJECT_NAMES: [&str; 7] = [
     "PermissionSetGroupComponent",
     "UserPackageLicense",
     "UserLogin",
+    "PermissionSetLicense",
+    "PermissionSetLicenseAssign",
+    "PackageLicense",
+    "pse__Permission_Control__c",
+    "Contact",
+    "c2g__codaUserCompany__c",
 ];
 
 fn change() -> impl Strategy<Value = Change> {

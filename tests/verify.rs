@@ -16,7 +16,7 @@ fn an_untouched_snapshot_verifies() {
     let output = bin(work.path()).arg("verify").arg(&out).output().unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
     let text = stdout_of(&output);
-    assert!(text.starts_with("ok: 7 files"), "{text}");
+    assert!(text.starts_with("ok: 10 files"), "{text}");
     assert!(text.contains("manifest SHA-256"), "{text}");
 }
 

@@ -274,7 +274,7 @@ fn invalid_locators() {
 fn query_errors_over_http() {
     let sim = start(small_org());
     let cases = [
-        ("v62.0", "SELECT Id FROM User WHERE Username = 'a'", "MALFORMED_QUERY", "conditions other than"),
+        ("v62.0", "SELECT Id FROM User WHERE Username > 'a'", "MALFORMED_QUERY", "conditions other than"),
         ("v62.0", "SELECT Id FROM User LIMIT 5 OFFSET 5", "MALFORMED_QUERY", "OFFSET"),
         ("v62.0", "SELECT Id FROM Account", "INVALID_TYPE", "sObject type 'Account' is not supported."),
         ("v62.0", "SELECT Id, Foo FROM User", "INVALID_FIELD", "No such column 'Foo' on entity 'User'."),

@@ -188,14 +188,17 @@ pub async fn pull(
     Ok(manifest)
 }
 
-/// About how many requests a pull will spend: what the previous pull into the same place spent
-/// when there is one, else one page per object.
+/// About how many requests a pull will spend: the list of objects, then what the previous pull
+/// into the same place spent when there is one (and a licence count per package it noted as not
+/// installed), else one page per object.
 pub fn estimate_requests(previous: Option<&Path>) -> u64 {
-    let fallback = OBJECTS.len() as u64;
+    let fallback = 1 + OBJECTS.len() as u64;
     let Some(dir) = previous else { return fallback };
     match read_manifest(dir) {
         Ok(m) => {
-            OBJECTS.iter().map(|o| m.object(o.name).map(|e| e.requests.unwrap_or(e.pages).max(1)).unwrap_or(1)).sum()
+            let spent: u64 = m.objects.iter().map(|e| e.requests.unwrap_or(e.pages).max(1)).sum();
+            let missing = OBJECTS.iter().filter(|o| o.package().is_none() && m.object(o.name).is_none()).count();
+            1 + spent + m.notes.len() as u64 + missing as u64
         }
         Err(_) => fallback,
     }

@@ -894,7 +894,7 @@ fn date(days: i64) -> String {
 /// Permission set licences: (developer name, label, total).
 const PERMISSION_SET_LICENCES: &[(&str, &str, i64)] = &[
     ("PSA_Resource", "PSA Resource", 60),
-    ("FinancialForce_Accounting", "FinancialForce Accounting", 25),
+    ("FinancialForce_Accounting", "FinancialForce Accounting", 55),
     ("SalesforceCPQ_CPQStandardPerm", "Salesforce CPQ License", 40),
     ("IdentityConnect", "Identity Connect", -1),
 ];

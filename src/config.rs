@@ -1619,8 +1619,27 @@ pub fn describe(
     let resolved = |p: &PathBuf| path_value(&file.resolve(p));
     describe_table(&mut out, "output", &file.config.output, file, &["reviews_dir"], &resolved)?;
     describe_table(&mut out, "email", &file.config.email, file, &["smtp_password_file", "smtp_ca_file"], &resolved)?;
+    describe_seat_costs(&mut out, &rules.seat_costs, &args_rules.seat_costs, file);
     apps::describe(&mut out, file)?;
     Ok(out.text)
+}
+
+/// `[seat_costs]` as the run applies it: the file's keys, each `--seat-cost` over them (keys
+/// lower-cased, as they are compared).
+fn describe_seat_costs(out: &mut Described, costs: &SeatCosts, flags: &[String], file: &LoadedFile) {
+    if costs.is_empty() {
+        return;
+    }
+    out.table("seat_costs");
+    for (key, amount) in &costs.costs {
+        let flagged = flags.iter().any(|f| f.split_once('=').is_some_and(|(k, _)| k.trim().to_lowercase() == *key));
+        let origin = if flagged {
+            format!("--seat-cost {key}=…")
+        } else {
+            format!("{key} under [seat_costs] in {}", file.shown())
+        };
+        out.set(&table_key(key), toml::Value::Float(*amount), &origin);
+    }
 }
 
 /// The flags that apply to every org: those that say neither which org nor how to log in.

@@ -239,6 +239,10 @@ to = ["it-sec@acme.com"]
 from = "audit@acme.com"
 smtp_host = "smtp.acme.com"
 smtp_password_file = "smtp-password"
+
+[seat_costs]
+pse = 1200
+"FinancialForce_Accounting" = 950.5
 "#,
     )
     .unwrap();
@@ -269,6 +273,9 @@ smtp_password_file = "smtp-password"
     );
     assert_eq!(first["rules"]["namespaces"], toml::Value::Array(vec!["pse".into(), "c2g".into()]));
     assert_eq!(first["run"]["org_concurrency"].as_integer(), Some(3));
+    assert_eq!(first["seat_costs"]["pse"].as_float(), Some(1200.0), "{text}");
+    assert_eq!(first["seat_costs"]["financialforce_accounting"].as_float(), Some(950.5), "{text}");
+    assert!(line("pse", "[seat_costs]").contains("# pse under [seat_costs] in etc/access-audit.toml"), "{text}");
 
     // Fed back from elsewhere, it gives the same effective configuration.
     let copy = work.path().join("copy");
@@ -282,6 +289,13 @@ smtp_password_file = "smtp-password"
     assert_eq!(value["rules"]["grace_days"].as_integer(), Some(3));
     assert!(text.lines().any(|l| l.starts_with("grace_days = 3") && l.contains("# --grace-days")), "{text}");
     assert_eq!(value["salesforce"]["api_version"].as_str(), Some("60.0"));
+
+    // A --seat-cost flag over the file's key, and one of its own.
+    let (text, value) =
+        config(work.path(), &["--config", "etc/access-audit.toml", "--seat-cost", "PSE=1300", "--seat-cost", "c2g=99"]);
+    assert_eq!(value["seat_costs"]["pse"].as_float(), Some(1300.0), "{text}");
+    assert_eq!(value["seat_costs"]["c2g"].as_float(), Some(99.0), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("pse = 1300") && l.contains("# --seat-cost")), "{text}");
 }
 
 #[test]

@@ -1102,6 +1102,10 @@ pub struct RulesUsed {
     /// Account classes kept out of the finding reports (`exclude_classes`), in
     /// [`AccountClass::ALL`] order.
     pub excluded_classes: Vec<AccountClass>,
+    /// The yearly cost of one seat by licence key (`--seat-cost`, `[seat_costs]`); absent from
+    /// summary.json (and from the run id's inputs) when none was given.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub seat_costs: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -220,6 +220,17 @@ fn seat_costs_price_the_reclaimable_seats_per_licence_and_in_total() {
     assert_eq!(summary["seats"]["reclaimable_yearly_cost"], json!(3310.5));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Yearly cost of the reclaimable seats: 3310.50."));
+    // The prices are part of the run's rules: in summary.json, on the Run sheet, in the run id.
+    assert_eq!(summary["rules"]["seat_costs"], json!({"psa_user": 300.0, "pse": 1200.0, "salesconsoleuser": 10.5}));
+    let run = SheetRows::read(&out.join("access-review.xlsx"), "Run");
+    let (_, row) = run.rows.get("Yearly seat costs").expect("a Yearly seat costs row on the Run sheet");
+    assert_eq!(row[1].to_string(), "psa_user=300, pse=1200, salesconsoleuser=10.5");
+    std::fs::remove_file(w.join("access-audit.toml")).unwrap();
+    let output = run_org(w, org(), "unpriced", AS_OF, &[]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let unpriced: Value = serde_json::from_slice(&std::fs::read(w.join("unpriced/summary.json")).unwrap()).unwrap();
+    assert_eq!(unpriced["rules"].get("seat_costs"), None, "no prices, no key");
+    assert_ne!(unpriced["run_id"], summary["run_id"], "the prices change the run id");
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub fn run_meta(snapshot: &Loaded, inputs: &Inputs<'_>) -> RunMeta {
                 entries: e.entries.len() as u64,
             }),
             excluded_classes: rules.excluded_classes.clone(),
+            seat_costs: rules.seat_costs.costs.clone(),
         },
         manifest_sha256: snapshot.verified.manifest_sha256.clone(),
         sources: manifest

@@ -503,6 +503,7 @@ pub(crate) mod tests {
                     }),
                     exclusions: None,
                     excluded_classes: vec![],
+                    seat_costs: Default::default(),
                 },
                 manifest_sha256: "cd".repeat(32),
                 sources: vec![SourceFile {

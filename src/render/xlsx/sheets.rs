@@ -364,7 +364,8 @@ pub(super) fn run(ws: &mut Worksheet, audit: &Audit, scope: &Scope<'_>, f: &Form
     let classes: Vec<String> = rules.excluded_classes.iter().map(|c| c.label().to_string()).collect();
     let exclusions = rules.exclusions.as_ref();
     let previous = meta.previous.as_ref();
-    let more: [(&str, String); 14] = [
+    let seat_costs: Vec<String> = rules.seat_costs.iter().map(|(key, amount)| format!("{key}={amount}")).collect();
+    let more: [(&str, String); 15] = [
         ("Certinia namespaces", join(&rules.namespaces)),
         (
             "Name patterns",
@@ -375,6 +376,7 @@ pub(super) fn run(ws: &mut Worksheet, audit: &Audit, scope: &Scope<'_>, f: &Form
         ("Exclusions file", exclusions.map(|e| e.file.clone()).unwrap_or_else(|| "(none)".into())),
         ("Exclusions SHA-256", exclusions.map(|e| e.sha256.clone()).unwrap_or_default()),
         ("Excluded account classes", join(&classes)),
+        ("Yearly seat costs", join(&seat_costs)),
         ("Previous review", previous.map(|p| p.folder.clone()).unwrap_or_else(|| "(none)".into())),
         ("Previous run id", previous.map(|p| p.run_id.clone()).unwrap_or_default()),
         ("Previous as of", previous.map(|p| p.as_of.clone()).unwrap_or_default()),

@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use crate::analysis::{self, Inputs};
 use crate::changes::Previous;
 use crate::cli::{
-    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, InitArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs, SendArgs,
-    SplitBy, VerifyArgs,
+    AuditArgs, Cli, Command, ConfigArgs, DeliveryArgs, DoctorArgs, InitArgs, PullArgs, ReportArgs, ReviewArgs, RunArgs,
+    SendArgs, SplitBy, VerifyArgs,
 };
 use crate::combined::{Combined, OrgDigest, OrgOutcome, Previous as PreviousCounts};
 use crate::config::apps::AppConfig;
@@ -38,7 +38,7 @@ use crate::roster::Roster;
 use crate::salesforce::{Client, SalesforceError};
 use crate::snapshot::apps::AppPull;
 use crate::text::visible;
-use crate::{Error, changes, http, init, render, report_folder, review, scim, snapshot};
+use crate::{Error, changes, doctor, http, init, render, report_folder, review, scim, snapshot};
 
 /// Where the evidence goes inside a report folder.
 pub const SNAPSHOT_DIR: &str = snapshot::REPORT_SNAPSHOT;
@@ -91,6 +91,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Verify(args) => verify(args),
         Command::Review(args) => review(args),
         Command::Config(args) => show_config(args, &file),
+        Command::Doctor(args) => doctor(args, &file, started),
         Command::Send(args) => send(args, &file),
         Command::Init(_) => unreachable!("answered above"),
     }
@@ -167,6 +168,42 @@ fn pull(args: PullArgs, file: &LoadedFile, started: Instant, progress: bool) -> 
             "manifest_sha256": sha,
         })))
     })
+}
+
+/// `doctor`: every check of the login, one line each on stdout; exit 11 when one fails.
+fn doctor(args: DoctorArgs, file: &LoadedFile, started: Instant) -> Result<Outcome, Error> {
+    let (config, _) = Org::target(&args.org, file).connection(&args.salesforce, &args.org, file)?;
+    let settings = doctor::Settings { floor: config.min_api_remaining, pull: config.pull };
+    let max_run = config.max_run;
+    let (report, spent) = runtime()?.block_on(within_deadline(
+        started,
+        max_run,
+        connected(config, &[], async |client, _| {
+            let report = doctor::doctor(client, settings).await?;
+            Ok((report, client.api_requests()))
+        }),
+    ))?;
+    if !crate::envelope::enabled() {
+        for check in &report.checks {
+            println!("{}", visible(&check.line()));
+        }
+    }
+    let missing: Vec<&str> = report.missing().map(|c| c.check.as_str()).collect();
+    let result = json!({
+        "command": "doctor",
+        "checks": report.checks,
+        "api_requests": report.api_requests.map(|l| json!({ "remaining": l.remaining, "max": l.max })),
+        "missing": missing.len(),
+        "api_requests_spent": spent,
+    });
+    if missing.is_empty() {
+        return Ok(Outcome::ok(result));
+    }
+    let message =
+        visible(&format!("{} of {} checks failed: {}", missing.len(), report.checks.len(), missing.join(", ")))
+            .into_owned();
+    tracing::error!("{message}");
+    Ok(Outcome { code: ExitCode::ChecksFailed, message: Some(message), result })
 }
 
 /// Everything a report needs besides the data, checked before any work is done.

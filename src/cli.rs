@@ -34,7 +34,8 @@ Examples:
   access-audit run --out reports --as-of 2026-10-01T00:00:00Z
   SF_ACCESS_TOKEN=... access-audit pull --instance-url https://acme.my.salesforce.com --out snapshot
   access-audit verify snapshot
-  access-audit review reports                          # read the completed workbook back";
+  access-audit review reports                          # read the completed workbook back
+  access-audit doctor -o my-sandbox                    # can the login read all the audit needs?";
 
 /// Audit who can reach the Certinia (FinancialForce) apps in a Salesforce org.
 ///
@@ -144,6 +145,15 @@ pub enum Command {
     /// Print the effective configuration (flags, environment, file, defaults), secrets redacted.
     Config(ConfigArgs),
 
+    /// Check the login behind the data: log in, read the API requests left, try every query the audit needs on one row, and check Bulk API access; one line per check.
+    ///
+    /// Each line is `ok  <check>`, or `missing  <check>: <what to grant>`; a Certinia package the
+    /// org does not have is an `info` line (it is not audited), not a failure. Exits 0 when every
+    /// check passes, 11 when one fails; a refused login keeps its own code (2 or 3). Spends
+    /// about 20 API requests and writes nothing.
+    #[command(after_help = AFTER_HELP)]
+    Doctor(DoctorArgs),
+
     /// Email an existing report folder's digest (again): email.html and email.txt as the body, the workbook and the CSVs attached.
     #[command(after_help = EMAIL_HELP)]
     Send(SendArgs),
@@ -194,7 +204,12 @@ impl Command {
             Command::Report(a) => Some(&mut a.audit.rules),
             Command::Run(a) => Some(&mut a.audit.rules),
             Command::Config(a) => Some(&mut a.rules),
-            Command::Pull(_) | Command::Verify(_) | Command::Send(_) | Command::Review(_) | Command::Init(_) => None,
+            Command::Pull(_)
+            | Command::Verify(_)
+            | Command::Send(_)
+            | Command::Review(_)
+            | Command::Init(_)
+            | Command::Doctor(_) => None,
         }
     }
 }
@@ -213,6 +228,15 @@ pub struct PullArgs {
 
     #[command(flatten)]
     pub apps: AppArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub salesforce: SalesforceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,10 @@ pub enum ExitCode {
     /// A run of several orgs: at least one org failed (the combined summary names each with its
     /// one-line error); the others' reports are written. It wins over 7 and 1.
     OrgsFailed = 10,
+    /// `doctor`: logged in, but a check failed: the integration user cannot read an object or
+    /// field the audit needs, may not use the Bulk API, or the org has fewer API requests left
+    /// than a run must leave; each failed check says what to grant.
+    ChecksFailed = 11,
     /// Stopped by SIGHUP (128 + 1); the output folder is as it was.
     HungUp = 129,
     /// Stopped by SIGINT, Ctrl-C (128 + 2); the output folder is as it was.
@@ -64,6 +68,7 @@ impl ExitCode {
             ExitCode::ReviewIncomplete => "ReviewIncomplete",
             ExitCode::ReviewMismatch => "ReviewMismatch",
             ExitCode::OrgsFailed => "OrgsFailed",
+            ExitCode::ChecksFailed => "ChecksFailed",
             ExitCode::HungUp => "HungUp",
             ExitCode::Interrupted => "Interrupted",
             ExitCode::Terminated => "Terminated",
@@ -84,6 +89,7 @@ impl ExitCode {
             ExitCode::ReviewIncomplete => "the review is incomplete",
             ExitCode::ReviewMismatch => "a workbook does not belong to the run",
             ExitCode::OrgsFailed => "one or more orgs failed; the others reported",
+            ExitCode::ChecksFailed => "a check of doctor failed: the login lacks an access the audit needs",
             ExitCode::HungUp => "stopped by SIGHUP",
             ExitCode::Interrupted => "stopped by SIGINT",
             ExitCode::Terminated => "stopped by SIGTERM",
@@ -108,6 +114,7 @@ mod tests {
         assert_eq!(ExitCode::ReviewIncomplete.code(), 8);
         assert_eq!(ExitCode::ReviewMismatch.code(), 9);
         assert_eq!(ExitCode::OrgsFailed.code(), 10);
+        assert_eq!(ExitCode::ChecksFailed.code(), 11);
         assert_eq!(ExitCode::HungUp.code(), 129);
         assert_eq!(ExitCode::Interrupted.code(), 130);
         assert_eq!(ExitCode::Terminated.code(), 143);

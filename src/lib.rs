@@ -11,7 +11,8 @@
 //! Before `auth`, `orgs` says which org (or orgs) a run audits and how to reach each, through
 //! `config` or the Salesforce CLI's stored login (`sfcli`); a run of several ends with
 //! `combined`, the summary across orgs (rendered by `render::combined`); `init` writes a starter
-//! configuration file.
+//! configuration file; `doctor` checks, before a run needs it, that the login can read what
+//! the `snapshot` stage reads.
 //! `app` strings the stages together for each subcommand; `main.rs` only turns
 //! the outcome into a message and an exit code ([`exit::ExitCode`]), or, with `--json`, into
 //! one JSON object on stdout ([`envelope`]).
@@ -29,6 +30,7 @@ pub mod combined;
 pub mod config;
 pub mod csv_input;
 pub mod deliver;
+pub mod doctor;
 pub mod endpoint;
 pub mod envelope;
 pub mod exclusions;

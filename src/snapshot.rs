@@ -42,11 +42,13 @@ use crate::salesforce::{ApiFailure, ApiUsage, Limit, SalesforceError, json_kind}
 use crate::scim::{ResourceType, ScimError};
 
 mod keyspace;
+mod probe;
 pub mod progress;
 mod pull;
 mod record;
 mod runs;
 
+pub use probe::{Probe, Probes, probe};
 pub use pull::{PUSHDOWN, PullOptions, base_soql, estimate_requests, pull, pull_into};
 
 pub const FORMAT: &str = "access-audit-snapshot/1";
@@ -673,11 +675,9 @@ fn explain(err: SnapshotError, spec: &ObjectSpec, api_version: &str) -> Snapshot
         _ => return err,
     };
     let major: u32 = api_version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    let advice = |needs: Option<u32>| {
-        match needs {
+    let advice = |needs: Option<u32>| match needs {
         Some(v) if major < v => format!("it needs API {v}.0 or later: set --api-version {v}.0 or newer"),
-        _ => "check that the integration user can see it (View Setup and Configuration; Manage Users for UserLogin) and that the org has the feature".to_string(),
-    }
+        _ => format!("check that the org has it, and grant the integration user {}", spec.permission),
     };
     match code {
         "INVALID_FIELD" => {

@@ -89,6 +89,13 @@ fn send_help() {
 }
 
 #[test]
+fn doctor_help() {
+    let text = help(&["doctor"]);
+    assert!(text.contains("--target-org") && text.contains("--api"));
+    insta::assert_snapshot!("help-doctor", text);
+}
+
+#[test]
 fn version() {
     let work = tempfile::tempdir().unwrap();
     let output = bin(work.path()).arg("--version").output().unwrap();

@@ -22,6 +22,8 @@ mod client;
 mod crash;
 /// Parallel REST cursors: the limit across all objects, ranges that must add up.
 mod cursors;
+/// `doctor`: one line per check of the login, what to grant when one fails, exit 11.
+mod doctor;
 /// The email from cron: the digest over STARTTLS and a login, the failure notice, a refused login.
 mod email;
 /// Exclusions (active, expired, unmatched, ambiguous) and account classes.

@@ -11,8 +11,10 @@
 //! starts (the literal `null` after the last; chunks may hold fewer rows than asked, see
 //! [`crate::Faults::bulk_chunk_rows`]). Rows come in no particular order (a fixed
 //! scramble of the query's order), as Salesforce's do. A locator can be read again. `DELETE`
-//! removes the job (204). A user without the Bulk API ([`crate::SimState::bulk_api`] false) gets
-//! 403 `API_DISABLED_FOR_ORG` when creating a job.
+//! removes the job (204). `GET …/jobs/query` lists the jobs (`{"done", "records",
+//! "nextRecordsUrl"}`, all on one page). A user without the Bulk API
+//! ([`crate::SimState::bulk_api`] false) gets 403 `API_DISABLED_FOR_ORG` when creating a job or
+//! listing them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,14 +126,32 @@ fn scramble(selection: Vec<u32>) -> Vec<u32> {
     (0..n).map(|i| selection[(i * stride) % n]).collect()
 }
 
+/// 403 `API_DISABLED_FOR_ORG`: what a user without the Bulk API gets from every job resource.
+fn disabled() -> ApiError {
+    error(
+        StatusCode::FORBIDDEN,
+        "API_DISABLED_FOR_ORG",
+        "Bulk API is not enabled for this user: the profile or a permission set must grant API Enabled and Bulk API access",
+    )
+}
+
+/// `GET /jobs/query`: every query job, on one page (Salesforce: "Get Information About All
+/// Query Jobs").
+pub(crate) fn list(st: &mut SimState) -> Result<Response, ApiError> {
+    if !st.bulk_api {
+        return Err(disabled());
+    }
+    let mut jobs: Vec<&Job> = st.bulk_jobs.values().collect();
+    jobs.sort_by(|a, b| a.id.cmp(&b.id));
+    let records: Vec<Value> = jobs.into_iter().map(|j| j.info(0)).collect();
+    st.served("bulk-list");
+    Ok(json_response(StatusCode::OK, &json!({"done": true, "records": records, "nextRecordsUrl": null})))
+}
+
 /// `POST /jobs/query`
 pub(crate) fn create(st: &mut SimState, version: u32, body: &[u8]) -> Result<Response, ApiError> {
     if !st.bulk_api {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "API_DISABLED_FOR_ORG",
-            "Bulk API is not enabled for this user: the profile or a permission set must grant API Enabled and Bulk API access",
-        ));
+        return Err(disabled());
     }
     let request: Value = serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", format!("the body is not JSON: {e}")))?;

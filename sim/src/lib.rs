@@ -102,7 +102,7 @@ pub struct SimConfig {
     /// Faults to inject. Default: none.
     pub faults: Faults,
     /// Whether the integration user may use the Bulk API (default true); when
-    /// not, creating a job answers 403 `API_DISABLED_FOR_ORG`.
+    /// not, creating or listing jobs answers 403 `API_DISABLED_FOR_ORG`.
     pub bulk_api: bool,
 }
 
@@ -335,7 +335,7 @@ pub struct SimState {
     pub(crate) bulk_jobs: HashMap<String, bulk::Job>,
     pub(crate) jobs_created: u64,
     /// Whether the integration user may use the Bulk API (403
-    /// `API_DISABLED_FOR_ORG` on a job's creation when not).
+    /// `API_DISABLED_FOR_ORG` on creating or listing jobs when not).
     pub bulk_api: bool,
     /// What the integration user's permissions hide from it, or refuse it.
     pub access: Access,

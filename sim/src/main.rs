@@ -146,7 +146,7 @@ struct Cli {
     /// The next N Bulk query jobs end Aborted.
     #[arg(long, value_name = "N", default_value_t = 0)]
     bulk_aborted_jobs: u64,
-    /// The integration user may not use the Bulk API (403 API_DISABLED_FOR_ORG on a job's creation).
+    /// The integration user may not use the Bulk API (403 API_DISABLED_FOR_ORG on creating or listing jobs).
     #[arg(long)]
     no_bulk_api: bool,
 }

@@ -76,7 +76,7 @@ pub(crate) enum DataRoute {
     SObjects {
         version: u32,
     },
-    /// `/jobs/query`: create a Bulk query job (POST).
+    /// `/jobs/query`: create a Bulk query job (POST), or list them (GET).
     BulkJobs {
         version: u32,
     },
@@ -262,7 +262,7 @@ async fn data_request(shared: &Shared, parts: &Parts, route: DataRoute, body: &[
 /// The methods a data route answers.
 fn allowed(route: &DataRoute) -> &'static [Method] {
     match route {
-        DataRoute::BulkJobs { .. } => &[Method::POST],
+        DataRoute::BulkJobs { .. } => &[Method::POST, Method::GET],
         DataRoute::BulkJob { .. } => &[Method::GET, Method::DELETE],
         _ => &[Method::GET],
     }
@@ -271,6 +271,7 @@ fn allowed(route: &DataRoute) -> &'static [Method] {
 /// The Bulk API step of a request, for fault rules.
 fn endpoint(route: &DataRoute, method: &Method) -> Option<Endpoint> {
     match route {
+        DataRoute::BulkJobs { .. } if method == Method::GET => None,
         DataRoute::BulkJobs { .. } => Some(Endpoint::BulkCreate),
         DataRoute::BulkJob { .. } if method == Method::DELETE => Some(Endpoint::BulkDelete),
         DataRoute::BulkJob { .. } => Some(Endpoint::BulkPoll),
@@ -351,6 +352,7 @@ fn decide(st: &mut SimState, parts: &Parts, route: DataRoute, body: &[u8]) -> De
         }
         DataRoute::Query { version } => first_page(st, parts, version),
         DataRoute::QueryMore { version, locator } => next_page(st, parts, version, &locator),
+        DataRoute::BulkJobs { .. } if parts.method == Method::GET => bulk::list(st).map(Reply::Ready),
         DataRoute::BulkJobs { version } => bulk::create(st, version, body).map(Reply::Ready),
         DataRoute::BulkJob { id, .. } if parts.method == Method::DELETE => bulk::delete(st, &id).map(Reply::Ready),
         DataRoute::BulkJob { id, .. } => bulk::info(st, &id).map(Reply::Ready),

@@ -690,3 +690,30 @@ fn verification_key_may_be_the_certificate_but_not_the_private_key() {
     let err = Sim::start(private).unwrap_err();
     assert!(format!("{err:#}").contains("private key"), "{err:#}");
 }
+
+#[test]
+fn listing_the_bulk_query_jobs_needs_bulk_api_access() {
+    let sim = start(small_org());
+    let path = "/services/data/v62.0/jobs/query";
+    let response = get(&sim, path, Some(TOKEN));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().unwrap(), json!({"done": true, "records": [], "nextRecordsUrl": null}));
+    let created = Client::new()
+        .post(format!("{}{path}", sim.base_url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"operation": "query", "query": "SELECT Id FROM User"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let id = created.json::<Value>().unwrap()["id"].clone();
+    let listed: Value = get(&sim, path, Some(TOKEN)).json().unwrap();
+    assert_eq!(listed["records"].as_array().unwrap().iter().map(|j| j["id"].clone()).collect::<Vec<_>>(), [id]);
+    assert_eq!(listed["records"][0]["object"], "User");
+
+    sim.with_state(|st| st.bulk_api = false);
+    let (status, code, _) = sf_error(get(&sim, path, Some(TOKEN)));
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "API_DISABLED_FOR_ORG"));
+    // Before Bulk API 2.0 (v47.0) there is no such resource.
+    let (status, code, _) = sf_error(get(&sim, "/services/data/v46.0/jobs/query", Some(TOKEN)));
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+}

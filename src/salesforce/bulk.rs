@@ -17,6 +17,7 @@
 //! aborted it) ends the pull. A create call refused because the user may not use the Bulk API
 //! (403 `API_DISABLED_FOR_ORG`, `INSUFFICIENT_ACCESS`, …, or 404 for an org without it) is
 //! [`SalesforceError::BulkNotAllowed`], which `--api auto` answers by falling back to REST.
+//! [`Client::bulk_access`] asks the same question without a job (for `access-audit doctor`).
 //!
 //! Creating a job is a POST: a retry after a connection dropped mid-answer may leave a second
 //! job behind, which Salesforce deletes after seven days.
@@ -56,6 +57,19 @@ const NOT_ALLOWED: &[&str] = &[
     "FUNCTIONALITY_NOT_ENABLED",
     "NOT_FOUND",
 ];
+
+/// A refusal that means "this user or org may not use the Bulk API" as
+/// [`SalesforceError::BulkNotAllowed`]; any other error as it is.
+fn not_allowed(e: SalesforceError) -> SalesforceError {
+    match e {
+        SalesforceError::Api { what, status, failure }
+            if (status == 403 || status == 404) && NOT_ALLOWED.contains(&failure.code.as_str()) =>
+        {
+            SalesforceError::BulkNotAllowed { what, status, failure }
+        }
+        e => e,
+    }
+}
 
 /// Where a job's rows go, one at a time (rolled back when a chunk is read again, restarted
 /// when a job is created again: see [`Checkpoints`]).
@@ -160,15 +174,22 @@ impl Client {
                 async |response, media_type| self.job_answer(what, response, &media_type).await,
             )
             .await;
-        match created {
-            Ok(info) => Ok(info.id),
-            Err(SalesforceError::Api { what, status, failure })
-                if (status == 403 || status == 404) && NOT_ALLOWED.contains(&failure.code.as_str()) =>
-            {
-                Err(SalesforceError::BulkNotAllowed { what, status, failure })
-            }
-            Err(e) => Err(e),
-        }
+        created.map(|info| info.id).map_err(not_allowed)
+    }
+
+    /// Whether the integration user may use the Bulk API 2.0, asked the cheapest way: one
+    /// `GET jobs/query` (the list of query jobs), which creates nothing. A refusal is
+    /// [`SalesforceError::BulkNotAllowed`], as a refused job's creation is.
+    pub async fn bulk_access(&self) -> Result<(), SalesforceError> {
+        let what = "Bulk API 2.0 (the list of query jobs)";
+        self.call(
+            what,
+            None,
+            |http, base| http.get(self.data_url(base, "jobs/query")),
+            async |response, media_type| self.json_answer(what, response, &media_type).await.map(|_| ()),
+        )
+        .await
+        .map_err(not_allowed)
     }
 
     /// A job's state, as JSON.

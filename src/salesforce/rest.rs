@@ -326,7 +326,7 @@ impl Client {
     }
 
     /// Reads a successful answer whole (up to the REST cap) and parses it as JSON.
-    async fn json_answer(
+    pub(super) async fn json_answer(
         &self,
         what: &str,
         response: reqwest::Response,

@@ -313,6 +313,9 @@ pub(crate) struct Offered {
     pub absent: std::collections::BTreeSet<&'static str>,
     /// One line per such package ([`Package::note`]).
     pub notes: Vec<String>,
+    /// Objects the org has that the integration user cannot see, each with the error that names
+    /// the permission to grant ([`survey`] only: [`offered`] fails with the first).
+    pub denied: Vec<(&'static ObjectSpec, SnapshotError)>,
 }
 
 /// Decides, from the org's own list of objects (`GET /sobjects`, one request, before any query),
@@ -322,10 +325,29 @@ pub(crate) struct Offered {
 /// object every org has, or one of an installed package, that is not in the list cannot be read
 /// by the integration user. Both are errors naming the permission to grant.
 pub(crate) async fn offered(client: &Client) -> Result<Offered, SnapshotError> {
+    decide(client, false).await
+}
+
+/// [`offered`], but an object the integration user cannot see is listed in
+/// [`Offered::denied`] and the decision goes on: every such object, for `doctor`.
+pub(crate) async fn survey(client: &Client) -> Result<Offered, SnapshotError> {
+    decide(client, true).await
+}
+
+/// [`offered`] (`every`: false, the first object denied is the error) or [`survey`] (true).
+async fn decide(client: &Client, every: bool) -> Result<Offered, SnapshotError> {
     let listed: std::collections::HashSet<String> =
         client.sobjects().await?.into_iter().map(|n| n.to_ascii_lowercase()).collect();
     let sees = |name: &str| listed.contains(&name.to_ascii_lowercase());
     let mut offered = Offered::default();
+    let deny = |denied: &mut Vec<_>, spec: &'static ObjectSpec, why: String| {
+        let e = no_access(spec, why);
+        if !every {
+            return Err(e);
+        }
+        denied.push((spec, e));
+        Ok(())
+    };
     let mut packages: Vec<&'static Package> = OBJECTS.iter().filter_map(|o| o.package()).collect();
     packages.dedup_by_key(|p| p.namespace);
     for package in packages {
@@ -344,15 +366,15 @@ pub(crate) async fn offered(client: &Client) -> Result<Offered, SnapshotError> {
                         package.product, package.namespace
                     )
                 };
-                return Err(no_access(spec, why));
+                deny(&mut offered.denied, spec, why)?;
             }
         }
         if !installed {
             offered.notes.push(package.note.to_string());
         }
     }
-    if let Some(spec) = OBJECTS.iter().find(|o| o.source == Source::Listed && !sees(o.name)) {
-        return Err(no_access(spec, "it is not in its list of objects".into()));
+    for spec in OBJECTS.iter().filter(|o| o.source == Source::Listed && !sees(o.name)) {
+        deny(&mut offered.denied, spec, "it is not in its list of objects".into())?;
     }
     Ok(offered)
 }
@@ -369,7 +391,7 @@ async fn licensed(client: &Client, package: &Package) -> Result<bool, Salesforce
 
 /// Whether an error means an optional object is not offered by the org (unknown object or field,
 /// or refused).
-fn not_offered(e: &SnapshotError) -> bool {
+pub(super) fn not_offered(e: &SnapshotError) -> bool {
     matches!(
         e,
         SnapshotError::MissingObject { .. }

@@ -4,6 +4,8 @@
 #   docs/email-600.png         email.html at 600 px (a mail client's reading pane)
 #   docs/email-420.png         email.html at 420 px (a phone)
 #   docs/email-dark-420.png    email.html at 420 px in dark mode (prefers-color-scheme: dark)
+#   docs/report-retained.png   report.html's "Certinia access retained" section alone, wide enough for every column
+#   docs/report-seats.png      report.html's Seats section alone
 # Needs Debian's chromium (apt-get install -y --no-install-recommends chromium); CI does not.
 # Run after changing the look; review the pictures (no table may need sideways scrolling), then commit.
 set -euo pipefail
@@ -28,8 +30,17 @@ shot() { # width height file page [extra flags]
 for w in 600 420; do
   printf '<!DOCTYPE html><body style="margin:0"><iframe src="email.html" width="%s" height="3000" style="border:0;display:block"></iframe>' "$w" >"$out/reports/frame-$w.html"
 done
+# One section of the page alone (the others hidden), for the pictures of a single report.
+only() { # section-id file
+  sed "s#</head>#<style>.page{max-width:none} .page > *:not(\\#$1){display:none}</style></head>#" \
+    "$out/reports/report.html" >"$out/reports/$2"
+}
+only certinia-access-retained retained.html
+only seats seats.html
 shot 1400 1800 report.png report.html
+shot 2500 900 report-retained.png retained.html
+shot 1400 1000 report-seats.png seats.html
 shot 600 2200 email-600.png frame-600.html
 shot 420 2200 email-420.png frame-420.html
 shot 420 1400 email-dark-420.png frame-420.html --force-dark-mode
-echo "docs/report.png, docs/email-600.png, docs/email-420.png, docs/email-dark-420.png updated"
+echo "docs/report.png, docs/report-retained.png, docs/report-seats.png, docs/email-600.png, docs/email-420.png, docs/email-dark-420.png updated"

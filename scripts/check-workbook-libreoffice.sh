@@ -29,7 +29,7 @@ import csv, sys, re, pathlib
 work = pathlib.Path(sys.argv[1])
 sheets = {p.stem.removeprefix("access-review-"): p for p in (work / "sheets").glob("*.csv")}
 expected = {"Summary", "Instructions", "Inactive", "Never logged in", "Certinia retained", "Certinia lacking",
-            "Access matrix", "Run"}
+            "Access matrix", "Run", "Seats"}
 assert set(sheets) == expected, f"sheets: {sorted(sheets)}"
 pairs = {"Inactive": "inactive-users", "Never logged in": "never-logged-in", "Certinia retained": "certinia-access-retained",
          "Certinia lacking": "certinia-access-lacking", "Access matrix": "access-matrix"}
@@ -49,6 +49,18 @@ for sheet, slug in pairs.items():
         col = rows[0].index(name)
         assert {r[col] for r in rows[1:]} <= {"TRUE", "FALSE"}, f"{sheet}: {name} is not shown as TRUE/FALSE"
     print(f"ok: {sheet}: {len(rows) - 1} rows, reviewer columns, dates, booleans")
+# The Seats sheet: seats.csv's rows, numbers shown as numbers, booleans as booleans.
+rows = list(csv.reader(open(sheets["Seats"], encoding="utf-8")))
+ours = list(csv.reader(open(work / "reports" / "seats.csv", encoding="utf-8")))
+assert rows[0][:len(ours[0])] == ours[0], (rows[0], ours[0])
+assert len(rows) == len(ours), f"Seats: {len(rows)} rows in Calc, {len(ours)} in seats.csv"
+for name in ("Certinia", "UsedMismatch"):
+    col = rows[0].index(name)
+    assert {r[col] for r in rows[1:]} <= {"TRUE", "FALSE"}, f"Seats: {name} is not shown as TRUE/FALSE"
+for name in ("Allowed", "Used", "Assigned", "Reclaimable"):
+    col = rows[0].index(name)
+    assert all(re.fullmatch(r"-?\d+", r[col]) for r in rows[1:]), f"Seats: {name} is not a whole number"
+print(f"ok: Seats: {len(rows) - 1} licences, as in seats.csv")
 PY
 
 # The workbook printed as it sets itself up.

@@ -1,7 +1,8 @@
 //! The benchmark of a whole `access-audit run` on a large org: `cargo bench --bench pipeline`.
 //!
 //! It generates a deterministic org (100,000 users, 1,000,000 permission set assignment targets,
-//! 15,000 package licences), serves it from sf-sim over HTTPS with every data request delayed by
+//! 15,000 package licences, PSA and Accounting installed: licences, resources, permission
+//! controls, user companies), serves it from sf-sim over HTTPS with every data request delayed by
 //! 50 ms, and runs the real release binary end to end (pull and every report, with a roster) once
 //! per strategy: sequential REST (`--api rest --max-cursors 1`), parallel REST (`--api rest`) and
 //! `--api auto`. For each it prints the wall time, the API requests by kind (as the simulator
@@ -109,6 +110,8 @@ fn main() {
     if let Some(licences) = org.objects_mut().get_mut("UserPackageLicense") {
         licences.truncate(s.licences);
     }
+    // PSA and Accounting installed: licences, resources, permission controls, user companies.
+    sf_sim::generate::add_certinia(&mut org, chrono::DateTime::parse_from_rfc3339(AS_OF).unwrap().timestamp());
     let counts: BTreeMap<String, usize> = org.objects().iter().map(|(k, v)| (k.clone(), v.len())).collect();
     // A roster: every third user by username, and a few people who have no account.
     let mut roster = String::from("username,email\n");

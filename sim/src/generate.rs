@@ -393,6 +393,18 @@ pub fn synthetic_org(seed: u64, users: usize, assignments: usize) -> Org {
     org
 }
 
+/// Adds to an org (a [`synthetic_org`]) what grants Certinia beyond permission sets and the seats
+/// it costs, built as the demo org's are: a `PackageLicense` per package (PSA's `UsedLicenses` two
+/// above its assignments), permission set licences and their assignments (Accounting's used count
+/// one below), a PSA resource per PSA holder (some inactive), permission controls ending before,
+/// on and after the instant `as_of` (seconds since the epoch) or never, and Accounting user
+/// companies. Deterministic: the same org and instant give the same records.
+pub fn add_certinia(org: &mut Org, as_of: i64) {
+    let packages: Vec<(&str, &str, String)> =
+        PACKAGES.iter().enumerate().map(|(i, (ns, status, _))| (*ns, *status, sf_id("050", i as u64 + 1))).collect();
+    demo::certinia(org.objects_mut(), &packages, as_of);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +415,41 @@ mod tests {
         let id = sf_id("005", 1);
         assert_eq!(id.len(), 18);
         assert!(id.starts_with("0055g0000000001"));
+    }
+
+    #[test]
+    fn certinia_objects_join_the_synthetic_org_and_point_at_its_records() {
+        let mut org = synthetic_org(3, 600, 3_000);
+        add_certinia(&mut org, 1_790_812_800);
+        org.validate().unwrap();
+        let ids = |object: &str, field: &str| -> HashSet<String> {
+            org.records(object).iter().filter_map(|r| r[field].as_str().map(String::from)).collect()
+        };
+        let users = ids("User", "Id");
+        for (object, field) in [
+            ("PermissionSetLicenseAssign", "AssigneeId"),
+            ("pse__Permission_Control__c", "pse__User__c"),
+            ("Contact", "pse__Salesforce_User__c"),
+            ("c2g__codaUserCompany__c", "c2g__User__c"),
+        ] {
+            let linked = ids(object, field);
+            assert!(!linked.is_empty(), "{object} has records");
+            assert!(linked.is_subset(&users), "{object}.{field} names users of the org");
+        }
+        // Every package licence assignment points at a PackageLicense record.
+        assert!(ids("UserPackageLicense", "PackageLicenseId").is_subset(&ids("PackageLicense", "Id")));
+        assert!(
+            ids("PermissionSetLicenseAssign", "PermissionSetLicenseId").is_subset(&ids("PermissionSetLicense", "Id"))
+        );
+        // Controls end before, on and after the as-of date, or never.
+        let ends: HashSet<Option<String>> = org
+            .records("pse__Permission_Control__c")
+            .iter()
+            .map(|c| c["pse__End_Date__c"].as_str().map(String::from))
+            .collect();
+        for end in [None, Some("2026-09-30"), Some("2026-10-01"), Some("2026-10-02")] {
+            assert!(ends.contains(&end.map(String::from)), "a control ending {end:?}: {ends:?}");
+        }
     }
 
     #[test]

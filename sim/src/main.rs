@@ -107,6 +107,10 @@ struct Cli {
     /// Number of permission set assignments of the synthetic org (a target).
     #[arg(long, value_name = "M", requires = "synthetic_users")]
     synthetic_assignments: Option<usize>,
+    /// Give the synthetic org PSA and Accounting: package and permission set licences, resources,
+    /// permission controls and user companies (dates relative to the time of start).
+    #[arg(long, requires = "synthetic_users")]
+    synthetic_certinia: bool,
     /// Seed of the synthetic org.
     #[arg(long, value_name = "S", default_value_t = 1, requires = "synthetic_users")]
     seed: u64,
@@ -193,7 +197,13 @@ fn config_from(cli: Cli) -> anyhow::Result<(SimConfig, u16)> {
             generate::demo_org()
         }
         (Some(dir), None, _) => Org::load_dir(dir)?,
-        (None, Some(users), Some(assignments)) => generate::synthetic_org(cli.seed, users, assignments),
+        (None, Some(users), Some(assignments)) => {
+            let mut org = generate::synthetic_org(cli.seed, users, assignments);
+            if cli.synthetic_certinia {
+                generate::add_certinia(&mut org, chrono::Utc::now().timestamp());
+            }
+            org
+        }
         _ => {
             bail!("give either --org DIR, --synthetic-users N --synthetic-assignments M, or --demo")
         }

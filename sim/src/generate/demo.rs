@@ -886,9 +886,9 @@ impl Builder {
     }
 }
 
-/// A date `days` days after the as-of instant's UTC date (before it when negative).
-fn date(days: i64) -> String {
-    chrono::DateTime::from_timestamp(AS_OF + days * DAY, 0).expect("in range").format("%Y-%m-%d").to_string()
+/// A date `days` days after the instant `as_of`'s UTC date (before it when negative).
+fn date_at(as_of: i64, days: i64) -> String {
+    chrono::DateTime::from_timestamp(as_of + days * DAY, 0).expect("in range").format("%Y-%m-%d").to_string()
 }
 
 /// Permission set licences: (developer name, label, total).
@@ -915,7 +915,11 @@ const SCOPES: &[(&str, &str, &[&str])] = &[
 /// permission controls (no end date, ended, ending today, tomorrow, later) for the holders of PSA
 /// permission sets, and user companies for the holders of Accounting ones; deactivated users keep
 /// theirs, as Salesforce and Certinia leave them.
-fn certinia(objects: &mut BTreeMap<String, Vec<Record>>) {
+/// PSA, Accounting and the seats they cost, built from the org's users, permission set
+/// assignments and package licence assignments: `packages` are (namespace, status, the
+/// `PackageLicense` Id the assignments point to); dates are relative to the instant `as_of`.
+pub(super) fn certinia(objects: &mut BTreeMap<String, Vec<Record>>, packages: &[(&str, &str, String)], as_of: i64) {
+    let date = |days: i64| date_at(as_of, days);
     let holders = |ns: &str| -> Vec<String> {
         let mut ids: Vec<String> = objects["PermissionSetAssignment"]
             .iter()
@@ -934,23 +938,23 @@ fn certinia(objects: &mut BTreeMap<String, Vec<Record>>) {
     let mut assigned: BTreeMap<&str, i64> = BTreeMap::new();
     for l in &objects["UserPackageLicense"] {
         let ns = l["PackageLicense"]["NamespacePrefix"].as_str().expect("namespaces");
-        *assigned.entry(PACKAGES.iter().find(|(n, _)| *n == ns).expect("listed").0).or_default() += 1;
+        *assigned.entry(packages.iter().find(|(n, ..)| *n == ns).expect("a listed package").0).or_default() += 1;
     }
-    let packages: Vec<Record> = PACKAGES
+    let package_licences: Vec<Record> = packages
         .iter()
         .enumerate()
-        .map(|(i, (ns, status))| {
+        .map(|(i, (ns, status, id))| {
             let used = assigned.get(ns).copied().unwrap_or(0);
             // PSA counts two seats more than it has assignments: shown, never corrected.
             let used = if *ns == "pse" { used + 2 } else { used };
             let allowed = if *status == "Free" { -1 } else { used + 5 + i as i64 * 3 };
             record(json!({
-                "Id": sf_id("050", 880_000 + i as u64 * 3),
+                "Id": id,
                 "NamespacePrefix": ns,
                 "Status": status,
                 "AllowedLicenses": allowed,
                 "UsedLicenses": used,
-                "ExpirationDate": (*status != "Free").then(|| datetime(AS_OF + (200 + i as i64 * 30) * DAY)),
+                "ExpirationDate": (*status != "Free").then(|| datetime(as_of + (200 + i as i64 * 30) * DAY)),
                 "IsProvisioned": true,
             }))
         })
@@ -1071,7 +1075,7 @@ fn certinia(objects: &mut BTreeMap<String, Vec<Record>>) {
             })));
         }
     }
-    objects.insert("PackageLicense".into(), packages);
+    objects.insert("PackageLicense".into(), package_licences);
     objects.insert("PermissionSetLicense".into(), licences);
     objects.insert("PermissionSetLicenseAssign".into(), psl_assigns);
     objects.insert("Contact".into(), contacts);
@@ -1144,8 +1148,12 @@ pub fn demo_org() -> Org {
     objects.insert("PermissionSetGroup".into(), groups);
     objects.insert("PermissionSetGroupComponent".into(), components);
 
-    let packages =
-        PACKAGES.iter().enumerate().map(|(i, (ns, _))| (*ns, sf_id("050", 880_000 + i as u64 * 3))).collect();
+    let package_ids: Vec<(&str, &str, String)> = PACKAGES
+        .iter()
+        .enumerate()
+        .map(|(i, (ns, status))| (*ns, *status, sf_id("050", 880_000 + i as u64 * 3)))
+        .collect();
+    let packages = package_ids.iter().map(|(ns, _, id)| (*ns, id.clone())).collect();
 
     let mut b = Builder {
         users: Vec::new(),
@@ -1188,7 +1196,7 @@ pub fn demo_org() -> Org {
     objects.insert("PermissionSetAssignment".into(), b.psas);
     objects.insert("UserPackageLicense".into(), b.licences);
     objects.insert("UserLogin".into(), b.logins);
-    certinia(&mut objects);
+    certinia(&mut objects, &package_ids, AS_OF);
 
     let mut org = Org::empty();
     *org.objects_mut() = objects;

@@ -39,10 +39,12 @@ Examples:
 
 /// Audit who can reach the Certinia (FinancialForce) apps in a Salesforce org.
 ///
-/// Pulls every User, permission set assignment, permission set group and
-/// package licence through the REST API, keeps the pull as a verifiable
-/// snapshot, and reports inactive users, users who never logged in,
-/// deactivated users who keep Certinia access, and active users who lack it.
+/// Pulls every User, permission set assignment, permission set group, package
+/// and permission set licence, PSA permission control and resource, and
+/// Accounting user company (REST or Bulk API 2.0), keeps the pull as a
+/// verifiable snapshot, and reports inactive users, users who never logged in,
+/// deactivated users who keep Certinia access, active users who lack it, and
+/// the seats that could be reclaimed.
 #[derive(Debug, Parser)]
 #[command(name = "access-audit", version, after_help = AFTER_HELP)]
 pub struct Cli {

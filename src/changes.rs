@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{
     Audit, Change, ChangeCounts, ChangeRow, ChangeState, Changes, FindingKey, PreviousDecision, PreviousUsed,
-    ReportKind, Rows,
+    ReportKind, ReviewedReport, Rows,
 };
 use crate::readback::{self, ReadbackError};
 use crate::render::xlsx::{FILE_NAME as WORKBOOK, RUN_ID_KEY};
@@ -82,6 +82,7 @@ impl Previous {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let mut findings = BTreeMap::new();
         for report in folder.reports()?.into_iter().filter(|r| r.kind.is_finding()) {
+            let ReviewedReport::Org(kind) = report.kind else { continue };
             let found = report
                 .rows
                 .iter()
@@ -95,7 +96,7 @@ impl Previous {
                     (row.key.clone(), PreviousFinding { username, name })
                 })
                 .collect();
-            findings.insert(report.kind, found);
+            findings.insert(kind, found);
         }
 
         // The decisions: the main workbook, then the per-manager ones; the first recorded wins.
@@ -117,12 +118,13 @@ impl Previous {
                 workbook_sha256 = Some(book.sha256.clone());
             }
             for sheet in &book.sheets {
+                let ReviewedReport::Org(kind) = sheet.kind else { continue };
                 for row in &sheet.rows {
                     let (Some(key), review) = (sheet.key(row), sheet.review(row)) else { continue };
                     if review.decision.is_none() && review.reviewer.is_none() && review.decided_on.is_none() {
                         continue;
                     }
-                    decisions.entry((sheet.kind, key)).or_insert(PreviousDecision {
+                    decisions.entry((kind, key)).or_insert(PreviousDecision {
                         decision: review.decision,
                         reviewer: review.reviewer,
                         decided_on: review.decided_on,

@@ -283,6 +283,10 @@ pub enum Decision {
     #[serde(rename = "Remove from roster")]
     RemoveFromRoster,
     Certify,
+    /// An application's account (REPORTS.md, "Other applications over SCIM 2.0"): not one of
+    /// [`Decision::ALL`], the org's, and offered on the applications' sheets only.
+    #[serde(rename = "Disable account")]
+    DisableAccount,
 }
 
 impl Decision {
@@ -302,7 +306,7 @@ impl Decision {
     ];
 
     /// The text in the drop-down, in the workbook and in every output.
-    pub fn label(self) -> &'static str {
+    pub const fn label(self) -> &'static str {
         match self {
             Decision::Deactivate => "Deactivate",
             Decision::Freeze => "Freeze",
@@ -316,6 +320,7 @@ impl Decision {
             Decision::Provision => "Provision",
             Decision::RemoveFromRoster => "Remove from roster",
             Decision::Certify => "Certify",
+            Decision::DisableAccount => "Disable account",
         }
     }
 
@@ -323,7 +328,7 @@ impl Decision {
     /// (a spreadsheet's autocomplete may change the case; nothing else is guessed).
     pub fn from_label(text: &str) -> Option<Decision> {
         let text = text.trim();
-        Decision::ALL.into_iter().find(|d| d.label().eq_ignore_ascii_case(text))
+        Decision::ALL.into_iter().chain([Decision::DisableAccount]).find(|d| d.label().eq_ignore_ascii_case(text))
     }
 
     /// An action asks an admin to change the org: `Deactivate`, `Freeze`, `Remove access`,
@@ -357,6 +362,9 @@ impl Decision {
             Decision::Provision => "The person on the roster needs a user: an admin creates or reactivates one.",
             Decision::RemoveFromRoster => "The roster entry is wrong or outdated and is removed from the roster.",
             Decision::Certify => "The reviewer confirms the user's Certinia access is right.",
+            Decision::DisableAccount => {
+                "Action: the application's administrator disables the account (the tool never changes an application)."
+            }
         }
     }
 }
@@ -661,7 +669,13 @@ fn is_api_only_profile(name: &str) -> bool {
 #[serde(untagged)]
 pub enum FindingKey {
     User(String),
-    RosterEntry { federation_id: String, username: String, email: String },
+    /// An application's account, by its SCIM `id` (`AccountId`).
+    Account(String),
+    RosterEntry {
+        federation_id: String,
+        username: String,
+        email: String,
+    },
 }
 
 impl FindingKey {
@@ -675,7 +689,7 @@ impl FindingKey {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             FindingKey::User(id) => Some(id),
-            FindingKey::RosterEntry { .. } => None,
+            FindingKey::Account(_) | FindingKey::RosterEntry { .. } => None,
         }
     }
 
@@ -683,7 +697,7 @@ impl FindingKey {
     /// decisions.csv.
     pub fn parts(&self) -> [&str; 4] {
         match self {
-            FindingKey::User(id) => [id, "", "", ""],
+            FindingKey::User(id) | FindingKey::Account(id) => [id, "", "", ""],
             FindingKey::RosterEntry { federation_id, username, email } => ["", federation_id, username, email],
         }
     }
@@ -693,9 +707,63 @@ impl std::fmt::Display for FindingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FindingKey::User(id) => write!(f, "Id {id}"),
+            FindingKey::Account(id) => write!(f, "AccountId {id}"),
             FindingKey::RosterEntry { federation_id, username, email } => {
                 write!(f, "roster entry ({federation_id}, {username}, {email})")
             }
+        }
+    }
+}
+
+/// A report whose rows reviewers decide on a workbook sheet: one of the org's, or one of an
+/// application's (`stensul` and its app orphans). `review` reads both alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReviewedReport {
+    Org(ReportKind),
+    App { app: String, kind: apps::AppReportKind },
+}
+
+impl ReviewedReport {
+    /// The CSV's stem, and the `Report` column of decisions.csv: `inactive-users`,
+    /// `stensul-app-orphans`.
+    pub fn slug(&self) -> String {
+        match self {
+            ReviewedReport::Org(kind) => kind.slug().to_string(),
+            ReviewedReport::App { app, kind } => kind.csv_stem(app),
+        }
+    }
+
+    pub fn sheet_name(&self) -> String {
+        match self {
+            ReviewedReport::Org(kind) => kind.sheet_name().to_string(),
+            ReviewedReport::App { app, kind } => kind.sheet_name(app),
+        }
+    }
+
+    /// The choices of its `Decision` drop-down.
+    pub fn decisions(&self) -> &'static [Decision] {
+        match self {
+            ReviewedReport::Org(kind) => kind.decisions(),
+            ReviewedReport::App { .. } => &apps::AppReportKind::DECISION_CHOICES,
+        }
+    }
+
+    pub fn is_finding(&self) -> bool {
+        match self {
+            ReviewedReport::Org(kind) => kind.is_finding(),
+            ReviewedReport::App { kind, .. } => kind.is_finding(),
+        }
+    }
+
+    pub fn is_roster_entries(&self) -> bool {
+        matches!(self, ReviewedReport::Org(kind) if kind.is_roster_entries())
+    }
+
+    /// The column that names a row's person: the user's `Username`, the account's `AccountUserName`.
+    pub fn who_column(&self) -> &'static str {
+        match self {
+            ReviewedReport::Org(_) => "Username",
+            ReviewedReport::App { .. } => "AccountUserName",
         }
     }
 }

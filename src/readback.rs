@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::model::{DecidedOn, FindingKey, ReportKind};
+use crate::model::{DecidedOn, FindingKey, ReportKind, ReviewedReport};
 use crate::render::xlsx::{REVIEW_COLUMNS, RUN_SHEET};
 
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +137,7 @@ pub fn decided_on(value: &Value) -> Option<DecidedOn> {
 /// One report sheet, read back.
 #[derive(Debug, Clone)]
 pub struct Sheet {
-    pub kind: ReportKind,
+    pub kind: ReviewedReport,
     pub headers: Vec<String>,
     /// Every row under the header that holds anything, in sheet order.
     pub rows: Vec<Row>,
@@ -161,10 +161,12 @@ impl Sheet {
         self.column(header).and_then(|i| row.cells.get(i)).unwrap_or(&Value::Empty)
     }
 
-    /// Which finding the row is: its `Id`, or for a roster entry its `federation_id`, `username`
-    /// and `email`; none when the row names nothing.
+    /// Which finding the row is: its `Id`, an application's account its `AccountId`, or a roster
+    /// entry its `federation_id`, `username` and `email`; none when the row names nothing.
     pub fn key(&self, row: &Row) -> Option<FindingKey> {
-        if self.kind.is_roster_entries() {
+        if let ReviewedReport::App { .. } = self.kind {
+            self.value(row, "AccountId").trimmed().map(FindingKey::Account)
+        } else if self.kind.is_roster_entries() {
             let part = |h: &str| self.value(row, h).trimmed().unwrap_or_default();
             let key = FindingKey::roster(&part("federation_id"), &part("username"), &part("email"));
             (key != FindingKey::roster("", "", "")).then_some(key)
@@ -199,13 +201,19 @@ pub struct Workbook {
 }
 
 impl Workbook {
-    pub fn sheet(&self, kind: ReportKind) -> Option<&Sheet> {
-        self.sheets.iter().find(|s| s.kind == kind)
+    pub fn sheet(&self, kind: &ReviewedReport) -> Option<&Sheet> {
+        self.sheets.iter().find(|s| s.kind == *kind)
     }
 }
 
-/// Reads a review workbook: every report sheet and the Run sheet.
+/// Reads a review workbook: every report sheet of the org and the Run sheet.
 pub fn read(path: &Path) -> Result<Workbook, ReadbackError> {
+    read_with_apps(path, &[])
+}
+
+/// Reads a review workbook: every report sheet of the org, the sheets of `apps` (the
+/// applications' reports the run wrote) and the Run sheet.
+pub fn read_with_apps(path: &Path, apps: &[ReviewedReport]) -> Result<Workbook, ReadbackError> {
     use sha2::{Digest, Sha256};
     let bytes = crate::files::read(path, crate::files::WORKBOOK)
         .map_err(|source| ReadbackError::Read { path: path.to_path_buf(), source })?;
@@ -215,7 +223,9 @@ pub fn read(path: &Path) -> Result<Workbook, ReadbackError> {
     let mut sheets = Vec::new();
     let mut run = BTreeMap::new();
     for name in book.sheet_names() {
-        let kind = ReportKind::from_sheet_name(&name);
+        let kind = ReportKind::from_sheet_name(&name)
+            .map(ReviewedReport::Org)
+            .or_else(|| apps.iter().find(|a| a.sheet_name() == name).cloned());
         if kind.is_none() && name != RUN_SHEET {
             continue;
         }

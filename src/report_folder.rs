@@ -16,7 +16,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::deliver::{FILE_LIST, FileList};
-use crate::model::{FindingKey, ReportKind};
+use crate::model::apps::AppReportKind;
+use crate::model::{FindingKey, ReportKind, ReviewedReport};
 use crate::render::xlsx::{FILE_NAME as WORKBOOK, split};
 
 /// What is wrong with a report folder.
@@ -54,7 +55,7 @@ pub struct CsvRow {
 /// One report's CSV.
 #[derive(Debug, Clone)]
 pub struct CsvReport {
-    pub kind: ReportKind,
+    pub kind: ReviewedReport,
     pub headers: Vec<String>,
     pub rows: Vec<CsvRow>,
 }
@@ -66,9 +67,10 @@ impl CsvReport {
         self.headers.iter().position(|h| h == header).and_then(|i| row.fields.get(i)).map_or("", |f| unneutralised(f))
     }
 
-    fn parse(kind: ReportKind, bytes: &[u8]) -> Result<CsvReport, String> {
+    fn parse(kind: ReviewedReport, bytes: &[u8]) -> Result<CsvReport, String> {
         let mut reader = csv::Reader::from_reader(bytes);
         let headers: Vec<String> = reader.headers().map_err(|e| e.to_string())?.iter().map(String::from).collect();
+        let finding = kind.is_finding();
         let mut report = CsvReport { kind, headers, rows: Vec::new() };
         for record in reader.records() {
             let record = record.map_err(|e| e.to_string())?;
@@ -76,9 +78,15 @@ impl CsvReport {
             let mut row = CsvRow {
                 key: FindingKey::User(String::new()),
                 fields: record.iter().map(String::from).collect(),
-                finding: kind.is_finding(),
+                finding,
             };
-            row.key = if kind.is_roster_entries() {
+            row.key = if let ReviewedReport::App { .. } = report.kind {
+                let id = report.text(&row, "AccountId");
+                if id.is_empty() {
+                    return Err(format!("line {line} has no AccountId"));
+                }
+                FindingKey::Account(id.to_string())
+            } else if report.kind.is_roster_entries() {
                 FindingKey::roster(
                     report.text(&row, "federation_id"),
                     report.text(&row, "username"),
@@ -91,7 +99,9 @@ impl CsvReport {
                 }
                 FindingKey::User(id.to_string())
             };
-            if kind == ReportKind::NeverLoggedIn && report.text(&row, "InGracePeriod") == "true" {
+            if report.kind == ReviewedReport::Org(ReportKind::NeverLoggedIn)
+                && report.text(&row, "InGracePeriod") == "true"
+            {
                 row.finding = false;
             }
             report.rows.push(row);
@@ -170,8 +180,23 @@ impl Folder {
 
     /// The run's reports, as their CSVs hold them, in [`ReportKind::ALL`] order.
     pub fn reports(&self) -> Result<Vec<CsvReport>, FolderError> {
+        self.read_reports(ReportKind::ALL.map(ReviewedReport::Org))
+    }
+
+    /// The reports of the applications the run audited (summary.json's `apps`), as their CSVs
+    /// hold them: application by application, each in [`AppReportKind::ALL`] order.
+    pub fn app_reports(&self) -> Result<Vec<CsvReport>, FolderError> {
+        let apps = self.summary["apps"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let names = apps.iter().filter_map(|a| a["name"].as_str());
+        self.read_reports(
+            names.flat_map(|app| AppReportKind::ALL.map(|kind| ReviewedReport::App { app: app.to_string(), kind })),
+        )
+    }
+
+    /// Each report's CSV the file list names (an absent one is a report the run did not make).
+    fn read_reports(&self, kinds: impl IntoIterator<Item = ReviewedReport>) -> Result<Vec<CsvReport>, FolderError> {
         let mut reports = Vec::new();
-        for kind in ReportKind::ALL {
+        for kind in kinds {
             let file = format!("{}.csv", kind.slug());
             let Some(bytes) = self.read_ours(&file)? else { continue };
             reports.push(CsvReport::parse(kind, &bytes).map_err(|detail| self.unreadable(&file, &detail))?);
@@ -216,16 +241,20 @@ mod tests {
     #[test]
     fn csv_reports_key_rows_and_skip_the_grace_period_as_findings() {
         let never = b"Id,Username,Name,InGracePeriod\n005A,a@x,A,false\n005B,b@x,'=B,true\n";
-        let report = CsvReport::parse(ReportKind::NeverLoggedIn, never).unwrap();
+        let report = CsvReport::parse(ReviewedReport::Org(ReportKind::NeverLoggedIn), never).unwrap();
         assert_eq!(report.rows.len(), 2);
         assert_eq!(report.rows[0].key, FindingKey::User("005A".into()));
         assert!(report.rows[0].finding && !report.rows[1].finding);
         assert_eq!(report.text(&report.rows[1], "Name"), "=B");
         let roster = b"RosterLine,federation_id,username,email\n2,FED-1,,Ana@X.com\n";
-        let report = CsvReport::parse(ReportKind::NotProvisioned, roster).unwrap();
+        let report = CsvReport::parse(ReviewedReport::Org(ReportKind::NotProvisioned), roster).unwrap();
         assert_eq!(report.rows[0].key, FindingKey::roster("fed-1", "", "ana@x.com"));
-        let matrix = CsvReport::parse(ReportKind::AccessMatrix, b"Id\n005A\n").unwrap();
+        let matrix = CsvReport::parse(ReviewedReport::Org(ReportKind::AccessMatrix), b"Id\n005A\n").unwrap();
         assert!(!matrix.rows[0].finding);
-        assert!(CsvReport::parse(ReportKind::InactiveUsers, b"Id,Name\n,x\n").unwrap_err().contains("no Id"));
+        assert!(
+            CsvReport::parse(ReviewedReport::Org(ReportKind::InactiveUsers), b"Id,Name\n,x\n")
+                .unwrap_err()
+                .contains("no Id")
+        );
     }
 }

@@ -11,7 +11,12 @@
 //!   the SHA-256 of each workbook read and of the snapshot manifest;
 //! - `remediation/`: one CSV per action an admin loads into Data Loader or `sf data … bulk`
 //!   (`PermissionSetAssignment-delete.csv`, `UserPackageLicense-delete.csv`, `User-deactivate.csv`,
-//!   `UserLogin-freeze.csv`), from the complete action decisions, Id by Id from the snapshot.
+//!   `UserLogin-freeze.csv`), from the complete action decisions, Id by Id from the snapshot;
+//!   and per application `<app>-disable.csv`, the accounts decided `Disable account`.
+//!
+//! The other applications' report sheets ([`ReviewedReport::App`], in the main workbook only) are
+//! read exactly as the org's: rows matched by `AccountId` against the application's report CSVs,
+//! decisions from the application's list. (The SCIM cross-check's sheet is not read back.)
 //!
 //! **Belongs to the run**: each workbook's Run sheet carries the run id and manifest SHA-256 of
 //! summary.json; each report sheet holds exactly the findings of the report's CSV (by the
@@ -34,7 +39,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::model::{Audit, Column, ColumnType, DecidedOn, Decision, FindingKey, ReportKind, Rows};
+use crate::model::{Audit, Column, ColumnType, DecidedOn, Decision, FindingKey, ReportKind, ReviewedReport, Rows};
 use crate::readback::{self, ReadbackError, Review, Value};
 use crate::render::csv::neutralise;
 use crate::render::xlsx::{MANIFEST_KEY, REVIEW_COLUMNS, RUN_ID_KEY, uncut};
@@ -114,13 +119,14 @@ pub struct WorkbookRead {
 /// A finding (or another row) whose decision is not complete, and why.
 #[derive(Debug, Serialize)]
 pub struct Missing {
-    pub report: &'static str,
-    pub sheet: &'static str,
+    pub report: String,
+    pub sheet: String,
     pub id: String,
     pub federation_id: String,
     pub username: String,
     pub email: String,
-    /// Who the row names, for people: the user's Username, or the roster entry's username/email.
+    /// Who the row names, for people: the user's Username, the roster entry's username/email, or
+    /// the application account's userName.
     pub who: String,
     pub finding: bool,
     pub reviewer: Option<String>,
@@ -150,7 +156,7 @@ pub struct ReviewerCounts {
 
 #[derive(Debug, Serialize)]
 pub struct ManualAction {
-    pub report: &'static str,
+    pub report: String,
     pub id: String,
     pub decision: &'static str,
     pub reviewer: String,
@@ -179,7 +185,7 @@ pub struct SignOff {
     pub belongs: bool,
     pub complete: bool,
     pub deviations: Vec<String>,
-    pub reports: BTreeMap<&'static str, ReportCounts>,
+    pub reports: BTreeMap<String, ReportCounts>,
     pub reviewers: Vec<ReviewerCounts>,
     pub missing: Vec<Missing>,
     pub remediation: Vec<RemediationFile>,
@@ -240,7 +246,10 @@ fn same_evidence(value: &Value, column: Option<Column>, csv_field: &str) -> bool
 
 /// Reads the completed workbooks of `folder` and makes the record.
 pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError> {
-    let reports = folder.reports()?;
+    let mut reports = folder.reports()?;
+    reports.extend(folder.app_reports()?);
+    let app_sheets: Vec<ReviewedReport> =
+        reports.iter().filter(|r| matches!(r.kind, ReviewedReport::App { .. })).map(|r| r.kind.clone()).collect();
     let run_id = folder.run_id();
     let manifest = folder.manifest_sha256();
     let as_of = folder.summary_text(&["as_of"]);
@@ -256,7 +265,9 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
         .iter()
         .map(|report| {
             let mut rows: HashMap<&str, Vec<&CsvRow>> = HashMap::new();
-            if !report.kind.is_roster_entries() {
+            if let ReviewedReport::Org(kind) = report.kind
+                && !kind.is_roster_entries()
+            {
                 for row in &report.rows {
                     rows.entry(report.text(row, "ManagerId")).or_default().push(row);
                 }
@@ -269,7 +280,7 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     let mut workbooks = Vec::new();
     let mut missing_workbooks = Vec::new();
     // (report, key) → the decisions read, in workbook order.
-    let mut decided: HashMap<(ReportKind, FindingKey), Vec<Decided>> = HashMap::new();
+    let mut decided: HashMap<(ReviewedReport, FindingKey), Vec<Decided>> = HashMap::new();
     for file in &books {
         let path = folder.dir.join(file);
         if !path.exists() {
@@ -279,7 +290,8 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
             missing_workbooks.push(file.clone());
             continue;
         }
-        let book = readback::read(&path).map_err(|source| ReviewError::Workbook { file: file.clone(), source })?;
+        let book = readback::read_with_apps(&path, &app_sheets)
+            .map_err(|source| ReviewError::Workbook { file: file.clone(), source })?;
         let found_run = book.run.get(RUN_ID_KEY).cloned().unwrap_or_default();
         if found_run != run_id {
             deviations
@@ -294,11 +306,13 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
         // A per-manager workbook holds its manager's rows only.
         let manager = book.run.get(MANAGER_KEY).map(|m| if m == "(none)" { String::new() } else { m.clone() });
         for (report, managed) in reports.iter().zip(&by_manager) {
-            let expected: Vec<&CsvRow> = match &manager {
-                None => report.rows.iter().collect(),
-                Some(m) => managed.get(m.as_str()).cloned().unwrap_or_default(),
+            let expected: Vec<&CsvRow> = match (&manager, &report.kind) {
+                (None, _) => report.rows.iter().collect(),
+                // An application's accounts have no manager: their sheets are in the main workbook only.
+                (Some(_), ReviewedReport::App { .. }) => continue,
+                (Some(m), ReviewedReport::Org(_)) => managed.get(m.as_str()).cloned().unwrap_or_default(),
             };
-            match book.sheet(report.kind) {
+            match book.sheet(&report.kind) {
                 Some(sheet) => check_sheet(file, sheet, report, &expected, &mut deviations, &mut decided),
                 None => deviations.push(format!("{file}: the sheet {} is missing", report.kind.sheet_name())),
             }
@@ -315,7 +329,7 @@ pub fn check(folder: &Folder, holdings: &Holdings) -> Result<Record, ReviewError
     let mut tally = Tally::new(holdings, as_of_date);
     for report in &reports {
         for row in &report.rows {
-            let reads = decided.get(&(report.kind, row.key.clone())).map(Vec::as_slice).unwrap_or_default();
+            let reads = decided.get(&(report.kind.clone(), row.key.clone())).map(Vec::as_slice).unwrap_or_default();
             if let [first, rest @ ..] = reads {
                 for other in rest.iter().filter(|o| !same_decision(&o.review, &first.review)) {
                     deviations.push(format!(
@@ -372,9 +386,9 @@ fn check_sheet(
     report: &CsvReport,
     expected: &[&CsvRow],
     deviations: &mut Deviations,
-    decided: &mut HashMap<(ReportKind, FindingKey), Vec<Decided>>,
+    decided: &mut HashMap<(ReviewedReport, FindingKey), Vec<Decided>>,
 ) {
-    let kind = report.kind;
+    let kind = &report.kind;
     let name = kind.sheet_name();
     // Each evidence column: its header, type, place in the sheet and place in the CSV.
     let mut columns = Vec::new();
@@ -428,7 +442,11 @@ fn check_sheet(
         }
         let review = sheet.review(row);
         if !review.is_empty() {
-            decided.entry((kind, key)).or_default().push(Decided { file: file.to_string(), row: row.number, review });
+            decided.entry((kind.clone(), key)).or_default().push(Decided {
+                file: file.to_string(),
+                row: row.number,
+                review,
+            });
         }
     }
     for row in expected.iter().filter(|r| !seen.contains_key(&r.key)) {
@@ -458,17 +476,17 @@ fn same_decision(a: &Review, b: &Review) -> bool {
 
 /// The decision a row records, if it is one of its report's, and what keeps it from being
 /// complete (empty: complete).
-fn assess(kind: ReportKind, review: &Review, as_of: Option<NaiveDate>) -> (Option<Decision>, Vec<String>) {
+fn assess(choices: &[Decision], review: &Review, as_of: Option<NaiveDate>) -> (Option<Decision>, Vec<String>) {
     let mut problems = Vec::new();
     let choice = match review.decision.as_deref() {
         None => {
             problems.push("no decision".to_string());
             None
         }
-        Some(text) => match Decision::from_label(text).filter(|d| kind.decisions().contains(d)) {
+        Some(text) => match Decision::from_label(text).filter(|d| choices.contains(d)) {
             Some(d) => Some(d),
             None => {
-                let offered: Vec<&str> = kind.decisions().iter().map(|d| d.label()).collect();
+                let offered: Vec<&str> = choices.iter().map(|d| d.label()).collect();
                 problems.push(format!("\"{}\" is not a decision of this report ({})", shown(text), offered.join(", ")));
                 None
             }
@@ -493,7 +511,7 @@ fn assess(kind: ReportKind, review: &Review, as_of: Option<NaiveDate>) -> (Optio
 struct Tally<'h> {
     holdings: &'h Holdings,
     as_of: Option<NaiveDate>,
-    counts: BTreeMap<&'static str, ReportCounts>,
+    counts: BTreeMap<String, ReportCounts>,
     reviewers: BTreeMap<String, ReviewerCounts>,
     missing: Vec<Missing>,
     manual: Vec<ManualAction>,
@@ -532,17 +550,18 @@ impl<'h> Tally<'h> {
 
     /// Counts one row of `report`, with the decision read for it (none: undecided).
     fn row(&mut self, report: &CsvReport, row: &CsvRow, read: Option<&Decided>) {
-        let kind = report.kind;
-        let count = self.counts.entry(kind.slug()).or_default();
+        let kind = &report.kind;
+        let slug = kind.slug();
+        let count = self.counts.entry(slug.clone()).or_default();
         count.rows += 1;
         count.findings += usize::from(row.finding);
         let review = read.map(|d| d.review.clone()).unwrap_or_default();
-        let (choice, problems) = assess(kind, &review, self.as_of);
+        let (choice, problems) = assess(kind.decisions(), &review, self.as_of);
         let [id, federation_id, username, email] = row.key.parts();
         self.decisions
             .write_record(
                 [
-                    kind.slug(),
+                    slug.as_str(),
                     id,
                     federation_id,
                     username,
@@ -570,18 +589,26 @@ impl<'h> Tally<'h> {
         if complete && let Some(choice) = choice {
             *count.decisions.entry(choice.label()).or_default() += 1;
             count.decided += usize::from(row.finding);
-            if let FindingKey::User(user) = &row.key {
-                self.remediation.add(kind, user, choice, &review, self.holdings, &mut self.manual);
+            match (kind, &row.key) {
+                (ReviewedReport::Org(kind), FindingKey::User(user)) => {
+                    self.remediation.add(*kind, user, choice, &review, self.holdings, &mut self.manual)
+                }
+                (ReviewedReport::App { app, .. }, FindingKey::Account(account))
+                    if choice == Decision::DisableAccount =>
+                {
+                    self.remediation.disable(app, account, report.text(row, "AccountUserName"))
+                }
+                _ => {}
             }
         } else if needs {
             count.incomplete += usize::from(row.finding);
             let who = match kind.is_roster_entries() {
                 true if username.is_empty() => email.to_string(),
                 true => username.to_string(),
-                false => report.text(row, "Username").to_string(),
+                false => report.text(row, kind.who_column()).to_string(),
             };
             self.missing.push(Missing {
-                report: kind.slug(),
+                report: slug,
                 sheet: kind.sheet_name(),
                 id: id.to_string(),
                 federation_id: federation_id.to_string(),
@@ -633,6 +660,8 @@ struct Remediation {
     upl_delete: Vec<String>,
     deactivate: Vec<String>,
     freeze: Vec<String>,
+    /// Per application, the accounts decided `Disable account`: `(AccountId, userName)`.
+    disable: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Remediation {
@@ -648,7 +677,7 @@ impl Remediation {
         let held = holdings.users.get(user).cloned().unwrap_or_default();
         let mut note = |why: &'static str| {
             manual.push(ManualAction {
-                report: kind.slug(),
+                report: kind.slug().to_string(),
                 id: user.to_string(),
                 decision: decision.label(),
                 reviewer: review.reviewer.clone().unwrap_or_default(),
@@ -668,6 +697,11 @@ impl Remediation {
             Decision::GrantAccess => note("which access to grant is the reviewer's call: see Ticket and Comment"),
             _ => {}
         }
+    }
+
+    /// An application's account decided `Disable account`, for `<app>-disable.csv`.
+    fn disable(&mut self, app: &str, account: &str, user_name: &str) {
+        self.disable.entry(app.to_string()).or_default().push((account.to_string(), user_name.to_string()));
     }
 
     /// `(remediation/<file>, rows, bytes)` for every action with at least one record: a header of
@@ -699,6 +733,18 @@ impl Remediation {
                 }
             }
             out.push((format!("remediation/{name}"), ids.len(), text.into_bytes()));
+        }
+        // The applications' accounts: for their administrators, one CSV per application, text
+        // guarded against formulas (a userName is the application's data).
+        for (app, mut accounts) in std::mem::take(&mut self.disable) {
+            accounts.sort();
+            accounts.dedup();
+            let mut csv = csv::WriterBuilder::new().from_writer(Vec::new());
+            csv.write_record(["AccountId", "userName"]).expect("writing to memory");
+            for (id, user_name) in &accounts {
+                csv.write_record([id, user_name].map(|f| neutralise(f).into_owned())).expect("writing to memory");
+            }
+            out.push((format!("remediation/{app}-disable.csv"), accounts.len(), csv.into_inner().expect("in memory")));
         }
         out
     }
@@ -756,11 +802,14 @@ fn describe(signoff: &SignOff, folder: &Folder, files: &[(String, Vec<u8>)]) -> 
             "complete: NO, {open} of {findings} findings, and {} other row(s), are not completely decided:",
             signoff.missing.len() - open
         );
-        for sheet in ReportKind::ALL.map(|k| k.sheet_name()) {
-            let rows: Vec<&Missing> = signoff.missing.iter().filter(|m| m.sheet == sheet).collect();
-            if rows.is_empty() {
-                continue;
+        let mut sheets: Vec<&str> = Vec::new();
+        for m in &signoff.missing {
+            if !sheets.contains(&m.sheet.as_str()) {
+                sheets.push(&m.sheet);
             }
+        }
+        for sheet in sheets {
+            let rows: Vec<&Missing> = signoff.missing.iter().filter(|m| m.sheet == sheet).collect();
             let _ = writeln!(out, "  sheet {sheet}: {}", rows.len());
             for m in rows {
                 let at = m.row.map(|r| format!("row {r}, ")).unwrap_or_default();
@@ -810,9 +859,10 @@ mod tests {
     fn a_decision_is_complete_with_a_choice_of_its_report_a_reviewer_and_a_date() {
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 20);
         let day = |d| Some(DecidedOn::Date(NaiveDate::from_ymd_opt(2026, 11, d).unwrap()));
-        let ok = assess(ReportKind::InactiveUsers, &review("freeze", "Ana", day(20)), as_of);
+        let ok = assess(ReportKind::InactiveUsers.decisions(), &review("freeze", "Ana", day(20)), as_of);
         assert_eq!(ok, (Some(Decision::Freeze), vec![]));
-        let (choice, problems) = assess(ReportKind::CertiniaAccessLacking, &review("Freeze", "", day(19)), as_of);
+        let (choice, problems) =
+            assess(ReportKind::CertiniaAccessLacking.decisions(), &review("Freeze", "", day(19)), as_of);
         assert_eq!(choice, None);
         assert_eq!(
             problems,
@@ -822,8 +872,11 @@ mod tests {
                 "DecidedOn 2026-11-19 is before the as-of date"
             ]
         );
-        let (_, problems) =
-            assess(ReportKind::AccessMatrix, &review("", "Bo", Some(DecidedOn::Text("soon".into()))), as_of);
+        let (_, problems) = assess(
+            ReportKind::AccessMatrix.decisions(),
+            &review("", "Bo", Some(DecidedOn::Text("soon".into()))),
+            as_of,
+        );
         assert_eq!(problems, ["no decision", "DecidedOn \"soon\" is not a date (YYYY-MM-DD)"]);
     }
 

@@ -489,12 +489,15 @@ fn the_workbook_has_a_sheet_per_application_report_with_its_decisions() {
 }
 
 #[test]
-fn review_of_a_folder_with_applications_still_reads_the_orgs_sheets() {
+fn review_of_a_folder_with_applications_reads_their_sheets_too() {
     let (work, _) = audit(ScimMode::Stensul, false);
     let output = bin(work.path()).args(["review", "out"]).output().unwrap();
-    // The applications' files and sheets do not make `review` take the folder or the workbook for
-    // another run's (exit 9) or changed evidence (exit 4): the org has no finding to decide, so the
-    // sign-off is written. (`review` reads the org's sheets only; see the README.)
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    // The applications' files and sheets belong to the run (no exit 9, no changed evidence, exit
+    // 4); the org has no finding to decide, but the application's findings are undecided (exit 8).
+    assert_eq!(output.status.code(), Some(8), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    assert!(text.contains("belongs to the run: yes"), "{text}");
+    assert!(text.contains("complete: NO, 6 of 6 findings"), "{text}");
+    assert!(text.contains("  sheet stensul orphans: 5\n") && text.contains("  sheet stensul retained: 1\n"), "{text}");
     assert!(work.path().join("out/review/decisions.csv").is_file());
 }

@@ -52,6 +52,8 @@ mod pull;
 mod quota;
 /// The reports of the demo org: reproducible, readable, safe.
 mod reports;
+/// `review` of the other applications' sheets: decisions checked, counted, written down; exit 8 and 9.
+mod review_apps;
 /// Dated runs: history kept, `latest`, `--keep`, edited workbooks never replaced, one writer per org.
 mod reviews;
 /// Every rule of REPORTS.md, with the exact set of users in each report.

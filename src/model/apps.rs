@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::Cell;
+use super::{Cell, Decision};
 
 /// The reports of one application, in the order they are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -55,7 +55,28 @@ impl AppReportKind {
     }
 
     /// The decisions a reviewer picks from, for every report of an application.
-    pub const DECISIONS: [&'static str; 3] = ["Disable account", "Keep (justified)", "Investigate"];
+    pub const DECISION_CHOICES: [Decision; 3] =
+        [Decision::DisableAccount, Decision::KeepJustified, Decision::Investigate];
+
+    /// Their labels, as the drop-down offers them.
+    pub const DECISIONS: [&'static str; 3] =
+        [Self::DECISION_CHOICES[0].label(), Self::DECISION_CHOICES[1].label(), Self::DECISION_CHOICES[2].label()];
+
+    /// `stensul-app-orphans`: the stem of its CSV for the application `app`.
+    pub fn csv_stem(self, app: &str) -> String {
+        format!("{app}-{}", self.slug())
+    }
+
+    /// The workbook sheet: `stensul orphans`, at most 31 characters (names have at most 20).
+    pub fn sheet_name(self, app: &str) -> String {
+        let word = match self {
+            AppReportKind::AppOrphans => "orphans",
+            AppReportKind::AppAccessRetained => "retained",
+            AppReportKind::AppUnexpectedAccess => "unexpected",
+            AppReportKind::AppAccessMatrix => "matrix",
+        };
+        format!("{app} {word}")
+    }
 
     pub fn columns(self) -> &'static [AppColumn] {
         use AppColumn::*;
@@ -283,7 +304,7 @@ impl AppAudit {
 
     /// `stensul-app-orphans.csv`.
     pub fn csv_name(&self, kind: AppReportKind) -> String {
-        format!("{}-{}.csv", self.name, kind.slug())
+        format!("{}.csv", kind.csv_stem(&self.name))
     }
 }
 

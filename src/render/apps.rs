@@ -25,18 +25,12 @@ pub fn report_title(app: &AppAudit, kind: AppReportKind) -> String {
 
 /// `stensul-app-orphans`: the HTML anchor, and the CSV's stem.
 pub fn anchor(app: &AppAudit, kind: AppReportKind) -> String {
-    format!("{}-{}", app.name, kind.slug())
+    kind.csv_stem(&app.name)
 }
 
-/// The workbook sheet: `stensul orphans`, at most 31 characters (names have at most 20).
+/// The workbook sheet: `stensul orphans`.
 pub fn sheet_name(app: &AppAudit, kind: AppReportKind) -> String {
-    let word = match kind {
-        AppReportKind::AppOrphans => "orphans",
-        AppReportKind::AppAccessRetained => "retained",
-        AppReportKind::AppUnexpectedAccess => "unexpected",
-        AppReportKind::AppAccessMatrix => "matrix",
-    };
-    format!("{} {word}", app.name)
+    kind.sheet_name(&app.name)
 }
 
 pub const CROSSCHECK_TITLE: &str = "SCIM cross-check";

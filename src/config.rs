@@ -1632,7 +1632,8 @@ fn describe_seat_costs(out: &mut Described, costs: &SeatCosts, flags: &[String],
     }
     out.table("seat_costs");
     for (key, amount) in &costs.costs {
-        let flagged = flags.iter().any(|f| f.split_once('=').is_some_and(|(k, _)| k.trim().to_lowercase() == *key));
+        let flagged =
+            flags.iter().any(|f| f.split_once('=').and_then(|(k, _)| seat_key(k, f).ok()).as_ref() == Some(key));
         let origin = if flagged {
             format!("--seat-cost {key}=…")
         } else {

@@ -52,6 +52,8 @@ pub mod col_name {
     pub const SEAT_EXPIRATION: &str = "SeatExpiration";
     pub const SEAT_STATUS: &str = "SeatStatus";
     pub const SEAT_USER: &str = "SeatUser";
+    /// The user holding a package licence (`UserPackageLicense.UserId`).
+    pub const LICENSE_USER: &str = "LicenseUser";
     pub const CONTROL_USER: &str = "ControlUser";
     /// Days since the epoch; null for a control without end date.
     pub const CONTROL_END: &str = "ControlEnd";
@@ -112,16 +114,18 @@ pub fn read(snapshot: &Loaded, classify: &Classifier<'_>, users: Users) -> Resul
     let mut permission_sets = PermissionSets::default();
     let assignments = read_assignments(snapshot, classify, &mut permission_sets)?;
     let components = read_components(snapshot, classify, &mut permission_sets)?;
+    let licences = read_licences(snapshot, classify)?;
+    let seat_holders = read_seat_holders(snapshot, &licences)?;
     Ok(Frames {
         users,
         permission_sets: permission_sets.into_frame()?,
         assignments,
         groups: read_groups(snapshot, classify)?,
         components,
-        licences: read_licences(snapshot, classify)?,
+        licences,
         logins: read_logins(snapshot)?,
         seat_licences: read_seat_licences(snapshot, classify)?,
-        seat_holders: read_seat_holders(snapshot)?,
+        seat_holders,
         controls: read_controls(snapshot)?,
         resources: read_resources(snapshot)?,
         companies: read_companies(snapshot)?,
@@ -725,7 +729,7 @@ fn read_licences(snapshot: &Loaded, classify: &Classifier<'_>) -> Result<DataFra
     const OBJECT: &str = "UserPackageLicense";
     let n = snapshot.rows(OBJECT);
     let mut id = text_builder("LicenseId", n);
-    let mut user = text_builder("LicenseUser", n);
+    let mut user = text_builder(LICENSE_USER, n);
     let mut namespace = text_builder("Namespace", n);
     let mut certinia = bool_builder("LicenseCertinia", n);
     let mut package = text_builder(SEAT_ID, n);
@@ -831,26 +835,24 @@ fn read_seat_licences(snapshot: &Loaded, classify: &Classifier<'_>) -> Result<Da
     Ok(DataFrame::new(columns[0].len(), columns)?)
 }
 
-/// Who holds each seat: `SeatId`, `SeatUser`, one row per `UserPackageLicense` and per
-/// `PermissionSetLicenseAssign`.
-fn read_seat_holders(snapshot: &Loaded) -> Result<DataFrame, AnalysisError> {
-    let n = snapshot.rows("UserPackageLicense") + snapshot.rows("PermissionSetLicenseAssign");
+/// Who holds each seat: `SeatId`, `SeatUser`, one row per `UserPackageLicense` (taken from
+/// `licences`, already read) and per `PermissionSetLicenseAssign`.
+fn read_seat_holders(snapshot: &Loaded, licences: &DataFrame) -> Result<DataFrame, AnalysisError> {
+    const OBJECT: &str = "PermissionSetLicenseAssign";
+    let n = snapshot.rows(OBJECT);
     let mut seat = text_builder(SEAT_ID, n);
     let mut user = text_builder(SEAT_USER, n);
-    snapshot.each_line("UserPackageLicense", |line_no, line| {
-        let r: LicenceLine<'_> = parse(snapshot, "UserPackageLicense", line_no, line)?;
-        seat.append_option(s(&r.package_license_id));
-        user.append_option(s(&r.user_id));
-        Ok::<(), AnalysisError>(())
-    })?;
-    snapshot.each_line("PermissionSetLicenseAssign", |line_no, line| {
-        let r: LicenceAssignLine<'_> = parse(snapshot, "PermissionSetLicenseAssign", line_no, line)?;
+    snapshot.each_line(OBJECT, |line_no, line| {
+        let r: LicenceAssignLine<'_> = parse(snapshot, OBJECT, line_no, line)?;
         seat.append_option(s(&r.permission_set_license_id));
         user.append_option(s(&r.assignee_id));
         Ok::<(), AnalysisError>(())
     })?;
     let columns = vec![seat.finish().into_column(), user.finish().into_column()];
-    Ok(DataFrame::new(columns[0].len(), columns)?)
+    let assigned = DataFrame::new(columns[0].len(), columns)?;
+    let mut packages = licences.select([SEAT_ID, LICENSE_USER])?;
+    packages.rename(LICENSE_USER, SEAT_USER.into())?;
+    Ok(packages.vstack(&assigned)?)
 }
 
 /// PSA permission controls: `ControlUser`, `ControlEnd`, `ControlScope` (each named scope as

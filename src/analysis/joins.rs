@@ -158,7 +158,7 @@ pub fn matrix(
         .clone()
         .lazy()
         .filter(col("LicenseCertinia"))
-        .group_by([col("LicenseUser")])
+        .group_by([col(LICENSE_USER)])
         .agg([col("Namespace").alias(LICENSES), col("LicenseId").alias(LICENSE_IDS)]);
     let logins = frames.logins.clone().lazy().group_by([col("LoginUser")]).agg([
         col("LoginId").alias(LOGIN_IDS),
@@ -176,7 +176,7 @@ pub fn matrix(
     Ok(users
         .left_join(direct, col(ID), col("DirectUser"))
         .left_join(via_groups, col(ID), col("GroupUser"))
-        .left_join(licences, col(ID), col("LicenseUser"))
+        .left_join(licences, col(ID), col(LICENSE_USER))
         .left_join(logins, col(ID), col("LoginUser"))
         .left_join(psls, col(ID), col("PslUser"))
         .left_join(controls, col(ID), col(CONTROL_USER))

@@ -40,21 +40,7 @@ fn sim_with_quota(org: sf_sim::Org) -> Sim {
 fn expected(sim: &Sim, changed: &[(&str, &str)]) -> Vec<String> {
     let mut lines =
         vec![format!("ok  login: {}", sim.base_url()), "ok  API requests: 14979 of 15000 left today".to_string()];
-    for object in [
-        "Organization",
-        "User",
-        "PermissionSetAssignment",
-        "PermissionSetGroup",
-        "PermissionSetGroupComponent",
-        "UserPackageLicense",
-        "UserLogin",
-        "PermissionSetLicense",
-        "PermissionSetLicenseAssign",
-        "PackageLicense",
-        "pse__Permission_Control__c",
-        "Contact",
-        "c2g__codaUserCompany__c",
-    ] {
+    for object in OBJECT_NAMES {
         lines.push(format!("ok  read {object}"));
     }
     lines.push("ok  Bulk API 2.0".to_string());

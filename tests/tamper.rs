@@ -247,22 +247,6 @@ enum Change {
     TotalSize(i64),
 }
 
-const OBJECT_NAMES: [&str; 13] = [
-    "Organization",
-    "User",
-    "PermissionSetAssignment",
-    "PermissionSetGroup",
-    "PermissionSetGroupComponent",
-    "UserPackageLicense",
-    "UserLogin",
-    "PermissionSetLicense",
-    "PermissionSetLicenseAssign",
-    "PackageLicense",
-    "pse__Permission_Control__c",
-    "Contact",
-    "c2g__codaUserCompany__c",
-];
-
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         Just(Change::Nothing),

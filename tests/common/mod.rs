@@ -842,3 +842,20 @@ pub fn run_apps(cwd: &Path, sim: &Sim, config: &str, out: &str, as_of: &str) -> 
         .env("SF_ACCESS_TOKEN", ACCESS_TOKEN);
     cmd
 }
+
+/// Every object a snapshot holds, in the pull's order (written here from the spec, not read from the code).
+pub const OBJECT_NAMES: [&str; 13] = [
+    "Organization",
+    "User",
+    "PermissionSetAssignment",
+    "PermissionSetGroup",
+    "PermissionSetGroupComponent",
+    "UserPackageLicense",
+    "UserLogin",
+    "PermissionSetLicense",
+    "PermissionSetLicenseAssign",
+    "PackageLicense",
+    "pse__Permission_Control__c",
+    "Contact",
+    "c2g__codaUserCompany__c",
+];

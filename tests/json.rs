@@ -182,3 +182,33 @@ fn exit_143_129_130_signals() {
     signalled("HUP", 129, "HungUp");
     signalled("INT", 130, "Interrupted");
 }
+
+#[test]
+fn exits_8_and_9_review_incomplete_and_mismatch() {
+    let work = tempfile::tempdir().unwrap();
+    let output = report(work.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    // A review's failure carries the sign-off it wrote, as `result`.
+    let review = |status: i32, name: &str| -> Value {
+        let output = bin(work.path()).args(["--json", "review", "out"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(status), "{}", stderr_of(&output));
+        let v = object(&output);
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["status", "name", "message", "result"], "{v}");
+        assert_eq!((v["status"].as_i64(), v["name"].as_str()), (Some(status.into()), Some(name)));
+        assert!(!v["message"].as_str().unwrap().contains('\n'), "one line");
+        v["result"]["signoff"].clone()
+    };
+    // Nothing decided yet: incomplete, every finding missing.
+    let signoff = review(8, "ReviewIncomplete");
+    assert_eq!((signoff["belongs"].as_bool(), signoff["complete"].as_bool()), (Some(true), Some(false)));
+    // An evidence cell edited by hand: the workbook no longer matches the run.
+    let path = work.path().join("out/access-review.xlsx");
+    let rows = SheetRows::read(&path, "Inactive");
+    let id = rows.rows.keys().next().expect("an inactive user").clone();
+    let mut book = XlsxFile::open(&path);
+    book.overwrite("Inactive", &rows.cell(&id, "Title"), "Edited by hand");
+    book.save(&path);
+    let signoff = review(9, "ReviewMismatch");
+    assert_eq!(signoff["belongs"].as_bool(), Some(false), "{signoff}");
+}
